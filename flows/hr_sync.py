@@ -1,0 +1,147 @@
+"""The hr_sync flow: HR feed to verified access, one task per stage (and per batch in
+apply).
+
+    validate -> resolve -> read-targets -> lifecycle -> entitle -> plan -> apply -> verify -> report
+
+The final state names the outcome: Completed (converged), Completed named `Attention`
+(exceptions open), Failed named `Halted` (a safety gate tripped; nothing applied).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+
+from prefect import flow
+from prefect.states import Completed, Failed, State
+from prefect.utilities.annotations import quote
+
+from jml.ledger.repository import AuditEntry
+from tasks.apply import apply_batch, batches
+from tasks.context import RunContext, open_context
+from tasks.evaluate import assess_lifecycles, entitle, resolve_persons
+from tasks.planning import plan_changes
+from tasks.report import ATTENTION, HALTED, RunOutcome, report_run
+from tasks.sources import read_and_validate
+from tasks.targets import read_targets
+from tasks.verify import verify
+
+#: How a stage is called: `in_flow` runs it as a Prefect task, `direct` as a plain
+#: function (for `jml plan`, which records nothing and needs no Prefect run).
+Call = Callable[..., object]
+
+
+def in_flow(stage, *args):
+    """Run a stage as a Prefect task; large payloads are quoted so Prefect does not walk
+    through them looking for futures."""
+    return stage(*(quote(a) if not isinstance(a, (RunContext, str)) else a for a in args))
+
+
+def direct(stage, *args):
+    """Run a stage's function without Prefect."""
+    return stage.fn(*args)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+
+def plan_stages(ctx: RunContext, call: Call) -> RunOutcome:
+    """Every stage up to the plan and its safety gates; nothing is written to targets."""
+    timings: dict[str, float] = {}
+    with _timed(timings, "validate"):
+        feed = call(read_and_validate, ctx)
+    outcome = RunOutcome(feed=feed, timings=timings)
+    if feed.halt and not _override(ctx, outcome, feed.halt, possible=not feed.final):
+        return outcome
+    with _timed(timings, "resolve"):
+        outcome.resolved = call(resolve_persons, ctx, feed)
+    with _timed(timings, "read-targets"):
+        outcome.targets = call(read_targets, ctx)
+    snapshots = outcome.targets.snapshots
+    with _timed(timings, "lifecycle"):
+        outcome.assessment = call(assess_lifecycles, ctx, outcome.resolved, snapshots)
+    with _timed(timings, "entitle"):
+        outcome.policy_issues = call(entitle, ctx, outcome.assessment, snapshots)
+    with _timed(timings, "plan"):
+        outcome.checked = call(plan_changes, ctx, outcome.assessment, snapshots)
+    if outcome.checked.halt:
+        _override(ctx, outcome, outcome.checked.halt, possible=True)
+    return outcome
+
+
+def _override(ctx: RunContext, outcome: RunOutcome, gate: str, *, possible: bool) -> bool:
+    """Whether a tripped gate is overridden (`--override-safety`); else the run halts."""
+    if possible and ctx.override_safety:
+        outcome.overridden.append(gate)
+        return True
+    outcome.halt = gate
+    return False
+
+
+def apply_and_verify(ctx: RunContext, outcome: RunOutcome) -> None:
+    """Apply the plan batch by batch per target, then read back what was touched."""
+    touched: dict[str, set[str]] = {}
+    with _timed(outcome.timings, "apply"):
+        for target, target_batches in batches(outcome.checked.plan.operations).items():
+            failed: set[str] = set()
+            for i, batch in enumerate(target_batches):
+                result = in_flow(apply_batch, ctx, target, batch)
+                outcome.batches.append(result)
+                touched.setdefault(target, set()).update(result.done_persons)
+                failed |= result.failed_persons
+                if result.down:
+                    outcome.parked[target] = sum(len(b) for b in target_batches[i + 1 :])
+                    break
+            touched[target] -= failed
+    with _timed(outcome.timings, "verify"):
+        outcome.drift = in_flow(verify, ctx, outcome.assessment, touched)
+
+
+def today() -> date:
+    """The default as-of date: today in UTC."""
+    return datetime.now(timezone.utc).date()
+
+
+@flow(name="hr-sync", persist_result=False)
+def hr_sync(
+    config: str = "jml.yaml",
+    as_of: date | None = None,
+    dry_run: bool = False,
+    override_safety: bool = False,
+    actor: str = "prefect",
+) -> State:
+    """Sync HR into every target: validate, plan, apply, verify, report."""
+    ctx = open_context(
+        config, as_of=as_of or today(), dry_run=dry_run, override_safety=override_safety, actor=actor
+    )
+    try:
+        ctx.run_id = ctx.ledger.start_run(
+            as_of=ctx.as_of, dry_run=dry_run, override_safety=override_safety, actor=actor
+        )
+        outcome = plan_stages(ctx, in_flow)
+        ctx.ledger.append_audit(
+            AuditEntry(ctx.run_id, actor, "override_safety", None, None, {"gate": gate}, None)
+            for gate in outcome.overridden
+        )
+        if not outcome.halt and not dry_run:
+            apply_and_verify(ctx, outcome)
+        document = in_flow(report_run, ctx, outcome)
+    finally:
+        ctx.close()
+    return final_state(document)
+
+
+def final_state(document: dict) -> State:
+    """The flow run's state for a run document."""
+    status = document["status"]
+    if status == HALTED:
+        return Failed(data=document, name="Halted", message=document["halt"])
+    if status == ATTENTION:
+        return Completed(data=document, name="Attention", message="exceptions are open")
+    return Completed(data=document)

@@ -1,0 +1,292 @@
+"""The `jml` command: thin; it calls the flows and the ledger.
+
+Exit codes (SPEC): 0 converged · 2 usage or config error · 3 done, exceptions open ·
+4 halted by a safety gate · 1 anything else. `--json` prints one JSON document on
+stdout and nothing else there; everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from connectors.base import SourceError
+from jml.config import ConfigError
+from jml.ledger import LedgerError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="jml: HR feed to verified access. Validate, plan, apply, verify; exceptions for people.",
+)
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The config file.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+AsOfOpt = Annotated[
+    Optional[str], typer.Option("--as-of", help="Run as of this day (YYYY-MM-DD); default today (UTC).")
+]
+DEFAULT_CONFIG = Path("jml.yaml")
+
+
+class Exit(Exception):
+    """Stop the command with one line on stderr and an exit code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _as_of(value: str | None) -> date:
+    from flows.hr_sync import today
+
+    if value is None:
+        return today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Exit(2, f"--as-of: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _emit(document: dict) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def _quiet_prefect() -> None:
+    """Defaults that keep a CLI run's Prefect output on stderr and its start quick."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+
+
+@app.command()
+def run(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_of: AsOfOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and report; write nothing.")] = False,
+    override_safety: Annotated[
+        bool, typer.Option("--override-safety", help="Run even if a safety gate trips (audited).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """One hr_sync flow run."""
+    from tasks.context import load_settings
+
+    day = _as_of(as_of)
+    load_settings(config)  # a bad config is exit 2 before any Prefect run starts
+    _quiet_prefect()
+    from flows.hr_sync import hr_sync
+    from tasks.report import EXIT_CODES
+
+    with contextlib.redirect_stdout(sys.stderr):
+        state = hr_sync(
+            config=str(config.resolve()),
+            as_of=day,
+            dry_run=dry_run,
+            override_safety=override_safety,
+            actor=os.environ.get("USER", "cli"),
+            return_state=True,
+        )
+        document = state.result(raise_on_failure=False)
+    if isinstance(document, BaseException):
+        raise document
+    if as_json:
+        _emit(document)
+    else:
+        _print_run(document)
+    raise typer.Exit(EXIT_CODES[document["status"]])
+
+
+def _print_run(document: dict) -> None:
+    ops = document["operations"]
+    table = Table(title=f"run {document['run_id']} as of {document['as_of']}: {document['status']}")
+    for column in ("planned", "applied", "failed", "parked", "exceptions open"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(ops["planned"]), str(ops["applied"]), str(ops["failed"]), str(ops["parked"]),
+        str(document["exceptions_open"]),
+    )
+    out.print(table)
+    if document["halt"]:
+        err.print(f"[bold red]halted[/]: {document['halt']}")
+
+
+@app.command()
+def plan(config: ConfigOpt = DEFAULT_CONFIG, as_of: AsOfOpt = None, as_json: JsonOpt = False) -> None:
+    """Show the plan; nothing is applied or recorded."""
+    from flows.hr_sync import direct, plan_stages
+    from tasks.context import open_context
+
+    ctx = open_context(config, as_of=_as_of(as_of), dry_run=True)
+    try:
+        outcome = plan_stages(ctx, direct)
+    finally:
+        ctx.close()
+    operations = outcome.checked.plan.operations if outcome.checked else []
+    if as_json:
+        _emit(
+            {
+                "as_of": ctx.as_of.isoformat(),
+                "halt": outcome.halt,
+                "operations": [op.to_json() for op in operations],
+                "issues": [
+                    {"kind": i.kind.value, "employee_id": i.employee_id, "target": i.target, "detail": i.detail}
+                    for i in outcome.issues()
+                ],
+            }
+        )
+    else:
+        table = Table(title=f"plan as of {ctx.as_of.isoformat()}: {len(operations)} operations")
+        for column in ("target", "employee_id", "action", "detail", "reason"):
+            table.add_column(column)
+        for op in operations[:200]:
+            table.add_row(op.target, op.employee_id, op.action.value, json.dumps(op.detail), op.reason)
+        out.print(table)
+        if len(operations) > 200:
+            out.print(f"... and {len(operations) - 200} more (use --json for all)")
+    if outcome.halt:
+        raise Exit(4, f"halted: {outcome.halt}")
+
+
+def _ledger(config: Path):
+    from jml.config import load_config
+    from jml.ledger import Ledger
+
+    return Ledger.open(load_config(config).state_url)
+
+
+@app.command()
+def exceptions(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    status: Annotated[str, typer.Option("--status", help="open or all")] = "open",
+    as_json: JsonOpt = False,
+) -> None:
+    """The exceptions people work: quarantine, duplicates, approvals, conflicts, ..."""
+    if status not in ("open", "all"):
+        raise Exit(2, f"--status: {status!r} is not one of open, all")
+    ledger = _ledger(config)
+    try:
+        rows = ledger.list_exceptions(status)
+    finally:
+        ledger.close()
+    fields = ("id", "kind", "employee_id", "target", "detail", "status")
+    if as_json:
+        _emit({"exceptions": [{k: row[k] for k in fields} for row in rows]})
+        return
+    table = Table(title=f"{len(rows)} exceptions ({status})")
+    for column in fields:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[k] or "") for k in fields))
+    out.print(table)
+
+
+@app.command()
+def approve(
+    exception_id: Annotated[int, typer.Argument(metavar="ID", help="The approval exception's id.")],
+    by: Annotated[str, typer.Option("--by", help="Who approves.")],
+    role: Annotated[str, typer.Option("--role", help="The approver role they act in.")],
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record one approver role's approval of a high-risk grant."""
+    _decide(config, as_json, lambda ledger: ledger.approve(exception_id, by=by, role=role))
+
+
+@app.command()
+def reject(
+    exception_id: Annotated[int, typer.Argument(metavar="ID", help="The approval exception's id.")],
+    by: Annotated[str, typer.Option("--by", help="Who rejects.")],
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why.")] = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject a high-risk grant: it is not granted."""
+    _decide(config, as_json, lambda ledger: ledger.reject(exception_id, by=by, reason=reason))
+
+
+def _decide(config: Path, as_json: bool, decide) -> None:
+    ledger = _ledger(config)
+    try:
+        row = decide(ledger)
+    finally:
+        ledger.close()
+    if as_json:
+        _emit({"exception": {k: row[k] for k in ("id", "kind", "employee_id", "detail", "status")}})
+    else:
+        out.print(f"exception {row['id']} ({row['employee_id']}): {row['status']}")
+
+
+@app.command()
+def audit(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    employee_id: Annotated[Optional[str], typer.Option("--employee-id", help="Only this person.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What was done to whom, when, by which run, and why."""
+    ledger = _ledger(config)
+    try:
+        entries = ledger.audit_trail(employee_id)
+    finally:
+        ledger.close()
+    if as_json:
+        _emit({"audit": entries})
+        return
+    table = Table(title=f"audit trail{' of ' + employee_id if employee_id else ''}")
+    for column in ("at", "run_id", "actor", "action", "employee_id", "target", "detail", "reason"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(
+            str(e["at"])[:19], str(e["run_id"] or ""), e["actor"], e["action"], e["employee_id"] or "",
+            e["target"] or "", json.dumps(e["detail"]) if e["detail"] else "", e["reason"] or "",
+        )
+    out.print(table)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="Where the demo keeps its state and copies its feeds.")
+    ] = Path("demo-state"),
+) -> None:
+    """The main job on embedded defaults: a local SCIM server and three days of HR feeds."""
+    _quiet_prefect()
+    from jml.demo import run_demo
+
+    raise typer.Exit(run_demo(workdir, out))
+
+
+def main() -> None:
+    """Entry point: run the app, turning bad input into one line and an exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except Exit as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        sys.exit(exc.code)
+    except (ConfigError, SourceError, LedgerError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        sys.exit(1)
+    except Exception as exc:  # the last line of defence: one line, exit 1
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        err.print(f"error: {type(exc).__name__}: {exc}", markup=False, highlight=False)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

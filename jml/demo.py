@@ -1,0 +1,142 @@
+"""`jml demo`: three days of the bundled HR feeds through hr_sync into a local SCIM server.
+
+Day 1 brings joiners, a pre-hire, a bad row, a duplicate email, an unknown manager, a
+person on leave, an SoD conflict and a high-risk grant waiting for approval; between
+day 1 and 2 the demo approves that grant as HR and as the business owner; day 2 brings
+a mover, a leaver and fixed rows; day 3 a hire date reached, a contract ended and a
+return from leave. It leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DAYS = [("day1.csv", date(2026, 3, 2)), ("day2.csv", date(2026, 3, 3)), ("day3.csv", date(2026, 3, 5))]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def local_scim_server(token: str) -> Iterator[str]:
+    """Start `scim2-server` on a free loopback port; yield its URL; stop it on exit."""
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "scim2-server"), "--port", str(port), "--bearer-token", token]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{url}/ServiceProviderConfig", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the local SCIM server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def prepare(workdir: Path, url: str) -> Path:
+    """A fresh demo folder with the example policy, feeds and a config pointing at `url`."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    shutil.copytree(EXAMPLES, workdir)
+    config = workdir / "jml.yaml"
+    config.write_text(config.read_text().replace("http://127.0.0.1:8080", url))
+    return config
+
+
+def run_demo(workdir: Path, console: Console) -> int:
+    """Run the three demo days; return 0 when every day ran as expected."""
+    from flows.hr_sync import hr_sync
+    from jml.ledger import Ledger
+    from jml.config import load_config
+
+    token = secrets.token_urlsafe(24)
+    os.environ["APP_TOKEN"] = token
+    with local_scim_server(token) as url:
+        config = prepare(workdir.resolve(), url)
+        console.print(f"[bold]jml demo[/]: local SCIM server at {url}, state in {config.parent}")
+        for number, (feed, as_of) in enumerate(DAYS, start=1):
+            shutil.copy(config.parent / "feeds" / feed, config.parent / "feeds" / "workers.csv")
+            console.rule(f"Day {number}: as of {as_of.isoformat()} (feed {feed})")
+            state = hr_sync(config=str(config), as_of=as_of, actor="demo", return_state=True)
+            document = state.result(raise_on_failure=False)
+            if isinstance(document, BaseException):
+                console.print(f"[red]run failed[/]: {document}")
+                return 1
+            ledger = Ledger.open(load_config(config).state_url)
+            try:
+                show_day(console, document, ledger)
+                if number == 1:
+                    approve_pending(console, ledger)
+            finally:
+                ledger.close()
+    console.rule("Done")
+    console.print(
+        f"The SCIM server is stopped. Look around with:\n"
+        f"  jml exceptions --config {config} --status all\n"
+        f"  jml audit --config {config} --employee-id E002"
+    )
+    return 0
+
+
+def show_day(console: Console, document: dict, ledger) -> None:
+    """One day's outcome: operations, movement and the open exceptions."""
+    ops, persons = document["operations"], document["persons"]
+    table = Table(title=f"run {document['run_id']}: {document['status']}")
+    for column in ("planned", "applied", "failed", "joiners", "movers", "leavers", "exceptions open"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        *(str(v) for v in (ops["planned"], ops["applied"], ops["failed"], persons["joiners"],
+                           persons["movers"], persons["leavers"], document["exceptions_open"]))
+    )
+    console.print(table)
+    done = Table(title="what was done")
+    for column in ("employee_id", "action", "detail", "reason"):
+        done.add_column(column)
+    for entry in ledger.audit_trail():
+        if entry["run_id"] == document["run_id"] and entry["employee_id"]:
+            detail = entry["detail"] or {}
+            what = detail.get("entitlement") or ", ".join(detail.get("changes", {})) or ""
+            done.add_row(entry["employee_id"], entry["action"], what, entry["reason"] or "")
+    console.print(done)
+    issues = Table(title="open exceptions (jml exceptions)")
+    for column in ("id", "kind", "employee_id", "detail"):
+        issues.add_column(column)
+    for row in ledger.list_exceptions("open"):
+        issues.add_row(str(row["id"]), row["kind"], row["employee_id"] or "", row["detail"])
+    console.print(issues)
+
+
+def approve_pending(console: Console, ledger) -> None:
+    """Approve every pending high-risk grant as each of its approver roles."""
+    for row in ledger.list_exceptions("open"):
+        if row["kind"] != "approval":
+            continue
+        for role in row["data"]["approvers"]:
+            ledger.approve(row["id"], by=f"demo-{role}", role=role)
+            console.print(f"approved exception {row['id']} as {role}: jml approve {row['id']} --by demo-{role} --role {role}")

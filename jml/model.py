@@ -1,0 +1,190 @@
+"""The domain types every stage passes along: HR records, lifecycle states, accounts,
+operations and issues (the exceptions people work).
+
+Plain dataclasses with slots: a run holds one of each per worker, so they stay small.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+
+#: The feed columns of the SPEC, in order.
+REQUIRED_COLUMNS = (
+    "employee_id",
+    "first_name",
+    "last_name",
+    "email",
+    "department",
+    "job_code",
+    "employment_type",
+    "status",
+    "hire_date",
+)
+OPTIONAL_COLUMNS = ("location", "manager_id", "termination_date", "contract_end_date")
+KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+EMPLOYMENT_TYPES = ("employee", "contractor", "intern")
+STATUSES = ("active", "leave", "terminated")
+
+
+@dataclass(slots=True)
+class HrRecord:
+    """One valid worker row, as the sources yield it after validation.
+
+    `extra` holds the pass-through columns policy rules may match on; `source` and
+    `row` (1-based data row, header excluded) say where the record came from.
+    """
+
+    employee_id: str
+    first_name: str
+    last_name: str
+    email: str
+    department: str
+    job_code: str
+    employment_type: str
+    status: str
+    hire_date: date
+    location: str | None = None
+    manager_id: str | None = None
+    termination_date: date | None = None
+    contract_end_date: date | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+    row: int = 0
+
+    def attribute(self, name: str) -> str | None:
+        """The value of a column by name (known or pass-through), as text."""
+        if name in KNOWN_COLUMNS:
+            value = getattr(self, name)
+            return None if value is None else str(value)
+        return self.extra.get(name)
+
+
+class Lifecycle(str, enum.Enum):
+    """Where a worker stands on the as-of date."""
+
+    NOT_YET = "not_yet"  # hired later than the pre-hire window: nothing exists yet
+    PREHIRE = "prehire"  # inside the window: account inactive, entitlements granted
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # on leave: account inactive, entitlements kept
+    TERMINATED = "terminated"  # account inactive, no entitlements
+    DELETE = "delete"  # terminated past the grace period: account deleted
+
+
+class Action(str, enum.Enum):
+    """The operations a plan is made of, in the order apply runs them."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    ENABLE = "enable"
+    GRANT = "grant"
+    REVOKE = "revoke"
+    DISABLE = "disable"
+    DELETE = "delete"
+
+
+#: Actions that take access away; the deprovision guard counts the persons they touch.
+DEPROVISIONING = frozenset({Action.DISABLE, Action.REVOKE, Action.DELETE})
+
+#: The canonical account attributes every target maps to its own schema.
+#: `manager` holds the manager's employee_id; the connector translates it.
+ACCOUNT_ATTRIBUTES = (
+    "user_name",
+    "given_name",
+    "family_name",
+    "display_name",
+    "email",
+    "employee_number",
+    "department",
+    "title",
+    "manager",
+)
+
+
+@dataclass(slots=True)
+class Account:
+    """An account as a target holds it (read back) or as the plan wants it.
+
+    `id` is the target's own identifier (None until created); `external_id` is the
+    employee_id the account is linked to (None for an unlinked account).
+    `attributes` maps ACCOUNT_ATTRIBUTES to values; `entitlements` are the names of
+    the groups or roles the account has.
+    """
+
+    id: str | None
+    external_id: str | None
+    active: bool
+    attributes: dict[str, str | None]
+    entitlements: set[str] = field(default_factory=set)
+
+    @property
+    def user_name(self) -> str:
+        return self.attributes.get("user_name") or ""
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Everything one full read of a target returned."""
+
+    target: str
+    accounts: list[Account]
+    groups: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Operation:
+    """One small change to one account on one target.
+
+    `detail` depends on the action: create carries `attributes` and `active`; update
+    carries `changes` ({attribute: [old, new]}); grant and revoke carry `entitlement`.
+    `account_id` is the target's id of the account when it exists already.
+    """
+
+    target: str
+    employee_id: str
+    action: Action
+    detail: dict
+    reason: str
+    account_id: str | None = None
+
+    def to_json(self) -> dict:
+        """The operation as `jml plan --json` prints it."""
+        return {
+            "target": self.target,
+            "employee_id": self.employee_id,
+            "action": self.action.value,
+            "detail": self.detail,
+            "reason": self.reason,
+        }
+
+
+class IssueKind(str, enum.Enum):
+    """The kinds of exceptions of the SPEC."""
+
+    QUARANTINE = "quarantine"
+    DATA_QUALITY = "data_quality"
+    DUPLICATE = "duplicate"
+    APPROVAL = "approval"
+    SOD = "sod"
+    CONFLICT = "conflict"
+    FAILED_OPERATION = "failed_operation"
+    DRIFT = "drift"
+    ABSENT = "absent"
+    SAFETY_HALT = "safety_halt"
+
+
+@dataclass(slots=True)
+class Issue:
+    """Something a run found that a person must look at (an "exception" in the SPEC).
+
+    `key` identifies the cause, so that the same cause found again by a later run is the
+    same open exception, and a cause no longer found closes it.
+    """
+
+    kind: IssueKind
+    key: str
+    detail: str
+    employee_id: str | None = None
+    target: str | None = None
+    data: dict = field(default_factory=dict)

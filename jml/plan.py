@@ -1,0 +1,299 @@
+"""Desired state vs known state -> an ordered list of operations, and the deprovision guard.
+
+Known state is what one full read of each target returned (a Snapshot) plus the ledger's
+links from employee_id to account id. A person's account on a target is found by that
+link, else by externalId, else (only for a person who should have an account) by
+userName: an account with no externalId is adopted, one with another externalId is a
+`conflict` and left alone.
+
+Operations come out in apply order: creates (managers before their reports), updates,
+enables, grants, revokes, disables, deletes. Entitlements jml does not manage (no
+bundle names them on that target) are never revoked, except from a terminated person,
+who loses everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jml.config import SafetyConfig
+from jml.model import (
+    ACCOUNT_ATTRIBUTES,
+    DEPROVISIONING,
+    Account,
+    Action,
+    HrRecord,
+    Issue,
+    IssueKind,
+    Lifecycle,
+    Operation,
+    Snapshot,
+)
+
+_WITH_ACCOUNT = (Lifecycle.PREHIRE, Lifecycle.ACTIVE, Lifecycle.SUSPENDED)
+_PHASE = {action: i for i, action in enumerate(Action)}
+
+
+@dataclass(slots=True)
+class Desired:
+    """What one person should have. `record` is None for a person absent from the feed
+    who is being deprovisioned; `grants` maps target -> entitlement -> reason."""
+
+    employee_id: str
+    lifecycle: Lifecycle
+    record: HrRecord | None
+    grants: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Plan:
+    """The operations, the issues found while planning, and the accounts matched
+    (target -> employee_id -> account id) so the ledger can link them."""
+
+    operations: list[Operation] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    matched: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def persons(self, actions: frozenset[Action] | None = None) -> set[str]:
+        """The employee_ids with an operation (of one of `actions`, if given)."""
+        return {
+            op.employee_id for op in self.operations if actions is None or op.action in actions
+        }
+
+
+def desired_attributes(record: HrRecord, manager: str | None) -> dict[str, str | None]:
+    """The canonical account attributes of a person (see model.ACCOUNT_ATTRIBUTES)."""
+    return {
+        "user_name": record.email.lower(),
+        "given_name": record.first_name,
+        "family_name": record.last_name,
+        "display_name": f"{record.first_name} {record.last_name}",
+        "email": record.email.lower(),
+        "employee_number": record.employee_id,
+        "department": record.department,
+        "title": record.job_code,
+        "manager": manager,
+    }
+
+
+class _Index:
+    """A snapshot's accounts by id, externalId and userName."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.by_id = {a.id: a for a in snapshot.accounts if a.id}
+        self.by_external = {a.external_id: a for a in snapshot.accounts if a.external_id}
+        self.by_user = {a.user_name.lower(): a for a in snapshot.accounts if a.user_name}
+
+    def linked(self, employee_id: str, link: str | None) -> Account | None:
+        """The account the ledger links to, or the one carrying the employee_id."""
+        if link is not None and link in self.by_id:
+            return self.by_id[link]
+        return self.by_external.get(employee_id)
+
+
+def manager_depths(records: dict[str, HrRecord]) -> dict[str, int]:
+    """How many managers stand above each person (cycles are cut where they close)."""
+    depths: dict[str, int] = {}
+    for start in records:
+        chain: list[str] = []
+        seen: set[str] = set()
+        current: str | None = start
+        while current is not None and current not in depths and current not in seen:
+            seen.add(current)
+            chain.append(current)
+            record = records.get(current)
+            current = record.manager_id if record else None
+        base = depths.get(current, -1) if current is not None and current in depths else -1
+        for eid in reversed(chain):
+            base += 1
+            depths[eid] = base
+    return depths
+
+
+def build_plan(
+    desired: dict[str, Desired],
+    snapshots: dict[str, Snapshot],
+    links: dict[str, dict[str, str]],
+    managed: dict[str, set[str]],
+) -> Plan:
+    """The operations that take every target from its snapshot to the desired state.
+
+    Only persons in `desired` are touched; held and absent persons are simply left out.
+    """
+    plan = Plan()
+    records = {eid: d.record for eid, d in desired.items() if d.record is not None}
+    depth = manager_depths(records)
+    for target, snapshot in snapshots.items():
+        _plan_target(plan, target, snapshot, desired, links.get(target, {}), managed[target])
+    plan.operations.sort(
+        key=lambda op: (
+            _PHASE[op.action],
+            depth.get(op.employee_id, 0) if op.action is Action.CREATE else 0,
+        )
+    )
+    return plan
+
+
+def _plan_target(
+    plan: Plan,
+    target: str,
+    snapshot: Snapshot,
+    desired: dict[str, Desired],
+    links: dict[str, str],
+    managed: set[str],
+) -> None:
+    index = _Index(snapshot)
+    ops = plan.operations
+    matched = plan.matched.setdefault(target, {})
+    wanted: dict[str, tuple[Desired, Account | None, bool]] = {}
+    gone: set[str] = set()
+
+    for eid, person in desired.items():
+        account = index.linked(eid, links.get(eid))
+        if person.lifecycle in _WITH_ACCOUNT and person.grants.get(target):
+            adopt = False
+            if account is None:
+                account, adopt = _by_user_name(plan, target, index, person)
+                if account is None and adopt:
+                    continue  # conflict: left alone
+            wanted[eid] = (person, account, adopt)
+        elif account is not None:
+            _take_away(ops, target, eid, person, account, managed)
+            if person.lifecycle is Lifecycle.DELETE:
+                gone.add(eid)
+        if account is not None and account.id:
+            matched[eid] = account.id
+
+    with_account = (set(index.by_external) | set(wanted)) - gone
+    for eid, (person, account, adopt) in wanted.items():
+        record = person.record
+        manager = record.manager_id if record.manager_id in with_account else None
+        _converge(ops, target, person, account, adopt, desired_attributes(record, manager), managed)
+
+
+def _by_user_name(
+    plan: Plan, target: str, index: _Index, person: Desired
+) -> tuple[Account | None, bool]:
+    """(account, True) to adopt an unlinked account with the person's userName;
+    (None, True) on a conflict (an issue is added); (None, False) when there is none."""
+    eid = person.employee_id
+    account = index.by_user.get(person.record.email.lower())
+    if account is None:
+        return None, False
+    if account.external_id is None:
+        return account, True
+    plan.issues.append(
+        Issue(
+            IssueKind.CONFLICT,
+            f"conflict:{target}:{eid}",
+            f"{eid}: account {account.id} on {target} has this person's userName but"
+            f" externalId {account.external_id}; left alone",
+            employee_id=eid,
+            target=target,
+            data={"account_id": account.id, "external_id": account.external_id},
+        )
+    )
+    return None, True
+
+
+def _take_away(
+    ops: list[Operation],
+    target: str,
+    eid: str,
+    person: Desired,
+    account: Account,
+    managed: set[str],
+) -> None:
+    """Operations for a person who should have no usable account on the target."""
+    state = person.lifecycle
+    if state is Lifecycle.NOT_YET:
+        return  # the hire date moved later: leave what exists alone
+    if state is Lifecycle.DELETE:
+        ops.append(_op(target, eid, Action.DELETE, {}, "terminated past delete_after_days", account))
+        return
+    if state is Lifecycle.TERMINATED:
+        why, revocable = "terminated", account.entitlements
+    else:
+        why, revocable = f"no bundle grants access on {target}", account.entitlements & managed
+    for name in sorted(revocable):
+        ops.append(_op(target, eid, Action.REVOKE, {"entitlement": name}, why, account))
+    if account.active:
+        ops.append(_op(target, eid, Action.DISABLE, {}, why, account))
+
+
+def _converge(
+    ops: list[Operation],
+    target: str,
+    person: Desired,
+    account: Account | None,
+    adopt: bool,
+    attributes: dict[str, str | None],
+    managed: set[str],
+) -> None:
+    """Operations that make one wanted account match the desired state."""
+    eid = person.employee_id
+    active = person.lifecycle is Lifecycle.ACTIVE
+    grants = person.grants[target]
+    if account is None:
+        detail = {"attributes": attributes, "active": active}
+        ops.append(_op(target, eid, Action.CREATE, detail, f"joiner ({person.lifecycle.value})"))
+        for name, reason in sorted(grants.items()):
+            ops.append(_op(target, eid, Action.GRANT, {"entitlement": name}, reason))
+        return
+    changes = {
+        attr: [account.attributes.get(attr), attributes[attr]]
+        for attr in ACCOUNT_ATTRIBUTES
+        if account.attributes.get(attr) != attributes[attr]
+    }
+    if adopt:
+        changes["external_id"] = [None, eid]
+    if changes:
+        why = "adopt the unlinked account with this userName" if adopt else "HR attributes changed"
+        ops.append(_op(target, eid, Action.UPDATE, {"changes": changes}, why, account))
+    if active and not account.active:
+        ops.append(_op(target, eid, Action.ENABLE, {}, "active on the as-of date", account))
+    elif not active and account.active:
+        ops.append(_op(target, eid, Action.DISABLE, {}, person.lifecycle.value, account))
+    for name in sorted(grants.keys() - account.entitlements):
+        ops.append(_op(target, eid, Action.GRANT, {"entitlement": name}, grants[name], account))
+    for name in sorted((account.entitlements & managed) - grants.keys()):
+        ops.append(
+            _op(target, eid, Action.REVOKE, {"entitlement": name}, "no rule grants it any more", account)
+        )
+
+
+def _op(
+    target: str, eid: str, action: Action, detail: dict, reason: str, account: Account | None = None
+) -> Operation:
+    return Operation(target, eid, action, detail, reason, account.id if account else None)
+
+
+def active_persons(snapshots: dict[str, Snapshot]) -> set[str]:
+    """The employee_ids holding an active, linked account on some target."""
+    return {
+        a.external_id
+        for snapshot in snapshots.values()
+        for a in snapshot.accounts
+        if a.active and a.external_id
+    }
+
+
+def deprovision_guard(
+    plan: Plan, snapshots: dict[str, Snapshot], safety: SafetyConfig
+) -> tuple[str | None, dict]:
+    """(None, figures) when the plan may run; (message, figures) when it takes access
+    from more than max(deprovision_floor, max_deprovision_fraction x persons with an
+    active account) distinct persons."""
+    touched = len(plan.persons(DEPROVISIONING))
+    active = len(active_persons(snapshots))
+    limit = max(float(safety.deprovision_floor), safety.max_deprovision_fraction * active)
+    figures = {"persons": touched, "limit": limit, "active_persons": active}
+    if touched <= limit:
+        return None, figures
+    message = (
+        f"deprovision guard: the plan would disable, strip or delete the access of"
+        f" {touched} persons, over the limit of {limit:g} (the larger of deprovision_floor"
+        f" {safety.deprovision_floor} and {safety.max_deprovision_fraction:.0%} of"
+        f" {active} persons with an active account)"
+    )
+    return message, figures

@@ -1,0 +1,98 @@
+"""From the valid records of every source to one record per person.
+
+- Records of one employee_id from several sources merge attribute by attribute: the
+  source with the best precedence (1 wins) that has a value gives it; the status comes
+  from the best source holding the person.
+- Records of different employee_ids sharing one email are duplicates: each is held
+  (nothing about them changes) with a `duplicate` issue.
+- A manager_id naming nobody in the feed is dropped with a `data_quality` issue.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, fields, replace
+
+from jml.model import HrRecord, Issue, IssueKind
+
+_MERGED_FIELDS = [
+    f.name for f in fields(HrRecord) if f.name not in ("employee_id", "status", "extra", "source", "row")
+]
+
+
+@dataclass(slots=True)
+class Resolved:
+    """One record per person to act on, the issues found and the ids held back."""
+
+    persons: dict[str, HrRecord]
+    issues: list[Issue] = field(default_factory=list)
+    held: set[str] = field(default_factory=set)
+
+
+def merge(records: list[HrRecord]) -> HrRecord:
+    """Merge one person's records, given best precedence first."""
+    best = records[0]
+    if len(records) == 1:
+        return best
+    values = {}
+    for name in _MERGED_FIELDS:
+        values[name] = next(
+            (getattr(r, name) for r in records if getattr(r, name) not in (None, "")), None
+        )
+    extra: dict[str, str] = {}
+    for record in reversed(records):
+        extra.update({k: v for k, v in record.extra.items() if v not in (None, "")})
+    return replace(best, **values, extra=extra)
+
+
+def resolve(records_by_precedence: list[list[HrRecord]], known_ids: set[str] = frozenset()) -> Resolved:
+    """Resolve the valid records of every source, best precedence first.
+
+    `known_ids` are employee_ids that exist but are held back elsewhere (quarantined
+    rows): a manager_id naming one of them is not unknown.
+    """
+    grouped: dict[str, list[HrRecord]] = defaultdict(list)
+    for records in records_by_precedence:
+        for record in records:
+            grouped[record.employee_id].append(record)
+    persons = {eid: merge(recs) for eid, recs in grouped.items()}
+    result = Resolved(persons={})
+
+    by_email: dict[str, list[str]] = defaultdict(list)
+    for eid, record in persons.items():
+        by_email[record.email].append(eid)
+    for eids in by_email.values():
+        if len(eids) < 2:
+            continue
+        ids = ", ".join(sorted(eids))
+        for eid in eids:
+            result.held.add(eid)
+            result.issues.append(
+                Issue(
+                    IssueKind.DUPLICATE,
+                    f"duplicate:{eid}",
+                    f"{eid}: shares one email with {ids}; held until resolved",
+                    employee_id=eid,
+                    data={"employee_ids": sorted(eids)},
+                )
+            )
+
+    everyone = persons.keys() | known_ids
+    for eid, record in persons.items():
+        if eid in result.held:
+            continue
+        manager = record.manager_id
+        if manager is not None and (manager not in everyone or manager == eid):
+            record = replace(record, manager_id=None)
+            result.issues.append(
+                Issue(
+                    IssueKind.DATA_QUALITY,
+                    f"data_quality:manager:{eid}",
+                    f"{eid}: manager_id {manager} is not an employee_id of the feed;"
+                    " processed without a manager",
+                    employee_id=eid,
+                    data={"manager_id": manager},
+                )
+            )
+        result.persons[eid] = record
+    return result

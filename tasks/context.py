@@ -1,0 +1,74 @@
+"""What the stages of one run share: config, policy, ledger, connectors, the run's id.
+
+Built once per flow run by `open_context`; tasks receive it as their first argument.
+It is a plain object, so Prefect passes it by reference without looking inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+from connectors.base import Target
+from connectors.factory import build_target
+from jml.config import Config, load_config
+from jml.ledger import Ledger
+from jml.policy import Policy, PolicyEngine, load_policy
+
+
+@dataclass(eq=False)
+class RunContext:
+    """One run's collaborators. `run_id` is None for a plan that records nothing."""
+
+    config: Config
+    policy: Policy
+    ledger: Ledger
+    as_of: date
+    dry_run: bool = False
+    override_safety: bool = False
+    actor: str = "jml"
+    run_id: int | None = None
+    _targets: dict[str, Target] = field(default_factory=dict)
+
+    @cached_property
+    def engine(self) -> PolicyEngine:
+        return PolicyEngine(self.policy)
+
+    def target(self, name: str) -> Target:
+        """The connector of a target, built on first use and kept for the run."""
+        if name not in self._targets:
+            self._targets[name] = build_target(self.config.target(name))
+        return self._targets[name]
+
+    def managed(self) -> dict[str, set[str]]:
+        """Target -> the entitlements the policy manages there."""
+        return {t.name: self.policy.managed(t.name) for t in self.config.targets}
+
+    def close(self) -> None:
+        for target in self._targets.values():
+            target.close()
+        self._targets.clear()
+        self.ledger.close()
+
+
+def load_settings(config_path: str | Path) -> tuple[Config, Policy]:
+    """The config and its policy, checked; raises ConfigError with one line."""
+    config = load_config(config_path)
+    policy = load_policy(config.resolve(config.policy), {t.name for t in config.targets})
+    return config, policy
+
+
+def open_context(
+    config_path: str | Path,
+    *,
+    as_of: date,
+    dry_run: bool = False,
+    override_safety: bool = False,
+    actor: str = "jml",
+) -> RunContext:
+    """Load config and policy, open the ledger; the caller closes the context."""
+    config, policy = load_settings(config_path)
+    ledger = Ledger.open(config.state_url)
+    return RunContext(config, policy, ledger, as_of, dry_run, override_safety, actor)

@@ -1,0 +1,89 @@
+from pathlib import Path
+
+import pytest
+
+from jml.config import ConfigError
+from jml.model import IssueKind
+from jml.policy import APPROVED, REJECTED, Policy, PolicyEngine, approval_key, load_policy
+from tests.unit.factories import record
+
+POLICY = Policy.model_validate(
+    {
+        "bundles": {
+            "staff": {"grants": {"app": ["all-staff"]}},
+            "engineering": {"grants": {"app": ["engineering"], "dir": ["eng"]}},
+            "finance-admin": {"grants": {"app": ["finance-admin"]}, "risk": "high",
+                              "approvers": ["hr", "business-owner"]},
+            "finance-approver": {"grants": {"app": ["finance-approver"]}},
+        },
+        "rules": [
+            {"when": {"employment_type": ["employee", "contractor", "intern"]}, "grant": ["staff"]},
+            {"name": "engineers", "when": {"department": ["Engineering"]}, "grant": ["engineering"]},
+            {"when": {"job_code": ["FIN-ADM"]}, "grant": ["finance-admin"]},
+            {"when": {"job_code": ["FIN-ADM"], "signing": ["yes"]}, "grant": ["finance-approver"]},
+        ],
+        "sod": [{"name": "pay-and-approve", "bundles": ["finance-admin", "finance-approver"]}],
+    }
+)
+ENGINE = PolicyEngine(POLICY)
+
+
+def test_rules_give_bundles_with_reasons():
+    result = ENGINE.entitle(record(), decisions={}, held={})
+    assert result.grants == {
+        "app": {"all-staff": "rule rules[0] -> bundle staff", "engineering": "rule engineers -> bundle engineering"},
+        "dir": {"eng": "rule engineers -> bundle engineering"},
+    }
+    assert result.issues == []
+
+
+def test_match_is_case_sensitive():
+    assert "dir" not in ENGINE.entitle(record(department="engineering"), decisions={}, held={}).grants
+
+
+def test_high_risk_waits_for_approval_then_is_granted():
+    fin = record(department="Finance", job_code="FIN-ADM")
+    pending = ENGINE.entitle(fin, decisions={}, held={})
+    assert "finance-admin" not in pending.grants["app"]
+    [issue] = pending.issues
+    assert issue.kind is IssueKind.APPROVAL and issue.data["approvers"] == ["hr", "business-owner"]
+    key = approval_key("E1", "finance-admin")
+    approved = ENGINE.entitle(fin, decisions={key: APPROVED}, held={})
+    assert approved.grants["app"]["finance-admin"].endswith("(approved)")
+    rejected = ENGINE.entitle(fin, decisions={key: REJECTED}, held={})
+    assert "finance-admin" not in rejected.grants["app"]
+
+
+def test_sod_grants_neither_new_and_keeps_what_is_held():
+    both = record(department="Finance", job_code="FIN-ADM", extra={"signing": "yes"})
+    fresh = ENGINE.entitle(both, decisions={}, held={})
+    assert set(fresh.grants["app"]) == {"all-staff"}
+    assert [i.kind for i in fresh.issues] == [IssueKind.SOD]  # SoD before approvals: no approval asked
+    kept = ENGINE.entitle(both, decisions={}, held={"app": {"finance-approver"}})
+    assert set(kept.grants["app"]) == {"all-staff", "finance-approver"}
+
+
+def test_every_grant_has_a_reason():
+    for rec in (record(), record(department="Finance", job_code="FIN-ADM")):
+        for grants in ENGINE.entitle(rec, decisions={}, held={}).grants.values():
+            assert all(reason.startswith("rule ") for reason in grants.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("bundles: {a: {grants: {app: [x]}}}\nrules: [{when: {x: [y]}, grant: [b]}]\n", "unknown bundle 'b'"),
+        ("bundles: {a: {grants: {nope: [x]}}}\nrules: []\n", "unknown target 'nope'"),
+        ("bundles: {a: {grants: {app: [x]}, risk: high}}\nrules: []\n", "approver"),
+        ("bundles: {a: {grants: {app: [x]}, colour: red}}\nrules: []\n", "bundles.a.colour: unknown key"),
+        ("- just a list\n", "must hold a mapping"),
+        ("bundles: [\n", "policy.yaml: line"),
+    ],
+)
+def test_bad_policy_is_one_clear_line(tmp_path: Path, text, message):
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_policy(path, {"app"})
+    assert message in str(info.value) and str(path) in str(info.value)
+    assert "\n" not in str(info.value)
