@@ -22,6 +22,7 @@ from rich.table import Table
 from connectors.base import SourceError
 from jml.config import ConfigError
 from jml.ledger import LedgerError
+from jml.model import describe_detail
 
 app = typer.Typer(
     add_completion=False,
@@ -63,10 +64,8 @@ def _emit(document: dict) -> None:
 
 
 def _quiet_prefect() -> None:
-    """Defaults that keep a CLI run's Prefect output on stderr and its start quick."""
+    """Prefect defaults for a CLI run: no analytics calls from the temporary server."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
 
 
 @app.command()
@@ -150,7 +149,7 @@ def plan(config: ConfigOpt = DEFAULT_CONFIG, as_of: AsOfOpt = None, as_json: Jso
         for column in ("target", "employee_id", "action", "detail", "reason"):
             table.add_column(column)
         for op in operations[:200]:
-            table.add_row(op.target, op.employee_id, op.action.value, json.dumps(op.detail), op.reason)
+            table.add_row(op.target, op.employee_id, op.action.value, describe_detail(op.detail), op.reason)
         out.print(table)
         if len(operations) > 200:
             out.print(f"... and {len(operations) - 200} more (use --json for all)")
@@ -248,7 +247,7 @@ def audit(
     for e in entries:
         table.add_row(
             str(e["at"])[:19], str(e["run_id"] or ""), e["actor"], e["action"], e["employee_id"] or "",
-            e["target"] or "", json.dumps(e["detail"]) if e["detail"] else "", e["reason"] or "",
+            e["target"] or "", describe_detail(e["detail"]), e["reason"] or "",
         )
     out.print(table)
 
@@ -266,16 +265,20 @@ def demo(
     raise typer.Exit(run_demo(workdir, out))
 
 
+def _fail(code: int, message: str) -> None:
+    """One line on stderr (never wrapped), then exit with `code`."""
+    sys.stderr.write(" ".join(message.split()) + "\n")
+    sys.exit(code)
+
+
 def main() -> None:
     """Entry point: run the app, turning bad input into one line and an exit code."""
     try:
         code = app(standalone_mode=False)
     except Exit as exc:
-        err.print(str(exc), markup=False, highlight=False)
-        sys.exit(exc.code)
+        _fail(exc.code, str(exc))
     except (ConfigError, SourceError, LedgerError) as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(2)
+        _fail(2, f"error: {exc}")
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
@@ -287,6 +290,5 @@ def main() -> None:
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(2)
-        err.print(f"error: {type(exc).__name__}: {exc}", markup=False, highlight=False)
-        sys.exit(1)
+        _fail(1, f"error: {type(exc).__name__}: {exc}")
     sys.exit(code if isinstance(code, int) else 0)

@@ -25,6 +25,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from jml.model import describe_detail
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DAYS = [("day1.csv", date(2026, 3, 2)), ("day2.csv", date(2026, 3, 3)), ("day3.csv", date(2026, 3, 5))]
 
@@ -120,9 +122,9 @@ def show_day(console: Console, document: dict, ledger) -> None:
         done.add_column(column)
     for entry in ledger.audit_trail():
         if entry["run_id"] == document["run_id"] and entry["employee_id"]:
-            detail = entry["detail"] or {}
-            what = detail.get("entitlement") or ", ".join(detail.get("changes", {})) or ""
-            done.add_row(entry["employee_id"], entry["action"], what, entry["reason"] or "")
+            done.add_row(
+                entry["employee_id"], entry["action"], describe_detail(entry["detail"]), entry["reason"] or ""
+            )
     console.print(done)
     issues = Table(title="open exceptions (jml exceptions)")
     for column in ("id", "kind", "employee_id", "detail"):

@@ -188,3 +188,17 @@ class Issue:
     employee_id: str | None = None
     target: str | None = None
     data: dict = field(default_factory=dict)
+
+
+def describe_detail(detail: dict | None) -> str:
+    """A short human summary of an operation's detail: the entitlement, the attributes
+    changed, or the state set (no attribute values, so no names or emails)."""
+    if not detail:
+        return ""
+    if "entitlement" in detail:
+        return detail["entitlement"]
+    if "changes" in detail:
+        return "changed " + ", ".join(sorted(detail["changes"]))
+    if "attributes" in detail:
+        return "active" if detail.get("active") else "inactive"
+    return ", ".join(f"{k}={v}" for k, v in sorted(detail.items()))
