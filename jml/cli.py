@@ -60,7 +60,8 @@ def _as_of(value: str | None) -> date:
 
 
 def _emit(document: dict) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    """Write the JSON document; compact, so the C encoder serves large plans quickly."""
+    sys.stdout.write(json.dumps(document, default=str) + "\n")
 
 
 def _quiet_prefect() -> None:

@@ -14,9 +14,11 @@ from tasks.context import RunContext
 from tasks.logs import run_logger
 from tasks.targets import unreachable_issue
 
-#: Operations per apply task: large enough that task overhead stays small, small enough
-#: that the journal and progress advance often.
-BATCH_SIZE = 500
+#: Operations per apply task, at least: task overhead stays small next to the calls.
+MIN_BATCH = 500
+#: Apply tasks per target, at most: the number of task runs of a flow run is bounded,
+#: however large the population (an initial load makes larger batches, not more).
+MAX_BATCHES = 16
 
 
 @dataclass(slots=True)
@@ -33,14 +35,16 @@ class BatchResult:
 
 
 def batches(operations: list[Operation]) -> dict[str, list[list[Operation]]]:
-    """Target -> its operations in plan order, cut into batches of BATCH_SIZE."""
+    """Target -> its operations in plan order, cut into at most MAX_BATCHES batches of
+    at least MIN_BATCH operations."""
     per_target: dict[str, list[Operation]] = {}
     for op in operations:
         per_target.setdefault(op.target, []).append(op)
-    return {
-        target: [ops[i : i + BATCH_SIZE] for i in range(0, len(ops), BATCH_SIZE)]
-        for target, ops in per_target.items()
-    }
+    cut = {}
+    for target, ops in per_target.items():
+        size = max(MIN_BATCH, -(-len(ops) // MAX_BATCHES))
+        cut[target] = [ops[i : i + size] for i in range(0, len(ops), size)]
+    return cut
 
 
 def failed_issue(outcome: Outcome) -> Issue:
