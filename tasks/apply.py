@@ -15,7 +15,7 @@ from tasks.logs import run_logger
 from tasks.targets import unreachable_issue
 
 #: Operations per apply task, at least: task overhead stays small next to the calls.
-MIN_BATCH = 500
+MIN_BATCH = 100
 #: Apply tasks per target, at most: the number of task runs of a flow run is bounded,
 #: however large the population (an initial load makes larger batches, not more).
 MAX_BATCHES = 16

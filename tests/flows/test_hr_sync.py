@@ -1,0 +1,143 @@
+"""The hr_sync flow under a Prefect test harness, against a real scim2-server."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from connectors.targets.scim import ScimTargetConnector
+from flows.hr_sync import hr_sync
+from jml.model import Action
+
+HEADER = "employee_id,first_name,last_name,email,department,job_code,manager_id,employment_type,status,hire_date"
+AS_OF = date(2026, 3, 2)
+
+
+def write_world(folder: Path, url: str, rows: list[str], **safety) -> Path:
+    (folder / "workers.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    (folder / "policy.yaml").write_text(
+        "bundles:\n  staff: {grants: {app: [all-staff]}}\n  eng: {grants: {app: [engineering]}}\n"
+        "rules:\n  - {when: {employment_type: [employee]}, grant: [staff]}\n"
+        "  - {when: {department: [Engineering]}, grant: [eng]}\n"
+    )
+    limits = ", ".join(f"{k}: {v}" for k, v in safety.items())
+    config = folder / "jml.yaml"
+    config.write_text(
+        "state: sqlite:///jml.db\nsources: [{name: hr, type: csv, path: workers.csv}]\n"
+        f"targets: [{{name: app, type: scim, url: '{url}', token_env: APP_TOKEN}}]\n"
+        f"policy: policy.yaml\nsafety: {{{limits}}}\n"
+    )
+    return config
+
+
+def people(n: int, department: str = "Engineering", status: str = "active") -> list[str]:
+    return [
+        f"E{i:05d},First{i},Last{i},p{i}@example.com,{department},ENG,{'E00000' if i else ''},"
+        f"employee,{status},2020-01-01"
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def tenant_env(scim_tenant, monkeypatch):
+    monkeypatch.setenv("APP_TOKEN", scim_tenant.token)
+    return scim_tenant
+
+
+def task_run_names(flow_run_id) -> list[str]:
+    async def read():
+        async with get_client() as client:
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            return [run.name.rsplit("-", 1)[0] for run in runs]
+
+    return asyncio.run(read())
+
+
+def test_converged_run_is_completed_and_publishes_a_summary(tmp_path, tenant_env):
+    config = write_world(tmp_path, tenant_env.url, people(3))
+    state = hr_sync(config=str(config), as_of=AS_OF, return_state=True)
+    document = state.result()
+    assert state.is_completed() and state.name == "Completed"
+    assert document["status"] == "converged" and document["operations"]["applied"] == 9
+
+    async def artifacts():
+        async with get_client() as client:
+            return await client.read_artifacts()
+
+    summaries = [a for a in asyncio.run(artifacts()) if a.flow_run_id == state.state_details.flow_run_id]
+    assert any("hr-sync run" in (a.data or "") for a in summaries)
+    again = hr_sync(config=str(config), as_of=AS_OF, return_state=True).result()
+    assert again["operations"]["planned"] == 0
+
+
+def test_open_exceptions_end_completed_named_attention(tmp_path, tenant_env):
+    rows = people(2) + ["BAD ID,X,Y,bad@example.com,Sales,S,,employee,active,2020-01-01"]
+    config = write_world(tmp_path, tenant_env.url, rows, max_invalid_fraction=0.5)
+    state = hr_sync(config=str(config), as_of=AS_OF, return_state=True)
+    assert state.is_completed() and state.name == "Attention"
+    assert state.result()["exceptions_open"] == 1
+
+
+def test_safety_gate_ends_failed_named_halted_with_its_figures(tmp_path, tenant_env):
+    config = write_world(tmp_path, tenant_env.url, people(10), deprovision_floor=2)
+    hr_sync(config=str(config), as_of=AS_OF, return_state=True)
+    write_world(tmp_path, tenant_env.url, people(10, status="terminated"), deprovision_floor=2)
+    state = hr_sync(config=str(config), as_of=AS_OF, return_state=True)
+    assert state.is_failed() and state.name == "Halted"
+    assert "deprovision guard" in state.message and "10 persons" in state.message
+    assert state.result(raise_on_failure=False)["operations"]["applied"] == 0
+
+
+def test_task_runs_do_not_grow_with_the_population(tmp_path, tenant_env, scim_server):
+    counts = {}
+    for n in (300, 1500):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        config = write_world(folder, scim_server.tenant().url, people(n))
+        state = hr_sync(config=str(config), as_of=AS_OF, return_state=True)
+        assert state.result()["operations"]["applied"] == 3 * n
+        counts[n] = len(task_run_names(state.state_details.flow_run_id))
+    # 8 stage tasks and at most MAX_BATCHES apply tasks per target
+    assert counts[1500] <= 8 + 16
+    assert counts[1500] - counts[300] <= 16 - 9  # batches grow in size, not in number
+
+
+class SilentlyDroppingGrants(ScimTargetConnector):
+    """A target that reports grants as done without doing them: a fault no real server
+    produces on demand, so it is the one stand-in in these tests."""
+
+    def apply(self, operations):
+        outcomes = super().apply([op for op in operations if op.action is not Action.GRANT])
+        done = {id(o.operation): o for o in outcomes}
+        from connectors.base import Outcome
+
+        return [done.get(id(op), Outcome(op)) for op in operations]
+
+
+def test_verify_reports_drift_when_the_target_does_not_hold_what_it_acknowledged(
+    tmp_path, tenant_env, monkeypatch
+):
+    import tasks.context
+
+    monkeypatch.setattr(tasks.context, "build_target", lambda cfg: SilentlyDroppingGrants(cfg))
+    config = write_world(tmp_path, tenant_env.url, people(2))
+    document = hr_sync(config=str(config), as_of=AS_OF, return_state=True).result()
+    assert document["status"] == "attention"
+    from jml.config import load_config
+    from jml.ledger import Ledger
+
+    ledger = Ledger.open(load_config(config).state_url)
+    drift = [e for e in ledger.list_exceptions("open") if e["kind"] == "drift"]
+    ledger.close()
+    assert {e["employee_id"] for e in drift} == {"E00000", "E00001"}
+    monkeypatch.undo()
+    monkeypatch.setenv("APP_TOKEN", tenant_env.token)
+    healed = hr_sync(config=str(config), as_of=AS_OF, return_state=True).result()
+    assert healed["status"] == "converged" and healed["exceptions_closed"] == 2
