@@ -1,0 +1,204 @@
+"""The ledger's schema: SQLAlchemy Core tables, portable to SQLite and PostgreSQL.
+
+Core, not ORM: the ledger moves tens of thousands of rows per run in executemany
+batches. The schema itself is made by the Alembic migrations in `migrations/`; this
+module is what they must produce (a test compares the two).
+
+Conventions: every timestamp is a timezone-aware UTC `datetime` (`UtcDateTime`);
+free text is `Text`; identifiers that take part in keys are bounded `String`s; the
+few closed vocabularies (statuses, decisions) are checked by the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+#: Constraint names are derived, so that migrations can name what they alter.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+RUN_STATUSES = ("running", "converged", "attention", "halted", "failed", "dry_run")
+OPERATION_STATUSES = ("pending", "done", "failed")
+EXCEPTION_STATUSES = ("open", "closed", "approved", "rejected")
+DECISIONS = ("approved", "rejected")
+
+EMPLOYEE_ID = 64  # the SPEC's `^[A-Za-z0-9_-]{1,64}$`
+NAME = 255  # target names, actors, roles, lifecycle and kind names
+ENTITLEMENT = 512  # group names; LDAP DNs can be long
+
+
+class UtcDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on every backend.
+
+    PostgreSQL stores `timestamp with time zone`; SQLite has no zone, so the value is
+    stored as UTC and read back with `timezone.utc` attached. Naive datetimes are
+    refused: a timestamp without a zone is a bug.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the ledger stores UTC only")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("as_of", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("override_safety", Boolean, nullable=False),
+    Column("actor", String(NAME), nullable=False),
+    Column("summary", JSON, nullable=True),
+    _one_of("status", RUN_STATUSES, "status"),
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("employee_id", String(EMPLOYEE_ID), primary_key=True),
+    Column("first_seen_run", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("last_seen_run", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("lifecycle", String(32), nullable=False),
+    Column("terminated_on", Date, nullable=True),
+    Column("absent_since", Date, nullable=True),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("target", String(NAME), primary_key=True),
+    Column("employee_id", String(EMPLOYEE_ID), primary_key=True),
+    Column("account_id", Text, nullable=False),
+    Column("created_run", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("updated_run", Integer, ForeignKey("runs.id"), nullable=False),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("target", String(NAME), primary_key=True),
+    Column("employee_id", String(EMPLOYEE_ID), primary_key=True),
+    Column("entitlement", String(ENTITLEMENT), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("granted_at", UtcDateTime, nullable=False),
+)
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("target", String(NAME), nullable=False),
+    Column("employee_id", String(EMPLOYEE_ID), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("account_id", Text, nullable=True),
+    Column("detail", JSON, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    _one_of("status", OPERATION_STATUSES, "status"),
+    Index(None, "run_id", "seq", unique=True),
+    Index(None, "status"),
+)
+
+exceptions = Table(
+    "exceptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("employee_id", String(EMPLOYEE_ID), nullable=True),
+    Column("target", String(NAME), nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_run", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("closed_run", Integer, ForeignKey("runs.id"), nullable=True),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),
+    _one_of("status", EXCEPTION_STATUSES, "status"),
+    Index(None, "key", "status"),
+    Index(None, "status", "kind"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("exception_id", Integer, ForeignKey("exceptions.id"), nullable=False),
+    Column("role", String(NAME), nullable=True),  # None for a rejection
+    Column("approver", String(NAME), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    _one_of("decision", DECISIONS, "decision"),
+    Index(None, "exception_id"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=True),
+    Column("actor", String(NAME), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("employee_id", String(EMPLOYEE_ID), nullable=True),
+    Column("target", String(NAME), nullable=True),
+    Column("detail", JSON, nullable=False),
+    Column("reason", Text, nullable=True),
+    Index(None, "employee_id"),
+    Index(None, "run_id"),
+)

@@ -1,0 +1,730 @@
+"""The ledger (jml.ledger): schema by migration, every repository method, the
+exception queue's open/keep/close rules, approvals, the audit trail, and bulk speed.
+
+Runs on a SQLite file in tmp_path; with JML_TEST_POSTGRES_URL set (a SQLAlchemy URL of
+a PostgreSQL server whose user may create databases) every test also runs against a
+fresh PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sqlite3
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, make_url
+from sqlalchemy.exc import IntegrityError
+
+from jml.ledger import AuditEntry, Ledger, LedgerError, PersonState
+from jml.ledger.repository import alembic_config
+from jml.ledger.tables import metadata
+from jml.model import Action, Issue, IssueKind, Lifecycle, Operation
+
+POSTGRES_URL = os.environ.get("JML_TEST_POSTGRES_URL")
+AS_OF = date(2026, 5, 20)
+ALL_KINDS = set(IssueKind)
+
+
+def _backends() -> list:
+    params = [pytest.param("sqlite", id="sqlite")]
+    if POSTGRES_URL:
+        params.append(pytest.param("postgresql", id="postgresql"))
+    return params
+
+
+@pytest.fixture(params=_backends())
+def url(request, tmp_path):
+    """A URL of an empty database: a SQLite file in a folder that does not exist yet,
+    or a new PostgreSQL database dropped after the test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state' / 'jml.db'}"
+        return
+    base = make_url(POSTGRES_URL)
+    name = f"jml_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield base.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def ledger(url):
+    store = Ledger.open(url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def run(ledger) -> int:
+    return ledger.start_run(as_of=AS_OF, dry_run=False, override_safety=False, actor="test")
+
+
+def new_run(ledger: Ledger) -> int:
+    return ledger.start_run(as_of=AS_OF, dry_run=False, override_safety=False, actor="test")
+
+
+def issue(kind: IssueKind, key: str, detail: str = "d", **kwargs) -> Issue:
+    return Issue(kind=kind, key=key, detail=detail, **kwargs)
+
+
+def approval_issue(key: str = "approval:E1:finance-admin", approvers=("hr", "owner")) -> Issue:
+    return Issue(
+        kind=IssueKind.APPROVAL,
+        key=key,
+        detail="finance-admin needs approval",
+        employee_id="E1",
+        data={"bundle": "finance-admin", "rule": "rule 3", "approvers": list(approvers)},
+    )
+
+
+def open_keys(ledger: Ledger) -> set[str]:
+    return {e["key"] for e in ledger.list_exceptions("open")}
+
+
+# ------------------------------------------------------------------------ schema, open
+
+
+def test_migrated_schema_matches_tables(ledger):
+    with ledger.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert context.get_current_revision() == head
+
+
+def test_only_one_initial_revision():
+    revisions = list(ScriptDirectory.from_config(alembic_config()).walk_revisions())
+    assert [r.revision for r in revisions] == ["0001"]
+
+
+def test_open_twice_keeps_the_data(url):
+    first = Ledger.open(url)
+    run_id = new_run(first)
+    first.close()
+    again = Ledger.open(url)  # upgrading an up-to-date database is a no-op
+    assert again.get_run(run_id)["actor"] == "test"
+    again.close()
+
+
+def test_open_a_database_from_a_newer_jml_is_a_ledger_error(url):
+    store = Ledger.open(url)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    store.close()
+    with pytest.raises(LedgerError, match="newer jml"):
+        Ledger.open(url)
+
+
+def test_sqlite_file_folder_is_created_and_pragmas_set(tmp_path):
+    path = tmp_path / "a" / "b" / "jml.db"
+    with Ledger.open(f"sqlite:///{path}") as store:
+        assert path.exists()
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+        # Foreign keys are enforced: a person's first run must exist.
+        with pytest.raises(IntegrityError):
+            store.save_person_states(999, [PersonState("E1", "active")])
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+    raw.close()
+
+
+def test_in_memory_sqlite_works():
+    with Ledger.open("sqlite://") as store:
+        run_id = new_run(store)
+        assert store.get_run(run_id)["status"] == "running"
+
+
+BAD_URLS = ["not a url", "nosuchdb://x/y", "postgresql+nosuchdriver://u@127.0.0.1/x"]
+if importlib.util.find_spec("psycopg"):  # a server that is not there
+    BAD_URLS.append("postgresql+psycopg://u:secret@127.0.0.1:1/x")
+
+
+@pytest.mark.parametrize("bad_url", BAD_URLS)
+def test_open_bad_url_is_a_ledger_error(bad_url):
+    with pytest.raises(LedgerError) as caught:
+        Ledger.open(bad_url)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "secret" not in message
+
+
+def test_open_where_the_folder_cannot_be_made(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(LedgerError, match="cannot create the folder"):
+        Ledger.open(f"sqlite:///{tmp_path / 'file' / 'sub' / 'jml.db'}")
+
+
+# ------------------------------------------------------------------------------- runs
+
+
+def test_runs(ledger):
+    run_id = ledger.start_run(as_of=AS_OF, dry_run=True, override_safety=True, actor="alice")
+    got = ledger.get_run(run_id)
+    assert got["status"] == "running"
+    assert got["as_of"] == AS_OF
+    assert got["dry_run"] is True and got["override_safety"] is True
+    assert got["actor"] == "alice"
+    assert got["started_at"].tzinfo is not None and got["finished_at"] is None
+    assert abs((datetime.now(UTC) - got["started_at"]).total_seconds()) < 60
+
+    ledger.finish_run(run_id, "attention", {"operations": {"planned": 3}, "on": date(2026, 1, 2)})
+    got = ledger.get_run(run_id)
+    assert got["status"] == "attention"
+    assert got["summary"] == {"operations": {"planned": 3}, "on": "2026-01-02"}
+    assert got["finished_at"] >= got["started_at"]
+    assert new_run(ledger) > run_id
+
+
+def test_run_errors(ledger, run):
+    with pytest.raises(LedgerError, match="no run with id 12345"):
+        ledger.get_run(12345)
+    with pytest.raises(LedgerError):
+        ledger.finish_run(12345, "converged", {})
+    with pytest.raises(ValueError):
+        ledger.finish_run(run, "splendid", {})
+
+
+# ---------------------------------------------------------------------------- persons
+
+
+def test_person_states(ledger):
+    r1 = new_run(ledger)
+    assert ledger.person_states() == {}
+    ledger.save_person_states(
+        r1,
+        [
+            PersonState("E1", Lifecycle.ACTIVE),
+            PersonState("E2", "terminated", terminated_on=date(2026, 1, 31)),
+        ],
+    )
+    states = ledger.person_states()
+    assert states == {
+        "E1": PersonState("E1", "active"),
+        "E2": PersonState("E2", "terminated", date(2026, 1, 31), None),
+    }
+    assert type(states["E1"].lifecycle) is str
+
+    r2 = new_run(ledger)
+    ledger.save_person_states(
+        r2,
+        [
+            PersonState("E1", "suspended"),
+            PersonState(
+                "E2", "terminated", terminated_on=date(2026, 1, 31), absent_since=date(2026, 5, 20)
+            ),
+            PersonState("E3", "prehire"),
+        ],
+    )
+    states = ledger.person_states()
+    assert states["E1"].lifecycle == "suspended"
+    assert states["E2"].absent_since == date(2026, 5, 20)
+    assert set(states) == {"E1", "E2", "E3"}
+
+    r3 = new_run(ledger)
+    ledger.save_person_states(r3, [PersonState("E1", "suspended")])  # unchanged, seen
+    with ledger.engine.connect() as conn:
+        rows = {
+            r[0]: (r[1], r[2])
+            for r in conn.exec_driver_sql(
+                "SELECT employee_id, first_seen_run, last_seen_run FROM persons"
+            )
+        }
+    assert rows["E1"] == (r1, r3)
+    assert rows["E2"] == (r1, r1)  # absent in r2: not seen there
+    assert rows["E3"] == (r2, r2)
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def test_account_links(ledger, run):
+    assert ledger.account_links("app") == {}
+    ledger.link_accounts(run, "app", {"E1": "id-1", "E2": "id-2"})
+    ledger.link_accounts(run, "dir", {"E1": "cn=e1"})
+    assert ledger.account_links("app") == {"E1": "id-1", "E2": "id-2"}
+
+    r2 = new_run(ledger)
+    ledger.link_accounts(r2, "app", {"E2": "id-2b", "E3": "id-3"})
+    assert ledger.account_links("app") == {"E1": "id-1", "E2": "id-2b", "E3": "id-3"}
+    with ledger.engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT created_run, updated_run FROM accounts WHERE employee_id = 'E2'"
+            " AND target = 'app'"
+        ).one()
+    assert tuple(row) == (run, r2)
+
+    ledger.unlink_accounts("app", ["E1", "E3", "nobody"])
+    assert ledger.account_links("app") == {"E2": "id-2b"}
+    assert ledger.account_links("dir") == {"E1": "cn=e1"}
+
+
+# ----------------------------------------------------------------------------- grants
+
+
+def test_grants(ledger, run):
+    ledger.record_grants(
+        run,
+        "app",
+        [
+            ("E1", "all-staff", "rule 1: staff"),
+            ("E1", "eng", "rule 2: engineering"),
+            ("E2", "all-staff", "rule 1: staff"),
+        ],
+    )
+    ledger.record_grants(run, "directory", [("E1", "eng", "rule 2: engineering")])
+    assert ledger.grants("app") == {
+        ("E1", "all-staff"): "rule 1: staff",
+        ("E1", "eng"): "rule 2: engineering",
+        ("E2", "all-staff"): "rule 1: staff",
+    }
+    ledger.record_grants(run, "app", [("E1", "eng", "rule 5: engineering")])
+    assert ledger.grants("app")[("E1", "eng")] == "rule 5: engineering"
+
+    ledger.remove_grants("app", [("E1", "eng"), ("E9", "none")])
+    assert set(ledger.grants("app")) == {("E1", "all-staff"), ("E2", "all-staff")}
+    assert ledger.grants("directory") == {("E1", "eng"): "rule 2: engineering"}
+    ledger.remove_grants("app", [])
+    ledger.record_grants(run, "app", [])
+
+
+# ---------------------------------------------------------------------------- journal
+
+
+def _op(employee_id: str, action: Action = Action.GRANT, **detail) -> Operation:
+    return Operation(
+        target="app",
+        employee_id=employee_id,
+        action=action,
+        detail=detail or {"entitlement": "all-staff"},
+        reason="rule 1: staff",
+    )
+
+
+def test_journal(ledger):
+    r1 = new_run(ledger)
+    ops = [
+        _op("E1", Action.CREATE, attributes={"user_name": "a@x"}, active=True),
+        _op("E2"),
+        _op("E3", Action.DISABLE, since=date(2026, 5, 1)),
+    ]
+    ops[1].account_id = "acc-2"
+    ids = ledger.journal_pending(r1, ops)
+    assert len(ids) == 3 and ids == sorted(ids)
+    assert ledger.journal_pending(r1, []) == []
+    more = ledger.journal_pending(r1, [_op("E4")])
+
+    journal = ledger.run_operations(r1)
+    assert [o["id"] for o in journal] == ids + more
+    assert [o["seq"] for o in journal] == [1, 2, 3, 4]
+    first = journal[0]
+    assert first["action"] == "create" and first["status"] == "pending"
+    assert first["detail"] == {"attributes": {"user_name": "a@x"}, "active": True}
+    assert journal[1]["account_id"] == "acc-2"
+    assert journal[2]["detail"] == {"since": "2026-05-01"}
+    assert first["created_at"].tzinfo is not None
+
+    ledger.journal_finish([(ids[0], "done", None), (ids[1], "failed", "HTTP 400: bad")])
+    r2 = new_run(ledger)
+    later = ledger.journal_pending(r2, [_op("E5")])
+    pending = ledger.pending_operations()
+    assert [o["id"] for o in pending] == [ids[2], more[0], later[0]]
+    assert {o["run_id"] for o in pending} == {r1, r2}
+    settled = {o["id"]: o for o in ledger.run_operations(r1)}
+    assert settled[ids[0]]["status"] == "done" and settled[ids[0]]["error"] is None
+    assert settled[ids[1]]["status"] == "failed" and settled[ids[1]]["error"] == "HTTP 400: bad"
+    assert settled[ids[1]]["updated_at"] >= settled[ids[1]]["created_at"]
+    assert ledger.run_operations(r2)[0]["seq"] == 1
+
+    with pytest.raises(ValueError):
+        ledger.journal_finish([(ids[2], "pending", None)])
+    with pytest.raises(LedgerError, match="no run with id 777"):
+        ledger.journal_pending(777, [_op("E1")])
+
+
+def test_journal_concurrent_batches_of_one_run(ledger, run):
+    batches = [[_op(f"E{b}-{i}") for i in range(50)] for b in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda ops: ledger.journal_pending(run, ops), batches))
+    journal = ledger.run_operations(run)
+    assert sorted(o["seq"] for o in journal) == list(range(1, 401))
+    by_id = {o["id"]: o for o in journal}
+    for ops, ids in zip(batches, results, strict=True):
+        assert [by_id[i]["employee_id"] for i in ids] == [op.employee_id for op in ops]
+
+
+# ------------------------------------------------------------------------- exceptions
+
+
+def test_sync_issues_opens_keeps_and_closes(ledger):
+    kinds = {IssueKind.QUARANTINE, IssueKind.DUPLICATE}
+    r1 = new_run(ledger)
+    found = [
+        issue(IssueKind.QUARANTINE, "q:hr:3", "row 3: bad email", employee_id="E3"),
+        issue(IssueKind.QUARANTINE, "q:hr:4", "row 4: bad date"),
+        issue(IssueKind.DUPLICATE, "dup:a@x", "E5, E6 share a@x", data={"ids": ("E5", "E6")}),
+    ]
+    assert ledger.sync_issues(r1, found, kinds=kinds) == (3, 0)
+    assert ledger.count_open() == 3
+    first_ids = {e["key"]: e["id"] for e in ledger.list_exceptions()}
+
+    # The same causes found again: the same exceptions, refreshed.
+    r2 = new_run(ledger)
+    found[0] = issue(IssueKind.QUARANTINE, "q:hr:3", "row 3: bad email, bad date", employee_id="E3")
+    assert ledger.sync_issues(r2, found, kinds=kinds) == (0, 0)
+    now = {e["key"]: e for e in ledger.list_exceptions()}
+    assert {k: e["id"] for k, e in now.items()} == first_ids
+    assert now["q:hr:3"]["detail"] == "row 3: bad email, bad date"
+    assert now["dup:a@x"]["data"] == {"ids": ["E5", "E6"]}
+    assert now["q:hr:3"]["opened_run"] == r1
+
+    # A cause gone closes its exception, with the run that saw it gone.
+    r3 = new_run(ledger)
+    assert ledger.sync_issues(r3, found[1:], kinds=kinds) == (0, 1)
+    closed = ledger.get_exception(first_ids["q:hr:3"])
+    assert closed["status"] == "closed" and closed["closed_run"] == r3
+    assert open_keys(ledger) == {"q:hr:4", "dup:a@x"}
+
+    # The cause back again: a new exception, the closed one stays closed.
+    r4 = new_run(ledger)
+    assert ledger.sync_issues(r4, found, kinds=kinds) == (1, 0)
+    reopened = [e for e in ledger.list_exceptions("all") if e["key"] == "q:hr:3"]
+    assert [e["status"] for e in reopened] == ["closed", "open"]
+    assert reopened[1]["opened_run"] == r4
+
+    # Exceptions of kinds the run did not look at are left alone.
+    r5 = new_run(ledger)
+    assert ledger.sync_issues(r5, [], kinds={IssueKind.DRIFT}) == (0, 0)
+    assert ledger.count_open() == 3
+    assert ledger.sync_issues(r5, [], kinds={IssueKind.DUPLICATE}) == (0, 1)
+    assert open_keys(ledger) == {"q:hr:3", "q:hr:4"}
+
+
+def test_sync_issues_skip_targets(ledger):
+    kinds = {IssueKind.DRIFT, IssueKind.FAILED_OPERATION}
+    r1 = new_run(ledger)
+    ledger.sync_issues(
+        r1,
+        [
+            issue(IssueKind.DRIFT, "drift:app:E1", target="app", employee_id="E1"),
+            issue(IssueKind.DRIFT, "drift:dir:E1", target="dir", employee_id="E1"),
+            issue(IssueKind.FAILED_OPERATION, "failed:dir", target="dir"),
+            issue(IssueKind.FAILED_OPERATION, "failed:global"),
+        ],
+        kinds=kinds,
+    )
+    # "dir" could not be read this run: its exceptions say nothing; the others close.
+    r2 = new_run(ledger)
+    assert ledger.sync_issues(r2, [], kinds=kinds, skip_targets={"dir"}) == (0, 2)
+    assert open_keys(ledger) == {"drift:dir:E1", "failed:dir"}
+    r3 = new_run(ledger)
+    assert ledger.sync_issues(r3, [], kinds=kinds) == (0, 2)
+    assert ledger.count_open() == 0
+
+
+def test_sync_issues_rejects_issue_of_unlisted_kind(ledger, run):
+    with pytest.raises(ValueError):
+        ledger.sync_issues(run, [issue(IssueKind.SOD, "sod:E1")], kinds={IssueKind.DRIFT})
+
+
+def test_approval_decisions_are_kept_then_void_when_no_longer_needed(ledger):
+    kinds = {IssueKind.APPROVAL}
+    r1 = new_run(ledger)
+    a, b = approval_issue("approval:E1:fa"), approval_issue("approval:E2:fa")
+    b.employee_id = "E2"
+    assert ledger.sync_issues(r1, [a, b], kinds=kinds) == (2, 0)
+    ids = {e["key"]: e["id"] for e in ledger.list_exceptions()}
+    ledger.approve(ids[a.key], by="hanna", role="hr")
+    ledger.approve(ids[a.key], by="omar", role="owner")
+    ledger.reject(ids[b.key], by="hanna", reason="not in finance")
+    assert ledger.approval_decisions() == {a.key: "approved", b.key: "rejected"}
+
+    # Found again: the decisions stand, nothing is reopened.
+    r2 = new_run(ledger)
+    assert ledger.sync_issues(r2, [a, b], kinds=kinds) == (0, 0)
+    assert ledger.get_exception(ids[a.key])["status"] == "approved"
+    assert ledger.get_exception(ids[b.key])["status"] == "rejected"
+    assert ledger.count_open() == 0
+
+    # E1 no longer needs the bundle: the approval is void (closed).
+    r3 = new_run(ledger)
+    assert ledger.sync_issues(r3, [b], kinds=kinds) == (0, 1)
+    assert ledger.get_exception(ids[a.key])["status"] == "closed"
+    assert ledger.get_exception(ids[a.key])["closed_run"] == r3
+    assert ledger.approval_decisions() == {b.key: "rejected"}
+
+    # Needed again later: asked anew.
+    r4 = new_run(ledger)
+    assert ledger.sync_issues(r4, [a, b], kinds=kinds) == (1, 0)
+    assert open_keys(ledger) == {a.key}
+
+
+def test_list_get_count_exceptions(ledger, run):
+    ledger.sync_issues(
+        run,
+        [
+            issue(IssueKind.SOD, "sod:E1", "E1: pay-and-approve", employee_id="E1"),
+            issue(IssueKind.CONFLICT, "conflict:app:a@x", "taken", target="app"),
+        ],
+        kinds={IssueKind.SOD, IssueKind.CONFLICT},
+    )
+    listed = ledger.list_exceptions()
+    assert [e["kind"] for e in listed] == ["sod", "conflict"]
+    assert set(listed[0]) == {
+        "id",
+        "kind",
+        "key",
+        "employee_id",
+        "target",
+        "detail",
+        "status",
+        "data",
+        "opened_run",
+        "closed_run",
+    }
+    assert listed[0]["employee_id"] == "E1" and listed[1]["target"] == "app"
+    assert ledger.get_exception(listed[1]["id"]) == listed[1]
+    ledger.sync_issues(new_run(ledger), [], kinds={IssueKind.SOD})
+    assert ledger.count_open() == 1
+    assert len(ledger.list_exceptions("all")) == 2
+    assert [e["kind"] for e in ledger.list_exceptions("closed")] == ["sod"]
+    with pytest.raises(LedgerError, match="no exception with id 999"):
+        ledger.get_exception(999)
+    with pytest.raises(LedgerError):
+        ledger.list_exceptions("pending")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sets(st.sampled_from(["k1", "k2", "k3", "k4"])),  # keys found this run
+            st.sampled_from([frozenset(), frozenset({"t1"})]),  # targets skipped
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_sync_issues_property(runs):
+    """After every run, the open keys are those found, plus the open ones of skipped
+    targets; each key has at most one open exception."""
+    target_of = {"k1": "t1", "k2": "t2", "k3": None, "k4": "t1"}
+    with Ledger.open("sqlite://") as store:
+        model: set[str] = set()
+        for keys, skip in runs:
+            run_id = new_run(store)
+            found = [issue(IssueKind.DRIFT, k, target=target_of[k]) for k in sorted(keys)]
+            opened, closed = store.sync_issues(
+                run_id, found, kinds={IssueKind.DRIFT}, skip_targets=set(skip)
+            )
+            kept = {k for k in model if target_of[k] in skip}
+            assert opened == len(keys - model)
+            assert closed == len(model - keys - kept)
+            model = keys | kept
+            open_now = [e["key"] for e in store.list_exceptions()]
+            assert sorted(open_now) == sorted(model)
+
+
+# -------------------------------------------------------------------------- approvals
+
+
+@pytest.fixture
+def pending_approval(ledger, run) -> int:
+    ledger.sync_issues(run, [approval_issue()], kinds={IssueKind.APPROVAL})
+    return ledger.list_exceptions()[0]["id"]
+
+
+def test_approval_completes_only_after_every_role(ledger, pending_approval):
+    first = ledger.approve(pending_approval, by="hanna", role="hr")
+    assert first["status"] == "open"
+    assert ledger.approval_decisions() == {}
+    second = ledger.approve(pending_approval, by="omar", role="owner")
+    assert second["status"] == "approved"
+    assert ledger.approval_decisions() == {"approval:E1:finance-admin": "approved"}
+    assert ledger.count_open() == 0
+    decisions = ledger.approvals(pending_approval)
+    assert [(d["role"], d["approver"], d["decision"]) for d in decisions] == [
+        ("hr", "hanna", "approved"),
+        ("owner", "omar", "approved"),
+    ]
+    trail = ledger.audit_trail("E1")
+    assert [(e["actor"], e["action"]) for e in trail] == [("hanna", "approve"), ("omar", "approve")]
+    assert trail[0]["detail"]["waiting_for"] == ["owner"]
+    assert trail[1]["detail"]["status"] == "approved"
+    assert trail[1]["detail"]["bundle"] == "finance-admin"
+    assert trail[1]["run_id"] is None
+
+
+def test_reject(ledger, pending_approval):
+    ledger.approve(pending_approval, by="hanna", role="hr")
+    got = ledger.reject(pending_approval, by="omar", reason="no business need")
+    assert got["status"] == "rejected"
+    assert ledger.approval_decisions() == {"approval:E1:finance-admin": "rejected"}
+    last = ledger.audit_trail("E1")[-1]
+    assert (last["actor"], last["action"], last["reason"]) == ("omar", "reject", "no business need")
+    with pytest.raises(LedgerError, match="already rejected"):
+        ledger.reject(pending_approval, by="omar", reason=None)
+    with pytest.raises(LedgerError, match="already rejected"):
+        ledger.approve(pending_approval, by="zoe", role="owner")
+
+
+def test_approve_errors(ledger, run, pending_approval):
+    with pytest.raises(LedgerError, match="no exception with id 4242"):
+        ledger.approve(4242, by="hanna", role="hr")
+    with pytest.raises(LedgerError, match="no exception with id 4242"):
+        ledger.reject(4242, by="hanna", reason=None)
+    with pytest.raises(LedgerError, match="role 'cfo' may not approve"):
+        ledger.approve(pending_approval, by="hanna", role="cfo")
+    with pytest.raises(LedgerError, match="empty"):
+        ledger.approve(pending_approval, by=" ", role="hr")
+
+    ledger.approve(pending_approval, by="hanna", role="hr")
+    with pytest.raises(LedgerError, match="role 'hr' has already approved"):
+        ledger.approve(pending_approval, by="someone", role="hr")
+    with pytest.raises(LedgerError, match="each role needs a different approver"):
+        ledger.approve(pending_approval, by="hanna", role="owner")
+    ledger.approve(pending_approval, by="omar", role="owner")
+    with pytest.raises(LedgerError, match="already approved"):
+        ledger.approve(pending_approval, by="omar", role="owner")
+    with pytest.raises(LedgerError, match="already approved"):
+        ledger.reject(pending_approval, by="omar", reason=None)
+
+    ledger.sync_issues(run, [issue(IssueKind.SOD, "sod:E1")], kinds={IssueKind.SOD})
+    sod = next(e["id"] for e in ledger.list_exceptions() if e["kind"] == "sod")
+    with pytest.raises(LedgerError, match="not an approval"):
+        ledger.approve(sod, by="hanna", role="hr")
+    with pytest.raises(LedgerError, match="not an approval"):
+        ledger.reject(sod, by="hanna", reason=None)
+
+    # Errors record nothing.
+    assert len(ledger.approvals(pending_approval)) == 2
+    assert [e["action"] for e in ledger.audit_trail()] == ["approve", "approve"]
+
+
+def test_approve_a_void_approval(ledger, pending_approval):
+    ledger.sync_issues(new_run(ledger), [], kinds={IssueKind.APPROVAL})
+    with pytest.raises(LedgerError, match="closed"):
+        ledger.approve(pending_approval, by="hanna", role="hr")
+
+
+# ------------------------------------------------------------------------------ audit
+
+
+def test_audit_trail(ledger, run):
+    ledger.append_audit(
+        [
+            AuditEntry(run, "hr_sync", "create", "E1", "app", {"operation": 1}, "rule 1"),
+            AuditEntry(run, "hr_sync", "grant", "E2", "app", {"entitlement": "eng"}, "rule 2"),
+            AuditEntry(run, "alice", "override_safety", reason="planned reorg"),
+        ]
+    )
+    ledger.append_audit([AuditEntry(None, "hr_sync", "disable", "E1", "app")])
+    ledger.append_audit([])
+
+    trail = ledger.audit_trail()
+    assert [e["action"] for e in trail] == ["create", "grant", "override_safety", "disable"]
+    assert [e["id"] for e in trail] == sorted(e["id"] for e in trail)
+    assert trail[0]["detail"] == {"operation": 1} and trail[0]["reason"] == "rule 1"
+    assert trail[2]["employee_id"] is None and trail[3]["detail"] == {}
+    assert trail[0]["at"].tzinfo is not None and trail[0]["run_id"] == run
+    assert [e["action"] for e in ledger.audit_trail("E1")] == ["create", "disable"]
+    assert ledger.audit_trail("nobody") == []
+    assert [e["action"] for e in ledger.audit_trail(limit=2)] == ["override_safety", "disable"]
+    assert [e["action"] for e in ledger.audit_trail("E1", limit=1)] == ["disable"]
+
+
+def test_audit_is_append_only():
+    public = {name for name in dir(Ledger) if not name.startswith("_")}
+    audit_methods = {name for name in public if "audit" in name}
+    assert audit_methods == {"append_audit", "audit_trail"}
+    assert not {name for name in public if name.startswith(("delete", "update", "clear"))}
+
+
+# -------------------------------------------------------------------------- bulk speed
+
+
+def _timed(label: str, timings: dict, fn, *args, **kwargs):
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    timings[label] = round(time.perf_counter() - start, 2)
+    return result
+
+
+def test_bulk_persons_100k(ledger, url, record_property):
+    n = 100_000
+    timings: dict[str, float] = {}
+    r1 = new_run(ledger)
+    states = [PersonState(f"E{i:06d}", "active") for i in range(n)]
+    _timed("insert", timings, ledger.save_person_states, r1, states)
+    r2 = new_run(ledger)
+    _timed("unchanged", timings, ledger.save_person_states, r2, states)
+    changed = [
+        PersonState(s.employee_id, "suspended") if i % 10 == 0 else s for i, s in enumerate(states)
+    ]
+    r3 = new_run(ledger)
+    _timed("10% changed", timings, ledger.save_person_states, r3, changed)
+    got = _timed("read", timings, ledger.person_states)
+    assert len(got) == n
+    assert got["E000010"].lifecycle == "suspended" and got["E000011"].lifecycle == "active"
+    record_property("persons_100k_seconds", timings)
+    print(f"\n100k persons on {make_url(url).get_backend_name()}: {timings}")
+    assert max(timings.values()) < 60  # a sanity bound; see the report for real numbers
+
+
+def test_bulk_sync_issues_100k(ledger, url, record_property):
+    n = 100_000
+    timings: dict[str, float] = {}
+    kinds = {IssueKind.DATA_QUALITY}
+    found = [
+        issue(
+            IssueKind.DATA_QUALITY,
+            f"dq:E{i:06d}",
+            "unknown manager",
+            employee_id=f"E{i:06d}",
+            data={"manager_id": f"M{i}"},
+        )
+        for i in range(n)
+    ]
+    r1 = new_run(ledger)
+    assert _timed("open", timings, ledger.sync_issues, r1, found, kinds=kinds) == (n, 0)
+    r2 = new_run(ledger)
+    assert _timed("keep", timings, ledger.sync_issues, r2, found, kinds=kinds) == (0, 0)
+    r3 = new_run(ledger)
+    half = found[: n // 2]
+    assert _timed("close half", timings, ledger.sync_issues, r3, half, kinds=kinds) == (0, n // 2)
+    assert _timed("count", timings, ledger.count_open) == n // 2
+    record_property("sync_issues_100k_seconds", timings)
+    print(f"\n100k issues on {make_url(url).get_backend_name()}: {timings}")
+    assert max(timings.values()) < 60  # a sanity bound; see the report for real numbers
+
+
+def test_bulk_journal_100k(ledger, url, record_property):
+    n = 100_000
+    timings: dict[str, float] = {}
+    run_id = new_run(ledger)
+    ops = [_op(f"E{i:06d}") for i in range(n)]
+    ids = _timed("pending", timings, ledger.journal_pending, run_id, ops)
+    assert len(ids) == n and len(set(ids)) == n
+    results = [(i, "done", None) if k % 100 else (i, "failed", "boom") for k, i in enumerate(ids)]
+    _timed("finish", timings, ledger.journal_finish, results)
+    assert _timed("pending_operations", timings, ledger.pending_operations) == []
+    record_property("journal_100k_seconds", timings)
+    print(f"\n100k operations on {make_url(url).get_backend_name()}: {timings}")
+    assert max(timings.values()) < 60  # a sanity bound; see the report for real numbers
