@@ -25,7 +25,7 @@ from faker import Faker
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jml.demo import local_scim_server  # noqa: E402
+from jml.scim_process import scim_server  # noqa: E402
 
 DEPARTMENTS = ["Engineering", "Sales", "Finance", "Marketing", "Support", "Legal", "People"]
 HEADER = [
@@ -103,7 +103,8 @@ def main() -> None:
         write_feed(folder / "workers.csv", args.workers, args.seed)
         token = "bench-token"
         env = {**os.environ, "APP_TOKEN": token}
-        with local_scim_server(token) as url:
+        with scim_server(token=token, tenants=False) as server:
+            url = server.url
             config = write_config(folder, url)
             runs = []
             for i in range(args.repeat):

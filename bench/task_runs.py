@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from plan_100k import write_config, write_feed  # noqa: E402
 
-from jml.demo import local_scim_server  # noqa: E402
+from jml.scim_process import scim_server  # noqa: E402
 
 
 def count_task_runs(flow_run_id) -> int:
@@ -50,7 +50,8 @@ def main() -> None:
         from flows.hr_sync import hr_sync
 
         for n in args.workers:
-            with local_scim_server(token) as url:
+            with scim_server(token=token, tenants=False) as server:
+                url = server.url
                 folder = Path(tmp) / str(n)
                 folder.mkdir()
                 write_feed(folder / "workers.csv", n, seed=7)
@@ -64,7 +65,7 @@ def main() -> None:
                     print(
                         f"{n} workers, {label}: {tasks} task runs, {seconds:.1f} s,"
                         f" {document['operations']['applied']} operations applied,"
-                        f" status {document['status']}",
+                        f" status {document['status']}, stages {document['timings']}",
                         flush=True,
                     )
 

@@ -261,6 +261,7 @@ def demo(
 ) -> None:
     """The main job on embedded defaults: a local SCIM server and three days of HR feeds."""
     _quiet_prefect()
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the demo prints its own story
     from jml.demo import run_demo
 
     raise typer.Exit(run_demo(workdir, out))

@@ -12,53 +12,17 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
 from jml.model import describe_detail
+from jml.scim_process import scim_server
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DAYS = [("day1.csv", date(2026, 3, 2)), ("day2.csv", date(2026, 3, 3)), ("day3.csv", date(2026, 3, 5))]
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def local_scim_server(token: str) -> Iterator[str]:
-    """Start `scim2-server` on a free loopback port; yield its URL; stop it on exit."""
-    port = free_port()
-    command = [str(Path(sys.executable).parent / "scim2-server"), "--port", str(port), "--bearer-token", token]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{url}/ServiceProviderConfig", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the local SCIM server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def prepare(workdir: Path, url: str) -> Path:
@@ -79,7 +43,8 @@ def run_demo(workdir: Path, console: Console) -> int:
 
     token = secrets.token_urlsafe(24)
     os.environ["APP_TOKEN"] = token
-    with local_scim_server(token) as url:
+    with scim_server(token=token, tenants=False) as server:
+        url = server.url
         config = prepare(workdir.resolve(), url)
         console.print(f"[bold]jml demo[/]: local SCIM server at {url}, state in {config.parent}")
         for number, (feed, as_of) in enumerate(DAYS, start=1):

@@ -1,11 +1,9 @@
 """Real servers the tests start, as child processes or threads.
 
-`scim_server()` runs the `scim2-server` command of the venv (an in-memory SCIM 2.0
-server) on a free loopback port with a bearer token and `--dynamic-tenants`: every
-first request to `/<tenant>/...` creates an empty tenant, so each test can use its own
-`f"{server.url}/{uuid}"` as the base URL of a SCIM service (`/Users`, `/Groups`,
-`/Bulk`, ...; the `/v2` prefix is optional there). The bare `server.url` is not a SCIM
-service: with tenants on, `/v2/...` without a tenant answers 404.
+`scim_server()` (from `jml.scim_process`) runs a real scim2-server process with dynamic
+tenants: each test uses its own tenant as the base URL of a SCIM service.
+
+`prefect_server()` runs a real `prefect server` with a private PREFECT_HOME.
 
 `scripted_server(respond)` is a plain HTTP server in a thread that answers every request
 with what `respond(method, path)` says: for faults a real SCIM server cannot be made to
@@ -16,15 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,97 +26,9 @@ from pathlib import Path
 
 import httpx
 
+from jml.scim_process import ScimServer, ScimTenant, free_port, scim_server
 
-@dataclass(frozen=True, slots=True)
-class ScimTenant:
-    """One tenant of a running scim2-server: `url` is a SCIM base URL, `token` the bearer token."""
-
-    url: str
-    token: str
-
-
-@dataclass(frozen=True, slots=True)
-class ScimServer:
-    """A running scim2-server: `url` is its root (no tenant), `token` its bearer token."""
-
-    url: str
-    token: str
-
-    def tenant(self) -> ScimTenant:
-        """A new, empty tenant (the server creates it on its first request)."""
-        return ScimTenant(url=f"{self.url}/{uuid.uuid4().hex}", token=self.token)
-
-
-def free_port() -> int:
-    """A TCP port free on the loopback interface right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _scim2_server_command() -> str:
-    beside = Path(sys.executable).parent / "scim2-server"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("scim2-server")
-    if found is None:
-        raise RuntimeError("the scim2-server command is not installed in this environment")
-    return found
-
-
-@contextmanager
-def scim_server(
-    *, service_provider_config: dict | None = None, startup_timeout: float = 15.0
-) -> Iterator[ScimServer]:
-    """Start a scim2-server process, wait until it answers, yield it, stop it on exit.
-
-    `service_provider_config` replaces the server's ServiceProviderConfig (RFC 7643 §5),
-    e.g. to announce small Bulk limits; by default everything but cursors is supported
-    (Bulk: maxOperations 1000, maxPayloadSize 1 MiB; filter maxResults 1000).
-    """
-    token = secrets.token_urlsafe(24)
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="scim2-server-") as folder:
-        command = [
-            _scim2_server_command(),
-            "--hostname", "127.0.0.1",
-            "--port", str(port),
-            "--bearer-token", token,
-            "--dynamic-tenants",
-        ]  # fmt: skip
-        if service_provider_config is not None:
-            config_file = Path(folder) / "service-provider-config.json"
-            config_file.write_text(json.dumps(service_provider_config), encoding="utf-8")
-            command += ["--service-provider-config", str(config_file)]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        server = ScimServer(url=f"http://127.0.0.1:{port}", token=token)
-        try:
-            _wait_until_ready(
-                process, f"{server.url}/ready-probe/ServiceProviderConfig", startup_timeout
-            )
-            yield server
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_ready(process: subprocess.Popen, probe: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"scim2-server exited with status {process.returncode} at start")
-        try:
-            if httpx.get(probe, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"scim2-server did not answer within {timeout} s")
-        time.sleep(0.05)
+__all__ = ["ScimServer", "ScimTenant", "free_port", "scim_server", "scripted_server", "prefect_server"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,120 @@
+"""A local scim2-server process: the demo's SCIM app and the tests' real SCIM server.
+
+`scim_server()` runs the `scim2-server` command installed beside this Python (an
+in-memory SCIM 2.0 server) on a free loopback port with a bearer token. With
+`tenants=True` (`--dynamic-tenants`) every first request to `/<tenant>/...` creates an
+empty tenant, so each test can use its own `f"{server.url}/{uuid}"` as the base URL of
+a SCIM service; the bare `server.url` is then not a SCIM service.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class ScimTenant:
+    """One tenant of a running scim2-server: `url` is a SCIM base URL, `token` the bearer token."""
+
+    url: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScimServer:
+    """A running scim2-server: `url` is its root (no tenant), `token` its bearer token."""
+
+    url: str
+    token: str
+
+    def tenant(self) -> ScimTenant:
+        """A new, empty tenant (the server creates it on its first request)."""
+        return ScimTenant(url=f"{self.url}/{uuid.uuid4().hex}", token=self.token)
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _scim2_server_command() -> str:
+    beside = Path(sys.executable).parent / "scim2-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("scim2-server")
+    if found is None:
+        raise RuntimeError("the scim2-server command is not installed in this environment")
+    return found
+
+
+@contextmanager
+def scim_server(
+    *,
+    token: str | None = None,
+    tenants: bool = True,
+    service_provider_config: dict | None = None,
+    startup_timeout: float = 15.0,
+) -> Iterator[ScimServer]:
+    """Start a scim2-server process, wait until it answers, yield it, stop it on exit.
+
+    `service_provider_config` replaces the server's ServiceProviderConfig (RFC 7643 §5),
+    e.g. to announce small Bulk limits; by default everything but cursors is supported
+    (Bulk: maxOperations 1000, maxPayloadSize 1 MiB; filter maxResults 1000).
+    """
+    token = token or secrets.token_urlsafe(24)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="scim2-server-") as folder:
+        command = [
+            _scim2_server_command(),
+            "--hostname", "127.0.0.1",
+            "--port", str(port),
+            "--bearer-token", token,
+        ] + (["--dynamic-tenants"] if tenants else [])  # fmt: skip
+        if service_provider_config is not None:
+            config_file = Path(folder) / "service-provider-config.json"
+            config_file.write_text(json.dumps(service_provider_config), encoding="utf-8")
+            command += ["--service-provider-config", str(config_file)]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = ScimServer(url=f"http://127.0.0.1:{port}", token=token)
+        try:
+            probe = f"{server.url}/ready-probe" if tenants else server.url
+            _wait_until_ready(process, f"{probe}/ServiceProviderConfig", startup_timeout)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_ready(process: subprocess.Popen, probe: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"scim2-server exited with status {process.returncode} at start")
+        try:
+            if httpx.get(probe, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"scim2-server did not answer within {timeout} s")
+        time.sleep(0.05)
