@@ -33,7 +33,8 @@ class HrRecord:
     """One valid worker row, as the sources yield it after validation.
 
     `extra` holds the pass-through columns policy rules may match on; `source` and
-    `row` (1-based data row, header excluded) say where the record came from.
+    `row` (for a CSV, the line the row starts on; the header is line 1) say where the
+    record came from.
     """
 
     employee_id: str
