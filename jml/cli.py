@@ -83,7 +83,7 @@ def run(
     from tasks.context import load_settings
 
     day = _as_of(as_of)
-    load_settings(config)  # a bad config is exit 2 before any Prefect run starts
+    _check_secrets(load_settings(config)[0])  # a bad config is exit 2 before any run starts
     _quiet_prefect()
     from flows.hr_sync import hr_sync
     from tasks.report import EXIT_CODES
@@ -107,6 +107,17 @@ def run(
     raise typer.Exit(EXIT_CODES[document["status"]])
 
 
+def _check_secrets(config) -> None:
+    """Every secret a target names must be in the environment (exit 2 otherwise)."""
+    for target in config.targets:
+        if target.token_env and not os.environ.get(target.token_env):
+            raise Exit(
+                2,
+                f"error: targets.{target.name}.token_env: environment variable"
+                f" {target.token_env} is not set",
+            )
+
+
 def _print_run(document: dict) -> None:
     ops = document["operations"]
     table = Table(title=f"run {document['run_id']} as of {document['as_of']}: {document['status']}")
@@ -128,6 +139,7 @@ def plan(config: ConfigOpt = DEFAULT_CONFIG, as_of: AsOfOpt = None, as_json: Jso
     from tasks.context import open_context
 
     ctx = open_context(config, as_of=_as_of(as_of), dry_run=True)
+    _check_secrets(ctx.config)
     try:
         outcome = plan_stages(ctx, direct)
     finally:
