@@ -139,8 +139,8 @@ def plan(config: ConfigOpt = DEFAULT_CONFIG, as_of: AsOfOpt = None, as_json: Jso
     from tasks.context import open_context
 
     ctx = open_context(config, as_of=_as_of(as_of), dry_run=True)
-    _check_secrets(ctx.config)
     try:
+        _check_secrets(ctx.config)
         outcome = plan_stages(ctx, direct)
     finally:
         ctx.close()
