@@ -95,7 +95,9 @@ class Target(Protocol):
     attributes, `manager` as the manager's employee_id, and entitlements).
     `apply` runs operations in the order given (a manager's create precedes its
     reports') and returns one Outcome per operation, in the same order; it raises only
-    when it cannot talk to the target at all.
+    when it cannot talk to the target at all. Every write but a create must be safe to
+    send twice (replace, add a member already there, remove one already gone, delete an
+    account already deleted); a create is settled with `find` before it is sent again.
     """
 
     name: str
@@ -103,5 +105,10 @@ class Target(Protocol):
     def read(self) -> Snapshot: ...
 
     def apply(self, operations: list[Operation]) -> list[Outcome]: ...
+
+    def find(self, employee_ids: list[str]) -> dict[str, str]:
+        """employee_id -> the target's account id, for those of `employee_ids` that have
+        an account: how a create whose reply was lost is settled before a retry."""
+        ...
 
     def close(self) -> None: ...

@@ -33,6 +33,20 @@ class CsvSource(Strict):
     precedence: int = Field(default=1, ge=1)
 
 
+class RetryPolicy(Strict):
+    """How apply retries a target's transient failures (429, 5xx, timeouts, connection
+    errors): up to `attempts` tries within `max_seconds`, waiting `backoff_seconds` x 2^n
+    (with jitter, at most `max_backoff_seconds`) or the server's Retry-After if longer.
+    After `breaker_threshold` tries in a row where nothing succeeded the target counts
+    as down for the rest of the run (circuit breaker)."""
+
+    attempts: int = Field(default=5, ge=1, le=50)
+    max_seconds: float = Field(default=120.0, gt=0)
+    backoff_seconds: float = Field(default=0.5, ge=0)
+    max_backoff_seconds: float = Field(default=30.0, ge=0)
+    breaker_threshold: int = Field(default=3, ge=1)
+
+
 class ScimTarget(Strict):
     name: Name
     type: Literal["scim"]
@@ -43,6 +57,7 @@ class ScimTarget(Strict):
     concurrency: int = Field(default=8, ge=1, le=64)
     page_size: int = Field(default=500, ge=1, le=10000)
     bulk: bool = True  # use the Bulk endpoint when the server advertises it
+    retry: RetryPolicy = RetryPolicy()
 
 
 SourceConfig = Annotated[CsvSource, Field(discriminator="type")]

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from prefect import task
 from prefect.cache_policies import NONE
 
-from connectors.base import ConnectorError, Outcome, Retryable
+from connectors.base import Outcome
+from connectors.retry import apply_with_retries
 from jml.ledger.repository import AuditEntry
 from jml.model import Action, Issue, IssueKind, Operation
 from tasks.context import RunContext
@@ -28,6 +29,8 @@ class BatchResult:
 
     applied: int = 0
     failed: int = 0
+    retried: int = 0
+    settled: int = 0
     issues: list[Issue] = field(default_factory=list)
     down: Issue | None = None
     done_persons: set[str] = field(default_factory=set)
@@ -68,21 +71,20 @@ def apply_batch(ctx: RunContext, target: str, operations: list[Operation]) -> Ba
     links, grants and the audit trail for what was applied."""
     ledger = ctx.ledger
     ids = ledger.journal_pending(ctx.run_id, operations)
-    try:
-        outcomes = ctx.target(target).apply(operations)
-    except ConnectorError as exc:
-        outcomes = [Outcome(op, error=Retryable(str(exc))) for op in operations]
+    outcomes, stats = apply_with_retries(
+        ctx.target(target), operations, ctx.config.target(target).retry, ctx.breaker(target)
+    )
     ledger.journal_finish(
         (op_id, "done" if o.ok else "failed", None if o.ok else str(o.error))
         for op_id, o in zip(ids, outcomes, strict=True)
     )
-    result = BatchResult()
-    if outcomes and all(isinstance(o.error, Retryable) for o in outcomes):
-        result.down = unreachable_issue(target, outcomes[0].error)
+    result = BatchResult(retried=stats.retried, settled=stats.settled)
+    if ctx.breaker(target).open:
+        result.down = unreachable_issue(target, next(o.error for o in outcomes if o.error))
     _record(ctx, target, outcomes, result)
     run_logger().info(
-        "applied %d of %d operations on %s (%d failed)",
-        result.applied, len(operations), target, result.failed,
+        "applied %d of %d operations on %s (%d failed, %d sent again, %d lost replies settled)",
+        result.applied, len(operations), target, result.failed, stats.retried, stats.settled,
     )
     return result
 

@@ -13,8 +13,10 @@ from pathlib import Path
 
 from connectors.base import Target
 from connectors.factory import build_target
+from connectors.retry import CircuitBreaker, call_with_retries
 from jml.config import Config, load_config
 from jml.ledger import Ledger
+from jml.model import Snapshot
 from jml.policy import Policy, PolicyEngine, load_policy
 
 
@@ -31,6 +33,7 @@ class RunContext:
     actor: str = "jml"
     run_id: int | None = None
     _targets: dict[str, Target] = field(default_factory=dict)
+    _breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
 
     @cached_property
     def engine(self) -> PolicyEngine:
@@ -41,6 +44,17 @@ class RunContext:
         if name not in self._targets:
             self._targets[name] = build_target(self.config.target(name))
         return self._targets[name]
+
+    def read(self, name: str) -> Snapshot:
+        """One full read of a target, retried on transient failures per its policy."""
+        return call_with_retries(self.target(name).read, self.config.target(name).retry)
+
+    def breaker(self, name: str) -> CircuitBreaker:
+        """The circuit breaker of a target, shared by all its batches in the run."""
+        if name not in self._breakers:
+            policy = self.config.target(name).retry
+            self._breakers[name] = CircuitBreaker(policy.breaker_threshold)
+        return self._breakers[name]
 
     def managed(self) -> dict[str, set[str]]:
         """Target -> the entitlements the policy manages there."""

@@ -38,7 +38,7 @@ def read_targets(ctx: RunContext) -> TargetState:
     state = TargetState()
     for target in ctx.config.targets:
         try:
-            state.snapshots[target.name] = ctx.target(target.name).read()
+            state.snapshots[target.name] = ctx.read(target.name)
         except (ConnectorError, ValueError) as exc:
             run_logger().warning("target %s cannot be read: %s", target.name, exc)
             state.unreachable[target.name] = unreachable_issue(target.name, exc)

@@ -21,7 +21,7 @@ def verify(ctx: RunContext, assessment: Assessment, touched: dict[str, set[str]]
     managed = ctx.managed()
     for target, persons in touched.items():
         try:
-            snapshot = ctx.target(target).read()
+            snapshot = ctx.read(target)
         except ConnectorError as exc:
             issues.append(unreachable_issue(target, exc))
             continue

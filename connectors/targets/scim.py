@@ -108,6 +108,7 @@ _ACCOUNT_ACTIONS = frozenset({Action.CREATE, Action.UPDATE, Action.ENABLE, Actio
 _GROUP_ACTIONS = frozenset({Action.GRANT, Action.REVOKE})
 # Stands for an identifier not known yet when the size of a bulk request is estimated.
 _PLACEHOLDER_ID = "x" * 64
+FIND_CHUNK = 50  # externalIds per filter query in `find`
 # Room kept in a bulk request for its envelope ({"schemas": [...], "Operations": []}).
 _BULK_ENVELOPE = 256
 
@@ -262,6 +263,24 @@ class ScimTargetConnector:
             if not isinstance(total, int) and len(page) < page_size:
                 break
         return list(resources.values())
+
+    def find(self, employee_ids: list[str]) -> dict[str, str]:
+        """employee_id -> SCIM id of the users whose externalId is one of `employee_ids`:
+        one filter query per FIND_CHUNK ids (`externalId eq "a" or ...`), remembered in
+        the connector's map. Raises the typed TargetError when the target can't answer."""
+        found: dict[str, str] = {}
+        for start in range(0, len(employee_ids), FIND_CHUNK):
+            chunk = employee_ids[start : start + FIND_CHUNK]
+            wanted = set(chunk)
+            query = " or ".join(f"externalId eq {scim_filter_string(eid)}" for eid in chunk)
+            params = {"filter": query, "count": 2 * len(chunk)}
+            body = self._json(self._send("GET", "Users", ok=OK_SEARCH, params=params), "GET Users")
+            for user in body.get("Resources") or ():
+                if isinstance(user, dict) and user.get("externalId") in wanted and user.get("id"):
+                    found.setdefault(user["externalId"], str(user["id"]))
+        with self._lock:
+            self._ids.update(found)
+        return found
 
     # -- apply -------------------------------------------------------------------
 
