@@ -45,30 +45,32 @@ def direct(stage, *args):
 
 
 @contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+def _timed(ctx: RunContext, timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Time a stage; renew the run lock's lease after it."""
     started = time.perf_counter()
     yield
     timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+    ctx.renew_lock()
 
 
 def plan_stages(ctx: RunContext, call: Call) -> RunOutcome:
     """Every stage up to the plan and its safety gates; nothing is written to targets."""
     timings: dict[str, float] = {}
-    with _timed(timings, "validate"):
+    with _timed(ctx, timings, "validate"):
         feed = call(read_and_validate, ctx)
     outcome = RunOutcome(feed=feed, timings=timings)
     if feed.halt and not _override(ctx, outcome, feed.halt, possible=not feed.final):
         return outcome
-    with _timed(timings, "resolve"):
+    with _timed(ctx, timings, "resolve"):
         outcome.resolved = call(resolve_persons, ctx, feed)
-    with _timed(timings, "read-targets"):
+    with _timed(ctx, timings, "read-targets"):
         outcome.targets = call(read_targets, ctx)
     snapshots = outcome.targets.snapshots
-    with _timed(timings, "lifecycle"):
+    with _timed(ctx, timings, "lifecycle"):
         outcome.assessment = call(assess_lifecycles, ctx, outcome.resolved, snapshots)
-    with _timed(timings, "entitle"):
+    with _timed(ctx, timings, "entitle"):
         outcome.policy_issues = call(entitle, ctx, outcome.assessment, snapshots)
-    with _timed(timings, "plan"):
+    with _timed(ctx, timings, "plan"):
         outcome.checked = call(plan_changes, ctx, outcome.assessment, snapshots)
     if outcome.checked.halt:
         _override(ctx, outcome, outcome.checked.halt, possible=True)
@@ -87,7 +89,7 @@ def _override(ctx: RunContext, outcome: RunOutcome, gate: str, *, possible: bool
 def apply_and_verify(ctx: RunContext, outcome: RunOutcome) -> None:
     """Apply the plan batch by batch per target, then read back what was touched."""
     touched: dict[str, set[str]] = {}
-    with _timed(outcome.timings, "apply"):
+    with _timed(ctx, outcome.timings, "apply"):
         for target, target_batches in batches(outcome.checked.plan.operations).items():
             failed: set[str] = set()
             for i, batch in enumerate(target_batches):
@@ -99,7 +101,7 @@ def apply_and_verify(ctx: RunContext, outcome: RunOutcome) -> None:
                     outcome.parked[target] = sum(len(b) for b in target_batches[i + 1 :])
                     break
             touched[target] -= failed
-    with _timed(outcome.timings, "verify"):
+    with _timed(ctx, outcome.timings, "verify"):
         outcome.drift = in_flow(verify, ctx, outcome.assessment, touched)
 
 
@@ -121,17 +123,18 @@ def hr_sync(
         config, as_of=as_of or today(), dry_run=dry_run, override_safety=override_safety, actor=actor
     )
     try:
-        ctx.run_id = ctx.ledger.start_run(
-            as_of=ctx.as_of, dry_run=dry_run, override_safety=override_safety, actor=actor
-        )
-        outcome = plan_stages(ctx, in_flow)
-        ctx.ledger.append_audit(
-            AuditEntry(ctx.run_id, actor, "override_safety", None, None, {"gate": gate}, None)
-            for gate in outcome.overridden
-        )
-        if not outcome.halt and not dry_run:
-            apply_and_verify(ctx, outcome)
-        document = in_flow(report_run, ctx, outcome)
+        with ctx.run_lock():
+            ctx.run_id = ctx.ledger.start_run(
+                as_of=ctx.as_of, dry_run=dry_run, override_safety=override_safety, actor=actor
+            )
+            outcome = plan_stages(ctx, in_flow)
+            ctx.ledger.append_audit(
+                AuditEntry(ctx.run_id, actor, "override_safety", None, None, {"gate": gate}, None)
+                for gate in outcome.overridden
+            )
+            if not outcome.halt and not dry_run:
+                apply_and_verify(ctx, outcome)
+            document = in_flow(report_run, ctx, outcome)
     finally:
         ctx.close()
     return final_state(document)

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from connectors.base import SourceError
 from jml.config import ConfigError
-from jml.ledger import LedgerError
+from jml.ledger import LedgerError, RunLocked
 from jml.model import describe_detail
 
 app = typer.Typer(
@@ -293,6 +293,8 @@ def main() -> None:
         _fail(exc.code, str(exc))
     except (ConfigError, SourceError, LedgerError) as exc:
         _fail(2, f"error: {exc}")
+    except RunLocked as exc:
+        _fail(1, f"error: {exc}")
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):

@@ -76,7 +76,7 @@ def desired_attributes(record: HrRecord, manager: str | None) -> dict[str, str |
     }
 
 
-class _Index:
+class AccountIndex:
     """A snapshot's accounts by id, externalId and userName."""
 
     def __init__(self, snapshot: Snapshot) -> None:
@@ -142,7 +142,7 @@ def _plan_target(
     links: dict[str, str],
     managed: set[str],
 ) -> None:
-    index = _Index(snapshot)
+    index = AccountIndex(snapshot)
     ops = plan.operations
     matched = plan.matched.setdefault(target, {})
     wanted: dict[str, tuple[Desired, Account | None, bool]] = {}
@@ -172,7 +172,7 @@ def _plan_target(
 
 
 def _by_user_name(
-    plan: Plan, target: str, index: _Index, person: Desired
+    plan: Plan, target: str, index: AccountIndex, person: Desired
 ) -> tuple[Account | None, bool]:
     """(account, True) to adopt an unlinked account with the person's userName;
     (None, True) on a conflict (an issue is added); (None, False) when there is none."""
@@ -297,3 +297,29 @@ def deprovision_guard(
         f" {active} persons with an active account)"
     )
     return message, figures
+
+
+def is_applied(op: Operation, account: Account | None) -> bool:
+    """Whether a target holding `account` (None: no account) shows `op` as done: how an
+    operation of unknown outcome (its run was killed) is settled from a fresh read."""
+    action = op.action
+    if action is Action.CREATE:
+        return account is not None
+    if action in (Action.DELETE, Action.REVOKE) and account is None:
+        return True
+    if account is None:
+        return False
+    if action is Action.ENABLE:
+        return account.active
+    if action is Action.DISABLE:
+        return not account.active
+    if action is Action.GRANT:
+        return op.detail["entitlement"] in account.entitlements
+    if action is Action.REVOKE:
+        return op.detail["entitlement"] not in account.entitlements
+    if action is Action.UPDATE:
+        return all(
+            (account.external_id if attr == "external_id" else account.attributes.get(attr)) == new
+            for attr, (_old, new) in op.detail["changes"].items()
+        )
+    return False  # DELETE with the account still there

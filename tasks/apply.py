@@ -69,6 +69,7 @@ def failed_issue(outcome: Outcome) -> Issue:
 def apply_batch(ctx: RunContext, target: str, operations: list[Operation]) -> BatchResult:
     """Journal the batch as pending, apply it, then journal each outcome and record
     links, grants and the audit trail for what was applied."""
+    ctx.renew_lock()
     ledger = ctx.ledger
     ids = ledger.journal_pending(ctx.run_id, operations)
     outcomes, stats = apply_with_retries(

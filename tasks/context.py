@@ -6,6 +6,9 @@ It is a plain object, so Prefect passes it by reference without looking inside.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -15,7 +18,7 @@ from connectors.base import Target
 from connectors.factory import build_target
 from connectors.retry import CircuitBreaker, call_with_retries
 from jml.config import Config, load_config
-from jml.ledger import Ledger
+from jml.ledger import Ledger, LockHolder, RunLocked
 from jml.model import Snapshot
 from jml.policy import Policy, PolicyEngine, load_policy
 
@@ -32,6 +35,7 @@ class RunContext:
     override_safety: bool = False
     actor: str = "jml"
     run_id: int | None = None
+    lock_holder: LockHolder | None = None
     _targets: dict[str, Target] = field(default_factory=dict)
     _breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
 
@@ -59,6 +63,33 @@ class RunContext:
     def managed(self) -> dict[str, set[str]]:
         """Target -> the entitlements the policy manages there."""
         return {t.name: self.policy.managed(t.name) for t in self.config.targets}
+
+    @contextmanager
+    def run_lock(self, *, sleep=time.sleep, clock=time.monotonic) -> Iterator[None]:
+        """Hold the ledger's run lock for the block: wait up to `lock.wait_seconds` for
+        it, else raise RunLocked naming the holder."""
+        settings = self.config.lock
+        holder = LockHolder.this_process()
+        deadline = clock() + settings.wait_seconds
+        while (current := self.ledger.acquire_lock(holder, settings.ttl_seconds)) is not None:
+            if clock() >= deadline:
+                raise RunLocked(
+                    f"another run holds the ledger ({current['holder']}, since"
+                    f" {current['acquired_at']:%Y-%m-%d %H:%M:%S} UTC, lease until"
+                    f" {current['expires_at']:%H:%M:%S} UTC); try again when it is done"
+                )
+            sleep(1.0)
+        self.lock_holder = holder
+        try:
+            yield
+        finally:
+            self.ledger.release_lock(holder)
+            self.lock_holder = None
+
+    def renew_lock(self) -> None:
+        """Extend the run lock's lease (between stages and batches); no-op without it."""
+        if self.lock_holder is not None:
+            self.ledger.renew_lock(self.lock_holder, self.config.lock.ttl_seconds)
 
     def close(self) -> None:
         for target in self._targets.values():

@@ -20,6 +20,10 @@ class LedgerError(Exception):
     """A ledger request cannot be done as asked; the message is one line for the user."""
 
 
-from jml.ledger.repository import AuditEntry, Ledger, PersonState  # noqa: E402
+class RunLocked(Exception):
+    """Another run holds the ledger's run lock; the message names it (one line)."""
 
-__all__ = ["AuditEntry", "Ledger", "LedgerError", "PersonState"]
+
+from jml.ledger.repository import AuditEntry, Ledger, LockHolder, PersonState  # noqa: E402
+
+__all__ = ["AuditEntry", "Ledger", "LedgerError", "LockHolder", "PersonState", "RunLocked"]

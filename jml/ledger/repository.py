@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import enum
 import json
+import os
+import socket
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -74,6 +77,34 @@ class PersonState:
     lifecycle: str
     terminated_on: date | None = None
     absent_since: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    """Who holds the run lock: a unique id, and the host and pid of its process."""
+
+    id: str
+    host: str
+    pid: int
+
+    @classmethod
+    def this_process(cls) -> LockHolder:
+        return cls(f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}", socket.gethostname(), os.getpid())
+
+
+def _lock_is_stale(row: dict, now: datetime) -> bool:
+    """A lease past its expiry, or held by a process of this host that is gone."""
+    if row["expires_at"] <= now:
+        return True
+    if row["host"] != socket.gethostname():
+        return False
+    try:
+        os.kill(row["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +327,57 @@ class Ledger:
             yield conn
 
     # -- runs ----------------------------------------------------------------------
+
+    def acquire_lock(self, holder: LockHolder, ttl: float, name: str = "run") -> dict | None:
+        """Take the run lock (a lease of `ttl` seconds) for `holder`; None when taken.
+
+        The lock is free when nobody holds it, when its lease has expired, or when its
+        holder was a process on this host that no longer exists (a killed run). Taking
+        it over from such a holder marks that holder's unfinished runs `failed`.
+        Otherwise the current holder's row is returned and nothing changes.
+        """
+        lock = t.run_lock.c
+        now = _now()
+        with self._write() as conn:
+            row = conn.execute(
+                select(t.run_lock).where(lock.name == name).with_for_update()
+            ).first()
+            values = {
+                "holder": holder.id, "host": holder.host, "pid": holder.pid,
+                "acquired_at": now, "expires_at": now + timedelta(seconds=ttl),
+            }  # fmt: skip
+            if row is None:
+                conn.execute(insert(t.run_lock).values(name=name, **values))
+                return None
+            current = dict(row._mapping)
+            if current["holder"] != holder.id and not _lock_is_stale(current, now):
+                return current
+            if current["holder"] != holder.id:
+                conn.execute(
+                    update(t.runs).where(t.runs.c.status == "running").values(
+                        status="failed", finished_at=now, summary={"error": "the run stopped without finishing"}
+                    )
+                )
+            conn.execute(update(t.run_lock).where(lock.name == name).values(**values))
+            return None
+
+    def renew_lock(self, holder: LockHolder, ttl: float, name: str = "run") -> None:
+        """Extend the holder's lease; LedgerError if it no longer holds the lock."""
+        lock = t.run_lock.c
+        with self._write() as conn:
+            result = conn.execute(
+                update(t.run_lock)
+                .where(lock.name == name, lock.holder == holder.id)
+                .values(expires_at=_now() + timedelta(seconds=ttl))
+            )
+            if result.rowcount == 0:
+                raise LedgerError("the run lock was lost: another run took it over")
+
+    def release_lock(self, holder: LockHolder, name: str = "run") -> None:
+        """Give the lock back (nothing happens if the holder no longer has it)."""
+        lock = t.run_lock.c
+        with self._write() as conn:
+            conn.execute(delete(t.run_lock).where(lock.name == name, lock.holder == holder.id))
 
     def start_run(self, *, as_of: date, dry_run: bool, override_safety: bool, actor: str) -> int:
         """Record a run as `running`; returns its id."""

@@ -202,3 +202,14 @@ audit = Table(
     Index(None, "employee_id"),
     Index(None, "run_id"),
 )
+
+run_lock = Table(
+    "run_lock",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("holder", String(NAME), nullable=False),
+    Column("host", String(NAME), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)

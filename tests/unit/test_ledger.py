@@ -107,9 +107,13 @@ def test_migrated_schema_matches_tables(ledger):
         assert context.get_current_revision() == head
 
 
-def test_only_one_initial_revision():
-    revisions = list(ScriptDirectory.from_config(alembic_config()).walk_revisions())
-    assert [r.revision for r in revisions] == ["0001"]
+def test_revisions_form_one_line_from_the_initial_one():
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = list(script.walk_revisions())  # head first
+    assert len(script.get_heads()) == 1
+    assert revisions[-1].revision == "0001" and revisions[-1].down_revision is None
+    for newer, older in zip(revisions, revisions[1:]):
+        assert newer.down_revision == older.revision
 
 
 def test_open_twice_keeps_the_data(url):
@@ -142,7 +146,8 @@ def test_sqlite_file_folder_is_created_and_pragmas_set(tmp_path):
         with pytest.raises(IntegrityError):
             store.save_person_states(999, [PersonState("E1", "active")])
     raw = sqlite3.connect(path)
-    assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (head,)
     raw.close()
 
 
@@ -728,3 +733,40 @@ def test_bulk_journal_100k(ledger, url, record_property):
     record_property("journal_100k_seconds", timings)
     print(f"\n100k operations on {make_url(url).get_backend_name()}: {timings}")
     assert max(timings.values()) < 60  # a sanity bound; see the report for real numbers
+
+
+def test_run_lock_is_exclusive_renewable_and_released(url):
+    from jml.ledger import LockHolder
+
+    ledger = Ledger.open(url)
+    first = LockHolder("a", "elsewhere", 1)
+    second = LockHolder("b", "elsewhere", 2)
+    assert ledger.acquire_lock(first, ttl=60) is None
+    assert ledger.acquire_lock(second, ttl=60)["holder"] == "a"
+    ledger.renew_lock(first, ttl=60)
+    with pytest.raises(LedgerError):
+        ledger.renew_lock(second, ttl=60)
+    ledger.release_lock(first)
+    assert ledger.acquire_lock(second, ttl=60) is None
+    ledger.close()
+
+
+def test_run_lock_expires_and_a_dead_local_holder_frees_it(url):
+    import socket
+    import subprocess
+    import sys
+
+    from jml.ledger import LockHolder
+
+    ledger = Ledger.open(url)
+    run_id = new_run(ledger)
+    assert ledger.acquire_lock(LockHolder("old", "elsewhere", 1), ttl=0.01) is None
+    time.sleep(0.05)
+    assert ledger.acquire_lock(LockHolder("new", "elsewhere", 2), ttl=60) is None  # expired
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    ledger.release_lock(LockHolder("new", "elsewhere", 2))
+    assert ledger.acquire_lock(LockHolder("dead", socket.gethostname(), gone.pid), ttl=600) is None
+    assert ledger.acquire_lock(LockHolder("next", socket.gethostname(), 0), ttl=600) is None
+    assert ledger.get_run(run_id)["status"] == "failed"  # the dead holder's run
+    ledger.close()

@@ -1,0 +1,126 @@
+"""A fault-injecting HTTP proxy in front of a real server (scim2-server in the tests).
+
+Each request is, by a seeded draw: answered 503 without reaching the server; answered 429
+with `Retry-After` without reaching it; for a write (POST, PUT, PATCH, DELETE), forwarded
+and then its reply *dropped* (the connection closes after the server acted); or simply
+forwarded. `delay` slows every forwarded request (to kill a run mid-apply). Counts of
+what it did are in `FaultProxy.counts`.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass
+class Faults:
+    """Shares of requests to fault (0..1) and how."""
+
+    unavailable: float = 0.0  # 503
+    throttled: float = 0.0  # 429 with Retry-After
+    retry_after: int = 1
+    dropped: float = 0.0  # writes whose reply is lost after the server acted
+    delay: float = 0.0
+    seed: int = 1
+
+
+@dataclass
+class FaultProxy:
+    """A running proxy: its `url` stands in for the upstream URL."""
+
+    url: str
+    faults: Faults
+    counts: Counter = field(default_factory=Counter)
+
+
+@contextmanager
+def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
+    """Serve on a free loopback port, forwarding to `upstream` (scheme://host:port, no
+    path: the request path is kept) with the given faults; stop on exit."""
+    draw = random.Random(faults.seed)
+    lock = threading.Lock()
+    client = httpx.Client(base_url=upstream, timeout=30)
+    proxy = FaultProxy(url="", faults=faults)
+
+    def decide(method: str) -> str:
+        with lock:
+            roll = draw.random()
+        if roll < faults.unavailable:
+            return "unavailable"
+        roll -= faults.unavailable
+        if roll < faults.throttled:
+            return "throttled"
+        roll -= faults.throttled
+        if method in WRITES and roll < faults.dropped:
+            return "dropped"
+        return "forwarded"
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            fate = decide(self.command)
+            with lock:
+                proxy.counts[fate] += 1
+                proxy.counts["requests"] += 1
+            if fate == "unavailable":
+                return self._reply(503, {"Retry-After": "0"}, b"")
+            if fate == "throttled":
+                return self._reply(429, {"Retry-After": str(faults.retry_after)}, b"")
+            if faults.delay:
+                time.sleep(faults.delay)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            answer = client.request(self.command, self.path, content=body, headers=headers)
+            if fate == "dropped":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return None
+            kept = {
+                k: v
+                for k, v in answer.headers.items()
+                if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding")
+            }
+            return self._reply(answer.status_code, kept, answer.content)
+
+        def _reply(self, status: int, headers: dict, payload: bytes) -> None:
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    proxy.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+        client.close()
