@@ -27,3 +27,34 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Pr
     """One real `prefect server` for the session; CLI subprocesses report to it."""
     with servers.prefect_server(tmp_path_factory.mktemp("prefect-home")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.SlapdServer]:
+    """One throwaway OpenLDAP slapd for the test session (suffix dc=example,dc=org)."""
+    with servers.slapd_server(tmp_path_factory.mktemp("slapd")) as server:
+        yield server
+
+
+@pytest.fixture
+def ldap_tree(slapd: servers.SlapdServer) -> servers.LdapTree:
+    """A fresh subtree of the session's slapd: people, groups and disabled containers."""
+    return slapd.tree()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[servers.PostgresServer]:
+    """One throwaway PostgreSQL cluster for the test session (initdb + pg_ctl; the
+    folder is outside pytest's tmp tree so the postgres user can reach it)."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="jml-postgres-") as folder:
+        with servers.postgres_server(Path(folder)) as server:
+            yield server
+
+
+@pytest.fixture
+def pg_database(postgres: servers.PostgresServer) -> str:
+    """The SQLAlchemy URL of a fresh, empty database of the session's cluster."""
+    return postgres.database()

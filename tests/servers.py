@@ -148,3 +148,212 @@ def prefect_server(home: Path, *, startup_timeout: float = 60.0) -> Iterator[Pre
             process.kill()
             process.wait()
         log.close()
+
+
+# -- OpenLDAP slapd ----------------------------------------------------------------
+
+#: Where Debian's slapd package keeps the server, its schemas and its backend modules.
+SLAPD_SCHEMAS = Path("/etc/ldap/schema")
+SLAPD_MODULES = Path("/usr/lib/ldap")
+LDAP_SUFFIX = "dc=example,dc=org"
+
+
+@dataclass(frozen=True, slots=True)
+class LdapTree:
+    """A fresh subtree of a running slapd for one test: people, groups, disabled."""
+
+    people_dn: str
+    groups_dn: str
+    disabled_dn: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlapdServer:
+    """A running slapd: host, port, the admin bind DN and password, the suffix."""
+
+    host: str
+    port: int
+    bind_dn: str
+    password: str
+    suffix: str
+
+    @property
+    def url(self) -> str:
+        return f"ldap://{self.host}:{self.port}"
+
+    def connection(self):
+        """A bound ldap3 connection as the admin (the caller unbinds it)."""
+        import ldap3
+
+        server = ldap3.Server(self.host, port=self.port, get_info=ldap3.NONE)
+        return ldap3.Connection(server, user=self.bind_dn, password=self.password, auto_bind=True)
+
+    def tree(self) -> LdapTree:
+        """A new subtree `ou=<random>,<suffix>` with ou=people, ou=groups, ou=disabled."""
+        import uuid
+
+        base = f"ou=t{uuid.uuid4().hex[:12]},{self.suffix}"
+        connection = self.connection()
+        try:
+            for dn in (base, f"ou=people,{base}", f"ou=groups,{base}", f"ou=disabled,{base}"):
+                ou = dn.split(",", 1)[0].split("=", 1)[1]
+                assert connection.add(dn, ["organizationalUnit"], {"ou": ou}), connection.result
+        finally:
+            connection.unbind()
+        return LdapTree(f"ou=people,{base}", f"ou=groups,{base}", f"ou=disabled,{base}")
+
+
+def slapd_binary() -> str:
+    """The slapd executable (Debian installs it in /usr/sbin); a clear error if absent."""
+    import shutil
+
+    found = shutil.which("slapd") or shutil.which("slapd", path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        raise RuntimeError(
+            "slapd is not installed: `make test` installs the Debian packages slapd and ldap-utils"
+        )
+    return found
+
+
+@contextmanager
+def slapd_server(folder: Path, *, durable: bool = False, startup_timeout: float = 20.0) -> Iterator[SlapdServer]:
+    """Run a throwaway slapd (mdb backend, data in `folder`) on a free loopback port with
+    the core, cosine and inetOrgPerson schemas and the suffix dc=example,dc=org; stop
+    it on exit. Without `durable` the database skips fsync (fine for tests)."""
+    import secrets
+
+    import ldap3
+
+    binary = slapd_binary()
+    port = free_port()
+    password = secrets.token_urlsafe(16)
+    data = folder / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    config = folder / "slapd.conf"
+    schemas = "\n".join(f"include {SLAPD_SCHEMAS / name}.schema" for name in ("core", "cosine", "inetorgperson"))
+    config.write_text(
+        f"""{schemas}
+pidfile {folder / "slapd.pid"}
+argsfile {folder / "slapd.args"}
+modulepath {SLAPD_MODULES}
+moduleload back_mdb
+sizelimit unlimited
+database mdb
+maxsize 1073741824
+suffix "{LDAP_SUFFIX}"
+rootdn "cn=admin,{LDAP_SUFFIX}"
+rootpw {password}
+directory {data}
+{"" if durable else "dbnosync"}
+index objectClass eq
+index uid eq
+index member eq
+index manager eq
+index entryUUID eq
+""",
+        encoding="utf-8",
+    )
+    log = (folder / "slapd.log").open("wb")
+    command = [binary, "-f", str(config), "-h", f"ldap://127.0.0.1:{port}/", "-d", "0"]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    server = SlapdServer("127.0.0.1", port, f"cn=admin,{LDAP_SUFFIX}", password, LDAP_SUFFIX)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"slapd exited at start; see {folder / 'slapd.log'}")
+            try:
+                connection = server.connection()
+                break
+            except ldap3.core.exceptions.LDAPException:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"slapd did not answer within {startup_timeout} s") from None
+                time.sleep(0.05)
+        try:
+            assert connection.add(LDAP_SUFFIX, ["dcObject", "organization"], {"dc": "example", "o": "jml tests"}), connection.result
+        finally:
+            connection.unbind()
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+# -- PostgreSQL ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresServer:
+    """A running throwaway PostgreSQL cluster: host, port, superuser (trust auth)."""
+
+    host: str
+    port: int
+    user: str
+
+    def url(self, database: str = "postgres") -> str:
+        """The SQLAlchemy URL of one database (psycopg 3 driver)."""
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
+
+    def database(self) -> str:
+        """A new, empty database; its SQLAlchemy URL."""
+        import uuid
+
+        import psycopg
+
+        name = f"t{uuid.uuid4().hex[:16]}"
+        with psycopg.connect(host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')  # a generated identifier, not input
+        return self.url(name)
+
+
+def postgres_bin() -> Path:
+    """The folder of Debian's PostgreSQL server binaries (the newest installed)."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if not candidates:
+        raise RuntimeError(
+            "PostgreSQL is not installed: `make test` installs the Debian package postgresql"
+        )
+    return candidates[-1].parent
+
+
+@contextmanager
+def postgres_server(folder: Path, *, durable: bool = False, startup_timeout: float = 60.0) -> Iterator[PostgresServer]:
+    """initdb a cluster in `folder`, start it with pg_ctl on a free loopback port (run
+    as the `postgres` user when this process is root), stop it on exit. Without
+    `durable`, fsync and synchronous commit are off (fine for tests)."""
+    import pwd
+    import shutil
+
+    binaries = postgres_bin()
+    port = free_port()
+    data = folder / "pgdata"
+    sockets = folder / "sockets"
+    sockets.mkdir(parents=True, exist_ok=True)
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        account = pwd.getpwnam("postgres")
+        for path in (folder, sockets):
+            shutil.chown(path, account.pw_uid, account.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+
+    def run(*command: str) -> None:
+        done = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=startup_timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"{command[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
+
+    run(str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets}"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "postgres.log"),
+        "-o", options, "-w", "-t", str(int(startup_timeout)), "start")  # fmt: skip
+    try:
+        yield PostgresServer("127.0.0.1", port, "postgres")
+    finally:
+        subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                       capture_output=True, timeout=60)  # fmt: skip

@@ -1,0 +1,279 @@
+"""The contract every target connector honours, run against each real system: a
+scim2-server tenant, an OpenLDAP slapd subtree, and the SQL target on SQLite and on
+PostgreSQL (a fresh database each).
+
+What is checked is what the planner and the apply stage rely on (connectors.base.Target):
+read-back of every canonical attribute, manager links as employee_ids, create, update,
+enable, disable, grant, revoke and delete, idempotent grant/revoke/delete, operations
+on missing accounts, failures carried over to dependent operations, `find`, escaping of
+values that mean something to the system, and an unreachable system.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from connectors.base import NotFound, Permanent, Retryable, Target, TargetError
+from connectors.factory import build_target
+from jml.config import LdapTarget, ScimTarget, SqlTarget
+from jml.model import ACCOUNT_ATTRIBUTES, Account, Action, Operation, Snapshot
+from tests import servers
+from tests.connectors.apps import create_app_schema, ldap_target, sql_target
+
+SECRET_ENV = "JML_CONTRACT_SECRET"
+SYSTEMS = ["scim", "ldap", "sqlite", "postgresql"]
+
+
+@dataclass
+class System:
+    """One real system under test: `connect()` a fresh connector to it; `dead()` a
+    connector to the same kind of system where nothing answers."""
+
+    kind: str
+    connect: Callable[[], Target]
+    dead: Callable[[], Target]
+
+
+@pytest.fixture(params=SYSTEMS)
+def system(request: pytest.FixtureRequest, tmp_path) -> System:
+    kind = request.param
+    if kind == "scim":
+        tenant = request.getfixturevalue("scim_tenant")
+        env = {SECRET_ENV: tenant.token}
+
+        def scim(url: str) -> Target:
+            config = ScimTarget(name="t", type="scim", url=url, token_env=SECRET_ENV, timeout=5)
+            return build_target(config, env)
+
+        return System(kind, lambda: scim(tenant.url), lambda: scim(f"http://127.0.0.1:{servers.free_port()}"))
+    if kind == "ldap":
+        slapd = request.getfixturevalue("slapd")
+        tree = request.getfixturevalue("ldap_tree")
+        env = {SECRET_ENV: slapd.password}
+
+        def ldap(url: str) -> Target:
+            entry = ldap_target("t", slapd, tree, SECRET_ENV, timeout=5)
+            return build_target(LdapTarget.model_validate({**entry, "url": url}), env)
+
+        return System(kind, lambda: ldap(slapd.url), lambda: ldap(f"ldap://127.0.0.1:{servers.free_port()}"))
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+        dead_url = f"sqlite:///{tmp_path / 'no-such-folder' / 'app.db'}"
+    else:
+        url = request.getfixturevalue("pg_database")
+        dead_url = f"postgresql+psycopg://postgres@127.0.0.1:{servers.free_port()}/app"
+    create_app_schema(url)
+
+    def sql(target_url: str) -> Target:
+        return build_target(SqlTarget.model_validate(sql_target("t", target_url, timeout=5)), {})
+
+    return System(kind, lambda: sql(url), lambda: sql(dead_url))
+
+
+@pytest.fixture
+def target(system: System) -> Iterator[Target]:
+    connector = system.connect()
+    try:
+        yield connector
+    finally:
+        connector.close()
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def attributes(eid: str, **changes: str | None) -> dict[str, str | None]:
+    slug = "".join(c for c in eid.lower() if c.isalnum()) or "x"
+    values: dict[str, str | None] = {
+        "user_name": f"{slug}@example.com",
+        "given_name": f"Given {eid}",
+        "family_name": "Family",
+        "display_name": f"Given {eid} Family",
+        "email": f"{slug}@example.com",
+        "employee_number": eid,
+        "department": "Engineering",
+        "title": "ENG",
+        "manager": None,
+    }
+    values.update(changes)
+    return values
+
+
+def create(eid: str, *, active: bool = True, **changes: str | None) -> Operation:
+    return Operation("t", eid, Action.CREATE, {"attributes": attributes(eid, **changes), "active": active}, "joiner")
+
+
+def op(eid: str, action: Action, detail: dict | None = None, account_id: str | None = None) -> Operation:
+    return Operation("t", eid, action, detail or {}, "test", account_id=account_id)
+
+
+def update(eid: str, **changes: str | None) -> Operation:
+    return op(eid, Action.UPDATE, {"changes": {k: [None, v] for k, v in changes.items()}})
+
+
+def grant(eid: str, name: str) -> Operation:
+    return op(eid, Action.GRANT, {"entitlement": name})
+
+
+def revoke(eid: str, name: str) -> Operation:
+    return op(eid, Action.REVOKE, {"entitlement": name})
+
+
+def ok(outcomes) -> list:
+    failed = [(o.operation.action.value, o.operation.employee_id, repr(o.error)) for o in outcomes if not o.ok]
+    assert not failed, failed
+    return outcomes
+
+
+def accounts(snapshot: Snapshot) -> dict[str | None, Account]:
+    found = {a.external_id: a for a in snapshot.accounts}
+    assert len(found) == len(snapshot.accounts), "two accounts with one external_id"
+    return found
+
+
+# -- the contract -------------------------------------------------------------------
+
+
+def test_is_a_target_that_starts_empty(target: Target) -> None:
+    assert isinstance(target, Target)
+    assert target.name == "t"
+    snapshot = target.read()
+    assert snapshot.target == "t"
+    assert snapshot.accounts == []
+
+
+def test_create_reads_back_every_canonical_attribute_and_manager_links(target: Target) -> None:
+    outcomes = ok(target.apply([
+        create("M1"),
+        create("R1", manager="M1", department="Sales", title="SAL-REP"),
+        create("P1", active=False),  # a pre-hire or a person first seen on leave
+    ]))
+    snapshot = target.read()
+    found = accounts(snapshot)
+    assert set(found) == {"M1", "R1", "P1"}
+    assert found["R1"].attributes == attributes("R1", manager="M1", department="Sales", title="SAL-REP")
+    assert found["M1"].attributes == attributes("M1")
+    assert set(found["R1"].attributes) == set(ACCOUNT_ATTRIBUTES)
+    assert (found["M1"].active, found["R1"].active, found["P1"].active) == (True, True, False)
+    # each create reports the id the target reads back
+    assert [o.account_id for o in outcomes] == [found[e].id for e in ("M1", "R1", "P1")]
+
+
+def test_values_meaningful_to_the_system_are_escaped(system: System) -> None:
+    tricky = ["O'Brien, Jr.", "A+B=C", "*)(uid=*", "back\\slash", 'quo"te']
+    with system.connect() as target:
+        ok(target.apply([create(eid, given_name=eid, family_name=eid, display_name=eid, user_name=f"u{n}@example.com", email=f"u{n}@example.com") for n, eid in enumerate(tricky)] + [create("plain")]))
+    # a fresh connector knows no ids: it finds each account by its employee_id
+    with system.connect() as fresh:
+        ok(fresh.apply([op("*)(uid=*", Action.DISABLE), op("A+B=C", Action.DISABLE), grant("O'Brien, Jr.", "x*)(cn=*")]))
+        found = accounts(fresh.read())
+    assert {eid for eid, account in found.items() if not account.active} == {"*)(uid=*", "A+B=C"}
+    assert found["O'Brien, Jr."].attributes["given_name"] == "O'Brien, Jr."
+    assert found["O'Brien, Jr."].entitlements == {"x*)(cn=*"}
+    assert all(not found[eid].entitlements for eid in found if eid != "O'Brien, Jr.")
+
+
+def test_update_changes_attributes_and_the_manager(target: Target) -> None:
+    ok(target.apply([create("M1"), create("M2"), create("R1", manager="M1")]))
+    ok(target.apply([update("R1", department="Finance", title="FIN-ADM", display_name="New Name", given_name="New", manager="M2")]))
+    found = accounts(target.read())
+    expected = attributes("R1", department="Finance", title="FIN-ADM", display_name="New Name", given_name="New", manager="M2")
+    assert found["R1"].attributes == expected
+    ok(target.apply([update("R1", manager=None, title=None)]))
+    assert accounts(target.read())["R1"].attributes == {**expected, "manager": None, "title": None}
+
+
+def test_disable_keeps_entitlements_and_links_and_enable_restores(system: System) -> None:
+    with system.connect() as target:
+        ok(target.apply([create("M1"), create("R1", manager="M1"), grant("M1", "staff"), grant("M1", "eng"), grant("R1", "staff")]))
+        ok(target.apply([op("M1", Action.DISABLE)]))
+        found = accounts(target.read())
+        assert found["M1"].active is False
+        assert found["M1"].entitlements == {"staff", "eng"}  # a suspended person keeps them
+        assert found["R1"].attributes["manager"] == "M1"  # the link follows the manager
+    with system.connect() as fresh:
+        ok(fresh.apply([op("M1", Action.DISABLE), op("M1", Action.ENABLE)]))  # disable twice: fine
+        found = accounts(fresh.read())
+    assert found["M1"].active is True
+    assert found["M1"].entitlements == {"staff", "eng"}
+    assert found["R1"].attributes["manager"] == "M1"
+    assert found["R1"].entitlements == {"staff"}
+
+
+def test_grant_and_revoke_are_idempotent(target: Target) -> None:
+    ok(target.apply([create("A1"), create("B1"), grant("A1", "g1"), grant("A1", "g2"), grant("B1", "g1")]))
+    ok(target.apply([grant("A1", "g1"), revoke("A1", "g1"), revoke("A1", "g1"), revoke("A1", "never-created")]))
+    snapshot = target.read()
+    found = accounts(snapshot)
+    assert found["A1"].entitlements == {"g2"}
+    assert found["B1"].entitlements == {"g1"}
+    assert {"g1", "g2"} <= snapshot.groups
+    ok(target.apply([revoke("B1", "g1")]))  # the group's last member
+    ok(target.apply([grant("B1", "g1")]))  # and back
+    assert accounts(target.read())["B1"].entitlements == {"g1"}
+
+
+def test_delete_removes_account_and_memberships_and_is_idempotent(system: System) -> None:
+    with system.connect() as target:
+        ok(target.apply([create("M1"), create("R1", manager="M1"), grant("M1", "g1"), grant("R1", "g1")]))
+        ok(target.apply([update("R1", manager=None), op("M1", Action.DELETE)]))
+    with system.connect() as fresh:
+        ok(fresh.apply([op("M1", Action.DELETE), op("NEVER", Action.DELETE)]))
+        found = accounts(fresh.read())
+    assert set(found) == {"R1"}
+    assert found["R1"].entitlements == {"g1"}
+    assert found["R1"].attributes["manager"] is None
+
+
+def test_operations_on_a_missing_account(target: Target) -> None:
+    outcomes = target.apply([
+        update("GHOST", title="X"),
+        op("GHOST", Action.ENABLE),
+        op("GHOST", Action.DISABLE),
+        grant("GHOST", "g1"),
+        revoke("GHOST", "g1"),
+        op("GHOST", Action.DELETE),
+    ])
+    assert [type(o.error) for o in outcomes] == [NotFound, NotFound, NotFound, NotFound, type(None), type(None)]
+    assert target.read().accounts == []
+
+
+def test_a_failed_create_fails_what_depends_on_it(target: Target) -> None:
+    broken = Operation("t", "BAD", Action.CREATE, {"active": True}, "joiner")  # no attributes
+    outcomes = target.apply([broken, create("OK1"), create("R1", manager="BAD"), grant("BAD", "g1"), grant("OK1", "g1")])
+    errors = [o.error for o in outcomes]
+    assert isinstance(errors[0], Permanent)
+    assert errors[1] is None and errors[4] is None
+    assert isinstance(errors[2], Permanent) and isinstance(errors[3], Permanent)
+    found = accounts(target.read())
+    assert set(found) == {"OK1"}
+    assert found["OK1"].entitlements == {"g1"}
+
+
+def test_find_names_the_accounts_that_exist(target: Target) -> None:
+    outcomes = ok(target.apply([create("A1"), create("B1", active=False)]))
+    found = target.find(["A1", "B1", "NOPE"])
+    assert found == {"A1": outcomes[0].account_id, "B1": outcomes[1].account_id}
+
+
+def test_a_batch_of_many_creates_and_grants(target: Target) -> None:
+    people = [f"E{n:03d}" for n in range(60)]
+    operations = [create(people[0])] + [create(eid, manager=people[0]) for eid in people[1:]]
+    operations += [grant(eid, "all-staff") for eid in people] + [grant(eid, "even") for eid in people[::2]]
+    ok(target.apply(operations))
+    found = accounts(target.read())
+    assert set(found) == set(people)
+    assert all(found[eid].attributes["manager"] == people[0] for eid in people[1:])
+    assert sum("even" in found[eid].entitlements for eid in people) == 30
+
+
+def test_an_unreachable_system(system: System) -> None:
+    with system.dead() as dead:
+        with pytest.raises(TargetError) as raised:
+            dead.read()
+        assert isinstance(raised.value, Retryable), repr(raised.value)
+        outcomes = dead.apply([create("A1"), grant("A1", "g1")])
+    assert all(isinstance(o.error, Retryable) for o in outcomes), [repr(o.error) for o in outcomes]
