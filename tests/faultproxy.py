@@ -84,7 +84,10 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
             if faults.delay:
                 time.sleep(faults.delay)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-            answer = client.request(self.command, self.path, content=body, headers=headers)
+            try:
+                answer = client.request(self.command, self.path, content=body, headers=headers)
+            except (httpx.HTTPError, RuntimeError):  # upstream gone, or the proxy stopping
+                return self._reply(502, {}, b"")
             if fate == "dropped":
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
