@@ -55,6 +55,13 @@ EMAIL_REGEX = (
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z"
 )
 
+#: A cell a spreadsheet would run as a formula (OWASP "CSV injection": =, +, -, @ first;
+#: tabs and carriage returns are stripped before the rules run). Such a value never
+#: reaches a target: the row is quarantined.
+FORMULA_REGEX = r"^[=+@-]"
+#: The free-text columns that reach targets and are checked for formulas.
+TEXT_COLUMNS = ("first_name", "last_name", "department", "job_code")
+
 #: The columns the rules look at (the others need not be shown to GX).
 CHECKED_COLUMNS = (*REQUIRED_COLUMNS, "termination_date", "contract_end_date")
 
@@ -82,6 +89,7 @@ RULES = (
     "termination_not_before_hire",
     "contract_end_date_format",
     "contract_end_date_real",
+    *(f"{column}_no_formula" for column in TEXT_COLUMNS),
 )
 
 _DATE_RULES = frozenset(
@@ -175,6 +183,12 @@ def expectations_for(columns: Iterable[str]) -> list:
         )
     if "contract_end_date" in present:
         rules += _date_rules("contract_end_date", required=False)
+    rules += [
+        gxe.ExpectColumnValuesToNotMatchRegex(
+            column=column, regex=FORMULA_REGEX, meta=_rule(f"{column}_no_formula")
+        )
+        for column in TEXT_COLUMNS
+    ]
     return rules
 
 

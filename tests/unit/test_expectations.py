@@ -100,6 +100,11 @@ CASES: list[tuple[str, dict]] = [
     ("termination_not_before_hire", {"termination_date": "2024-01-14"}),
     ("contract_end_date_format", {"contract_end_date": "2025-6-30"}),
     ("contract_end_date_real", {"contract_end_date": "2025-06-31"}),
+    ("first_name_no_formula", {"first_name": "=cmd|' /C calc'!A0"}),
+    ("first_name_no_formula", {"first_name": "\t=HYPERLINK(\"http://x\")"}),
+    ("last_name_no_formula", {"last_name": "+SUM(A1:A9)"}),
+    ("department_no_formula", {"department": "@risk"}),
+    ("job_code_no_formula", {"job_code": "-2+3"}),
 ]
 
 #: Rows whose cells break a rule the runner does not repeat (see MASKED_BY).
@@ -434,3 +439,4 @@ def test_employee_id_regex():
     assert not re.search(EMPLOYEE_ID_REGEX, "Ab_9-" + "x" * 60)
     assert not re.search(EMPLOYEE_ID_REGEX, "E1\n")  # `$` would let a final newline by
     assert not re.search(EMAIL_REGEX, "a@example.com\n")
+

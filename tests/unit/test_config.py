@@ -1,0 +1,86 @@
+"""The config loader on hostile input: it ends in a Config or in one ConfigError line
+naming the file, never in another exception."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jml.config import Config, ConfigError, load_config
+from jml.policy import load_policy
+
+VALID = {
+    "state": "sqlite:///jml.db",
+    "sources": [{"name": "hr", "type": "csv", "path": "workers.csv"}],
+    "targets": [{"name": "app", "type": "scim", "url": "http://127.0.0.1:1", "token_env": "T"}],
+    "policy": "policy.yaml",
+}
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20))
+values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)), max_leaves=12)
+
+
+def load(tmp_path: Path, content: bytes) -> Config | None:
+    path = tmp_path / "jml.yaml"
+    path.write_bytes(content)
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        message = str(exc)
+        assert "\n" not in message and message.startswith(str(path)), message
+        return None
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=400))
+def test_random_bytes(tmp_path, content):
+    load(tmp_path, content)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from([*VALID, "lifecycle", "safety", "lock", "extra"]), value=values)
+def test_any_value_under_any_key(tmp_path, key, value):
+    load(tmp_path, yaml.safe_dump({**VALID, key: value}).encode())
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(["name", "type", "url", "token_env", "verify", "concurrency", "retry", "bulk"]),
+       value=values)
+def test_any_value_in_a_target(tmp_path, field, value):
+    target = {**VALID["targets"][0], field: value}
+    load(tmp_path, yaml.safe_dump({**VALID, "targets": [target]}).encode())
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe\x00garbage", "cannot read the config file"),
+        ("\ufeffstate: [".encode(), "line"),
+        (yaml.safe_dump({**VALID, "targets": [{**VALID["targets"][0], "verify": "maybe"}]}).encode(),
+         "targets.0.scim.verify"),
+        (yaml.safe_dump({**VALID, "lifecycle": {"prehire_days": -1}}).encode(), "lifecycle.prehire_days"),
+        (yaml.safe_dump({**VALID, "colour": "red"}).encode(), "colour: unknown key"),
+    ],
+)
+def test_clear_messages(tmp_path, content, message):
+    path = tmp_path / "jml.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert message in str(info.value)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300))
+def test_policy_random_bytes(tmp_path, content):
+    path = tmp_path / "policy.yaml"
+    path.write_bytes(content)
+    try:
+        load_policy(path, {"app"})
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
