@@ -24,7 +24,7 @@ Mapping of the canonical account (jml.model.ACCOUNT_ATTRIBUTES) to an entry
     Account.id            entryUUID (stable across moves and renames)
 
 Disable moves the entry under `disabled_dn`, enable moves it back; group memberships
-and other entries' `manager` values follow the new DN. An entitlement is membership
+and other entries' `manager` values follow the new DN (delete removes them). An entitlement is membership
 (`member`) of the groupOfNames `cn=<name>,<groups_dn>`, created with its first member.
 groupOfNames must keep one member: revoking the last one leaves the group's own DN as
 its only `member` (a placeholder no account matches). Delete removes the entry and its
@@ -62,7 +62,6 @@ from urllib.parse import urlsplit
 import ldap3
 from ldap3.core import exceptions as ldap_errors
 from ldap3.utils.conv import escape_filter_chars
-from ldap3.utils.dn import escape_rdn, parse_dn
 
 from connectors.base import Conflict, NotFound, Outcome, Permanent, Retryable, TargetError
 from connectors.targets.common import (
@@ -75,7 +74,7 @@ from connectors.targets.common import (
 from jml.config import LdapTarget
 from jml.model import ACCOUNT_ATTRIBUTES, Account, Action, Operation, Snapshot
 
-__all__ = ["LdapTargetConnector", "dn_key", "rdn_value"]
+__all__ = ["LdapTargetConnector", "dn_key", "escape_dn_value", "rdn_value", "render_dn", "split_dn"]
 
 log = logging.getLogger(__name__)
 
@@ -112,19 +111,77 @@ FIND_CHUNK = 50  # uids per search filter in `find`
 PAGED_RESULTS = "1.2.840.113556.1.4.319"  # RFC 2696 control OID
 
 
+#: Characters escaped with a backslash wherever they stand in a DN value: RFC 4514's
+#: `escaped` and `special` sets (escaping more than the minimum is allowed, and some
+#: clients, ldap3 among them, refuse an unescaped `#` or `=` anywhere).
+_DN_SPECIALS = frozenset('"+,;<>\\#=')
+
+
+def escape_dn_value(value: str) -> str:
+    """`value` escaped for an RDN (RFC 4514 §2.4): specials, a leading or trailing
+    space, and NUL; `O'Brien, Jr.` -> `O'Brien\\, Jr.`."""
+    out = []
+    for position, char in enumerate(value):
+        if char in _DN_SPECIALS or (char == " " and position in (0, len(value) - 1)):
+            out.append("\\" + char)
+        elif char == "\0":
+            out.append("\\00")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def split_dn(dn: str) -> list[tuple[str, str]]:
+    """(attribute type lowercased, value unescaped) of the first AVA of each RDN of
+    `dn`, from the left; ValueError for text that is not a DN (RFC 4514)."""
+    return [(kind.lower(), value) for kind, value in map(_ava, _rdns(dn))]
+
+
 def rdn_value(dn: str) -> tuple[str, str]:
     """(attribute type lowercased, value unescaped) of the first RDN of `dn`."""
-    attribute, value, _ = parse_dn(dn)[0]
-    return attribute.lower(), _unescape(value)
+    return split_dn(dn)[0]
+
+
+def render_dn(dn: str) -> str:
+    """`dn` written the one way this module writes DNs (types and case kept)."""
+    return ",".join(f"{kind}={escape_dn_value(value)}" for kind, value in map(_ava, _rdns(dn)))
 
 
 def dn_key(dn: str) -> str:
-    """A DN normalised for comparison: types and values lowercased, values unescaped
-    and escaped again one way, no spaces around separators."""
-    return ",".join(
-        f"{attribute.lower()}={escape_rdn(_unescape(value).lower())}"
-        for attribute, value, _ in parse_dn(dn)
-    )
+    """A DN normalised for comparison: types and values lowercased, one escaping."""
+    return ",".join(f"{kind}={escape_dn_value(value.lower())}" for kind, value in split_dn(dn))
+
+
+def _rdns(dn: str) -> list[str]:
+    """The RDNs of a DN as written, split at unescaped `,` (or the legacy `;`)."""
+    parts: list[str] = []
+    current: list[str] = []
+    i = 0
+    while i < len(dn):
+        if dn[i] == "\\":
+            current.append(dn[i : i + 2])
+            i += 2
+            continue
+        if dn[i] in ",;":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(dn[i])
+        i += 1
+    parts.append("".join(current))
+    return parts
+
+
+def _ava(rdn: str) -> tuple[str, str]:
+    """(type as written, value unescaped) of the first AVA of an RDN."""
+    i = 0
+    while i < len(rdn) and rdn[i] != "+":  # a multi-valued RDN: its first AVA
+        i += 2 if rdn[i] == "\\" else 1
+    kind, equals, value = rdn[:i].partition("=")
+    kind = kind.strip()
+    if not equals or not kind or not all(c.isalnum() or c in "-." for c in kind):
+        raise ValueError(f"not a DN: {rdn.strip()!r} is not attribute=value")
+    return kind, _unescape(value.lstrip())
 
 
 def _unescape(value: str) -> str:
@@ -181,8 +238,8 @@ class LdapTargetConnector:
             )
         for field in ("bind_dn", "people_dn", "groups_dn", "disabled_dn"):
             try:
-                parse_dn(getattr(config, field))
-            except ldap_errors.LDAPInvalidDnError as exc:
+                split_dn(getattr(config, field))
+            except ValueError as exc:
                 raise ValueError(f"target {config.name}: {field} is not a DN: {exc}") from None
         url = urlsplit(config.url)
         secure = url.scheme == "ldaps"
@@ -200,10 +257,9 @@ class LdapTargetConnector:
         self._password = password
         self._connection: ldap3.Connection | None = None
         self._lock = threading.RLock()
-        self._people = config.people_dn
-        self._disabled = config.disabled_dn
-        self._groups = config.groups_dn
-        self._people_key = dn_key(config.people_dn)
+        self._people = render_dn(config.people_dn)
+        self._disabled = render_dn(config.disabled_dn)
+        self._groups = render_dn(config.groups_dn)
         self._entries: dict[str, _Entry] = {}  # employee_id -> where the account lives
         self._by_uuid: dict[str, str] = {}  # entryUUID -> employee_id
 
@@ -439,9 +495,9 @@ class LdapTargetConnector:
         return values
 
     def _delete(self, op: Operation, entry: _Entry) -> None:
-        """Remove the entry's memberships, then the entry (already gone: fine)."""
-        for group_dn in self._groups_listing(entry.dn):
-            self._remove_member(group_dn, entry.dn)
+        """Remove the entry's memberships and the manager links to it, then the entry
+        (already gone: fine)."""
+        self._follow(entry.dn, None)
         self._do(f"delete {op.employee_id}", "delete", entry.dn, ok=(NO_SUCH_OBJECT,))
         self._forget(op.employee_id)
 
@@ -452,8 +508,8 @@ class LdapTargetConnector:
         is there already."""
         if entry.active == active:
             return entry
-        rdn = parse_dn(entry.dn)[0]
-        relative = f"{rdn[0]}={rdn[1]}"
+        kind, value = _ava(_rdns(entry.dn)[0])
+        relative = f"{kind}={escape_dn_value(value)}"
         superior = self._people if active else self._disabled
         self._do(f"move {employee_id}", "modify_dn", entry.dn, relative, new_superior=superior)
         moved = _Entry(f"{relative},{superior}", entry.uuid, active)
@@ -464,24 +520,28 @@ class LdapTargetConnector:
     def _rename(self, employee_id: str, entry: _Entry, external_id: str) -> _Entry:
         """Rename an adopted entry to uid=<external_id> (its old RDN value stays as an
         attribute value)."""
-        relative = f"uid={escape_rdn(external_id)}"
+        relative = f"uid={escape_dn_value(external_id)}"
         self._do(f"rename {employee_id}", "modify_dn", entry.dn, relative, delete_old_dn=False)
         renamed = _Entry(f"{relative},{self._people if entry.active else self._disabled}", entry.uuid, entry.active)
         self._follow(entry.dn, renamed.dn)
         self._remember(external_id, renamed)
         return renamed
 
-    def _follow(self, old_dn: str, new_dn: str) -> None:
+    def _follow(self, old_dn: str, new_dn: str | None) -> None:
         """Point the group memberships and the `manager` values naming `old_dn` at
-        `new_dn` (what the refint overlay would do, for directories without it)."""
+        `new_dn`, or remove them when it is None (what the refint overlay does, for
+        directories without it)."""
         for group_dn in self._groups_listing(old_dn):
+            if new_dn is None:
+                self._remove_member(group_dn, old_dn)
+                continue
             changes = {"member": [(ldap3.MODIFY_DELETE, [old_dn]), (ldap3.MODIFY_ADD, [new_dn])]}
             self._do("move a membership", "modify", group_dn, changes, ok=(ATTRIBUTE_OR_VALUE_EXISTS, NO_SUCH_ATTRIBUTE))
         wanted = f"(&(objectClass=inetOrgPerson)(manager={escape_filter_chars(old_dn)}))"
+        link = {"manager": [(ldap3.MODIFY_REPLACE, [new_dn] if new_dn else [])]}
         for base in (self._people, self._disabled):
-            for report_dn, _ in self._search(base, wanted, ["1.1"]):
-                changes = {"manager": [(ldap3.MODIFY_REPLACE, [new_dn])]}
-                self._do("move a manager link", "modify", report_dn, changes)
+            for report_dn, _ in list(self._search(base, wanted, ["1.1"])):
+                self._do("move a manager link", "modify", report_dn, link)
 
     def _groups_listing(self, member_dn: str) -> list[str]:
         wanted = f"(&(objectClass=groupOfNames)(member={escape_filter_chars(member_dn)}))"
@@ -520,7 +580,7 @@ class LdapTargetConnector:
                 continue
             per_group.setdefault(name, []).append((index, op.action, entry.dn))
         for name, changes in per_group.items():
-            group_dn = f"cn={escape_rdn(name)},{self._groups}"
+            group_dn = f"cn={escape_dn_value(name)},{self._groups}"
             try:
                 self._change_members(name, group_dn, changes)
             except TargetError as exc:
@@ -572,7 +632,7 @@ class LdapTargetConnector:
     # -- where accounts live -------------------------------------------------------
 
     def _dn(self, employee_id: str, active: bool) -> str:
-        return f"uid={escape_rdn(employee_id)},{self._people if active else self._disabled}"
+        return f"uid={escape_dn_value(employee_id)},{self._people if active else self._disabled}"
 
     def _locate(self, op: Operation) -> _Entry | None:
         """The account of an operation: by its entryUUID or employee_id in the map,
@@ -698,7 +758,7 @@ class LdapTargetConnector:
                 raise self._error(f"search {base}", result)
             for item in page:
                 if item.get("type") == "searchResEntry":
-                    yield item["dn"], _decoded(item.get("raw_attributes") or {})
+                    yield render_dn(item["dn"]), _decoded(item.get("raw_attributes") or {})
             controls = result.get("controls") or {}
             paged = (controls.get(PAGED_RESULTS) or {}).get("value") or {}
             cookie = paged.get("cookie")
@@ -774,5 +834,5 @@ def _safe_key(dn: str) -> str:
     """`dn_key`, or the text itself lowercased for a value that is not a DN."""
     try:
         return dn_key(dn)
-    except ldap_errors.LDAPInvalidDnError:
+    except ValueError:
         return dn.lower()

@@ -277,3 +277,39 @@ def test_an_unreachable_system(system: System) -> None:
         assert isinstance(raised.value, Retryable), repr(raised.value)
         outcomes = dead.apply([create("A1"), grant("A1", "g1")])
     assert all(isinstance(o.error, Retryable) for o in outcomes), [repr(o.error) for o in outcomes]
+
+
+def test_planning_again_after_applying_a_plan_finds_nothing_to_do(system: System) -> None:
+    """The planner's fixed point on the real system: plan, apply, read, plan again."""
+    from datetime import date
+
+    from jml.model import HrRecord, Lifecycle
+    from jml.plan import Desired, build_plan
+
+    def person(eid: str, state: Lifecycle, manager: str | None = None, first: str = "Ada", **grants: str) -> Desired:
+        record = HrRecord(eid, first, "O'Brien, Jr.", f"{eid.lower()}@example.com", "R&D", "ENG", "employee",
+                          "active", date(2020, 1, 1), manager_id=manager)  # fmt: skip
+        return Desired(eid, state, record, {"t": {name: "rule r -> bundle b" for name in grants.values()}})
+
+    desired = {
+        "M1": person("M1", Lifecycle.ACTIVE, a="staff", b="eng"),
+        "R1": person("R1", Lifecycle.ACTIVE, "M1", first="A+B=C", a="staff"),
+        "S1": person("S1", Lifecycle.SUSPENDED, "M1", a="staff"),
+        "P1": person("P1", Lifecycle.PREHIRE, a="staff"),
+    }
+    managed = {"t": {"staff", "eng"}}
+    with system.connect() as target:
+        plan = build_plan(desired, {"t": target.read()}, {"t": {}}, managed)
+        assert {op.action for op in plan.operations} == {Action.CREATE, Action.GRANT}
+        ok(target.apply(plan.operations))
+    with system.connect() as fresh:
+        again = build_plan(desired, {"t": fresh.read()}, {"t": {}}, managed)
+        assert [(o.employee_id, o.action.value, o.detail) for o in again.operations] == []
+        # a mover and a leaver, then the fixed point again
+        desired["R1"] = person("R1", Lifecycle.ACTIVE, None, first="Moved", b="eng")
+        desired["S1"] = Desired("S1", Lifecycle.TERMINATED, desired["S1"].record)
+        ok(fresh.apply(build_plan(desired, {"t": fresh.read()}, {"t": {}}, managed).operations))
+        found = accounts(fresh.read())
+        assert build_plan(desired, {"t": fresh.read()}, {"t": {}}, managed).operations == []
+    assert found["R1"].entitlements == {"eng"} and found["R1"].attributes["manager"] is None
+    assert found["S1"].entitlements == set() and found["S1"].active is False
