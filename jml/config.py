@@ -310,6 +310,20 @@ class Config(Strict):
             raise ValueError(f"names must be unique, repeated: {', '.join(duplicated)}")
         return items
 
+    @field_validator("sources")
+    @classmethod
+    def _distinct_precedence(cls, sources: list) -> list:
+        """Several sources merge by precedence (1 wins), so no two may share one."""
+        seen: dict[int, str] = {}
+        for source in sources:
+            if source.precedence in seen:
+                raise ValueError(
+                    f"sources {seen[source.precedence]} and {source.name} have the same"
+                    f" precedence {source.precedence}; give each its own (1 wins)"
+                )
+            seen[source.precedence] = source.name
+        return sources
+
     def resolve(self, path: Path) -> Path:
         """A path from the file, made absolute against the config file's folder."""
         return path if path.is_absolute() else (self.base_dir / path)

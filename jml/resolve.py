@@ -1,10 +1,16 @@
 """From the valid records of every source to one record per person.
 
 - Records of one employee_id from several sources merge attribute by attribute: the
-  source with the best precedence (1 wins) that has a value gives it; the status comes
-  from the best source holding the person.
-- Records of different employee_ids sharing one email are duplicates: each is held
-  (nothing about them changes) with a `duplicate` issue.
+  source with the best precedence (1 wins) that has a value gives it. The lifecycle
+  fields (status, termination_date, contract_end_date) come together from the best
+  source holding the person, so a lesser source can never end someone's access that
+  the authoritative one keeps (nor date it differently).
+- The same person under different employee_ids (in one source or across several) is
+  recognised by one rule: the same email, compared lowercased. Each of those records is
+  held (nothing about them changes, in any target) with a `duplicate` issue naming the
+  employee_ids and the sources they came from, until a person resolves it in the HR
+  systems. (First + last name and manager is not used: two people may share a name and
+  a manager, and a false match would block both with no way to say "not the same".)
 - A manager_id naming nobody in the feed is dropped with a `data_quality` issue.
 """
 
@@ -15,8 +21,12 @@ from dataclasses import dataclass, field, fields, replace
 
 from jml.model import HrRecord, Issue, IssueKind
 
+#: Taken together from the best source holding the person, never mixed.
+LIFECYCLE_FIELDS = ("status", "termination_date", "contract_end_date")
 _MERGED_FIELDS = [
-    f.name for f in fields(HrRecord) if f.name not in ("employee_id", "status", "extra", "source", "row")
+    f.name
+    for f in fields(HrRecord)
+    if f.name not in ("employee_id", "extra", "source", "row", *LIFECYCLE_FIELDS)
 ]
 
 
@@ -56,24 +66,28 @@ def resolve(records_by_precedence: list[list[HrRecord]], known_ids: set[str] = f
         for record in records:
             grouped[record.employee_id].append(record)
     persons = {eid: merge(recs) for eid, recs in grouped.items()}
+    sources = {eid: sorted({r.source for r in recs if r.source}) for eid, recs in grouped.items()}
     result = Resolved(persons={})
 
     by_email: dict[str, list[str]] = defaultdict(list)
     for eid, record in persons.items():
-        by_email[record.email].append(eid)
+        by_email[record.email.lower()].append(eid)
     for eids in by_email.values():
         if len(eids) < 2:
             continue
-        ids = ", ".join(sorted(eids))
+        ids = ", ".join(f"{eid} ({', '.join(sources[eid]) or '?'})" for eid in sorted(eids))
         for eid in eids:
             result.held.add(eid)
             result.issues.append(
                 Issue(
                     IssueKind.DUPLICATE,
                     f"duplicate:{eid}",
-                    f"{eid}: shares one email with {ids}; held until resolved",
+                    f"{eid}: the same email is held by {ids}; held until resolved",
                     employee_id=eid,
-                    data={"employee_ids": sorted(eids)},
+                    data={
+                        "employee_ids": sorted(eids),
+                        "sources": {other: sources[other] for other in sorted(eids)},
+                    },
                 )
             )
 
