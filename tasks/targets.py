@@ -40,6 +40,11 @@ def read_targets(ctx: RunContext) -> TargetState:
     are then settled against what the targets hold."""
     state = TargetState()
     for target in ctx.config.targets:
+        if getattr(target, "verify", True) is False:
+            run_logger().warning(
+                "target %s: TLS certificate verification is OFF (verify: false); anyone on"
+                " the path can read and change what jml sends", target.name,
+            )
         try:
             state.snapshots[target.name] = ctx.read(target.name)
         except (ConnectorError, ValueError) as exc:
