@@ -20,6 +20,8 @@ from prefect.utilities.annotations import quote
 
 from jml.ledger.repository import AuditEntry
 from tasks.apply import apply_batch, batches
+from tasks.approvals import wait_for_decisions
+from tasks.artifacts import ApplyProgress
 from tasks.context import RunContext, open_context
 from tasks.evaluate import assess_lifecycles, entitle, resolve_persons
 from tasks.planning import plan_changes
@@ -68,6 +70,12 @@ def plan_stages(ctx: RunContext, call: Call) -> RunOutcome:
     snapshots = outcome.targets.snapshots
     with _timed(ctx, timings, "lifecycle"):
         outcome.assessment = call(assess_lifecycles, ctx, outcome.resolved, snapshots)
+    return entitle_and_plan(ctx, outcome, call)
+
+
+def entitle_and_plan(ctx: RunContext, outcome: RunOutcome, call: Call) -> RunOutcome:
+    """The entitle and plan stages (again, after approvals were decided mid-run)."""
+    timings, snapshots = outcome.timings, outcome.targets.snapshots
     with _timed(ctx, timings, "entitle"):
         outcome.policy_issues = call(entitle, ctx, outcome.assessment, snapshots)
     with _timed(ctx, timings, "plan"):
@@ -80,7 +88,8 @@ def plan_stages(ctx: RunContext, call: Call) -> RunOutcome:
 def _override(ctx: RunContext, outcome: RunOutcome, gate: str, *, possible: bool) -> bool:
     """Whether a tripped gate is overridden (`--override-safety`); else the run halts."""
     if possible and ctx.override_safety:
-        outcome.overridden.append(gate)
+        if gate not in outcome.overridden:  # the plan is made again after approvals
+            outcome.overridden.append(gate)
         return True
     outcome.halt = gate
     return False
@@ -89,18 +98,21 @@ def _override(ctx: RunContext, outcome: RunOutcome, gate: str, *, possible: bool
 def apply_and_verify(ctx: RunContext, outcome: RunOutcome) -> None:
     """Apply the plan batch by batch per target, then read back what was touched."""
     touched: dict[str, set[str]] = {}
+    progress = ApplyProgress(len(outcome.checked.plan.operations), outcome.flow)
     with _timed(ctx, outcome.timings, "apply"):
         for target, target_batches in batches(outcome.checked.plan.operations).items():
             failed: set[str] = set()
             for i, batch in enumerate(target_batches):
                 result = in_flow(apply_batch, ctx, target, batch)
                 outcome.batches.append(result)
+                progress.advance(len(batch))
                 touched.setdefault(target, set()).update(result.done_persons)
                 failed |= result.failed_persons
                 if result.down:
                     outcome.parked[target] = sum(len(b) for b in target_batches[i + 1 :])
                     break
             touched[target] -= failed
+        progress.finish()
     with _timed(ctx, outcome.timings, "verify"):
         outcome.drift = in_flow(verify, ctx, outcome.assessment, touched)
 
@@ -117,8 +129,22 @@ def hr_sync(
     dry_run: bool = False,
     override_safety: bool = False,
     actor: str = "prefect",
+    wait_for_approvals: bool = False,
+    approval_timeout: int = 3600,
 ) -> State:
-    """Sync HR into every target: validate, plan, apply, verify, report."""
+    """Sync HR into every target: validate, plan, apply, verify, report.
+
+    Args:
+        config: Path of the jml config file (YAML) on the machine that runs the flow.
+        as_of: Run as of this day (YYYY-MM-DD); empty means today (UTC).
+        dry_run: Plan and report only; nothing is written to any target.
+        override_safety: Run even if a safety gate trips (audited).
+        actor: Who started the run, as recorded in the audit trail.
+        wait_for_approvals: When high-risk grants wait for approval, pause the run
+            and ask for the decisions in the Prefect UI before applying.
+        approval_timeout: Seconds to wait for those decisions; then the run goes on
+            without the grants still waiting.
+    """
     ctx = open_context(
         config, as_of=as_of or today(), dry_run=dry_run, override_safety=override_safety, actor=actor
     )
@@ -128,6 +154,9 @@ def hr_sync(
                 as_of=ctx.as_of, dry_run=dry_run, override_safety=override_safety, actor=actor
             )
             outcome = plan_stages(ctx, in_flow)
+            if wait_for_approvals and not outcome.halt and not dry_run:
+                if wait_for_decisions(ctx, outcome.policy_issues, approval_timeout):
+                    entitle_and_plan(ctx, outcome, in_flow)
             ctx.ledger.append_audit(
                 AuditEntry(ctx.run_id, actor, "override_safety", None, None, {"gate": gate}, None)
                 for gate in outcome.overridden
@@ -141,10 +170,29 @@ def hr_sync(
 
 
 def final_state(document: dict) -> State:
-    """The flow run's state for a run document."""
+    """The flow run's state for a run document; its message carries the counts (the
+    alerts quote it, and match `operations failed*` for an Attention worth an alert)."""
     status = document["status"]
     if status == HALTED:
         return Failed(data=document, name="Halted", message=document["halt"])
     if status == ATTENTION:
-        return Completed(data=document, name="Attention", message="exceptions are open")
-    return Completed(data=document)
+        return Completed(data=document, name="Attention", message=state_message(document))
+    return Completed(data=document, message=state_message(document))
+
+
+#: How an Attention run with failed operations or unreachable targets starts its message.
+FAILED_PREFIX = "operations failed"
+
+
+def state_message(document: dict) -> str:
+    """One line: what failed (if anything), then the counts."""
+    ops = document["operations"]
+    counts = (
+        f"planned {ops['planned']}, applied {ops['applied']}, failed {ops['failed']},"
+        f" parked {ops['parked']}; exceptions open {document['exceptions_open']}"
+    )
+    skipped = document.get("skipped_targets") or []
+    if ops["failed"] or ops["parked"] or skipped:
+        down = f" (unreachable: {', '.join(skipped)})" if skipped else ""
+        return f"{FAILED_PREFIX}{down}: {counts}"
+    return f"{document['status']}: {counts}"

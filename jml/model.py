@@ -173,6 +173,8 @@ class IssueKind(str, enum.Enum):
     DRIFT = "drift"
     ABSENT = "absent"
     SAFETY_HALT = "safety_halt"
+    #: An account on a target linked to no person; only `reconcile` opens and closes it.
+    ORPHAN = "orphan"
 
 
 @dataclass(slots=True)

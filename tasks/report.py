@@ -14,6 +14,7 @@ from jml.ledger.repository import AuditEntry
 from jml.model import Action, Issue, IssueKind, Lifecycle
 from jml.resolve import Resolved
 from tasks.apply import BatchResult
+from tasks.artifacts import publish_exceptions
 from tasks.context import RunContext
 from tasks.planning import Checked
 from tasks.sources import Feed
@@ -21,6 +22,8 @@ from tasks.targets import TargetState
 
 CONVERGED, ATTENTION, HALTED, FAILED = "converged", "attention", "halted", "failed"
 EXIT_CODES = {CONVERGED: 0, FAILED: 1, ATTENTION: 3, HALTED: 4}
+#: The exception kinds a sync run speaks for: every kind but `orphan` (reconcile's).
+SYNC_KINDS = frozenset(IssueKind) - {IssueKind.ORPHAN}
 
 
 @dataclass(eq=False)
@@ -39,10 +42,17 @@ class RunOutcome:
     parked: dict[str, int] = field(default_factory=dict)
     drift: list[Issue] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: The exception kinds this run speaks for: open, kept or closed by its report.
+    kinds: frozenset[IssueKind] = SYNC_KINDS
+    #: Live exceptions of those kinds the run does not speak for (another person's, in
+    #: a one-person run), handed back unchanged so the report does not close them.
+    kept: list[Issue] = field(default_factory=list)
+    #: The flow that produced it (names its artifacts).
+    flow: str = "hr-sync"
 
     def issues(self) -> list[Issue]:
         """Every issue the run found, for the ledger to open, keep or close."""
-        found = list(self.feed.issues) + self.policy_issues + self.drift
+        found = list(self.kept) + list(self.feed.issues) + self.policy_issues + self.drift
         if self.resolved:
             found += self.resolved.issues
         if self.assessment:
@@ -55,7 +65,7 @@ class RunOutcome:
             found += batch.issues
             if batch.down:
                 found.append(batch.down)
-        return list({issue.key: issue for issue in found}.values())
+        return [i for i in {issue.key: issue for issue in found}.values() if i.kind in self.kinds]
 
     def skipped_targets(self) -> set[str]:
         """Targets that were not (fully) read or written this run."""
@@ -100,7 +110,7 @@ def report_run(ctx: RunContext, outcome: RunOutcome) -> dict:
         opened, closed = ledger.sync_issues(
             ctx.run_id,
             outcome.issues(),
-            kinds=set(IssueKind),
+            kinds=set(outcome.kinds),
             skip_targets=outcome.skipped_targets(),
         )
         ledger.save_person_states(ctx.run_id, outcome.assessment.states)
@@ -113,8 +123,12 @@ def report_run(ctx: RunContext, outcome: RunOutcome) -> dict:
         [AuditEntry(ctx.run_id, ctx.actor, "run_finished", None, None, {"status": status}, None)]
     )
     create_markdown_artifact(
-        key="hr-sync-summary", markdown=summary_markdown(document), description="hr-sync run summary"
+        key=f"{outcome.flow}-summary",
+        markdown=summary_markdown(document),
+        description=f"{outcome.flow} run summary",
     )
+    if not outcome.halt and not ctx.dry_run:
+        publish_exceptions(ctx, outcome.flow)
     return document
 
 
@@ -134,6 +148,7 @@ def run_document(ctx: RunContext, outcome: RunOutcome, status: str, opened: int,
             counts[op.action.value] = counts.get(op.action.value, 0) + 1
     return {
         "status": status,
+        "flow": outcome.flow,
         "run_id": ctx.run_id,
         "as_of": ctx.as_of.isoformat(),
         "dry_run": ctx.dry_run,
@@ -149,6 +164,7 @@ def run_document(ctx: RunContext, outcome: RunOutcome, status: str, opened: int,
             "parked": sum(outcome.parked.values()),
         },
         "per_target": per_target,
+        "skipped_targets": sorted(outcome.skipped_targets()),
         "feed": {"rows": outcome.feed.rows, "invalid": outcome.feed.invalid},
         "persons": outcome.movement(),
         "exceptions_open": ctx.ledger.count_open(),
@@ -162,7 +178,7 @@ def summary_markdown(document: dict) -> str:
     """The markdown summary artifact of a run."""
     ops = document["operations"]
     lines = [
-        f"# hr-sync run {document['run_id']}: {document['status']}",
+        f"# {document.get('flow', 'hr-sync')} run {document['run_id']}: {document['status']}",
         "",
         f"As of **{document['as_of']}**" + (" (dry run)" if document["dry_run"] else ""),
     ]

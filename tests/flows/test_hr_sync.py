@@ -72,7 +72,7 @@ def test_converged_run_is_completed_and_publishes_a_summary(tmp_path, tenant_env
             return await client.read_artifacts()
 
     summaries = [a for a in asyncio.run(artifacts()) if a.flow_run_id == state.state_details.flow_run_id]
-    assert any("hr-sync run" in (a.data or "") for a in summaries)
+    assert any(a.type == "markdown" and "hr-sync run" in a.data for a in summaries)
     again = hr_sync(config=str(config), as_of=AS_OF, return_state=True).result()
     assert again["operations"]["planned"] == 0
 

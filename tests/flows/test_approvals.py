@@ -1,0 +1,106 @@
+"""High-risk grants decided in the Prefect UI: hr_sync with `wait_for_approvals` pauses
+with a form describing each pending grant and resumes with the decisions (as the UI's
+Resume button sends them); without an answer it goes on without the grant; the
+decide-approval flow approves role by role and provisions what the last approval
+released."""
+
+from __future__ import annotations
+
+import threading
+import time
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+from prefect.client.schemas.objects import StateType
+from prefect.flow_runs import resume_flow_run
+from prefect.input.actions import read_flow_run_input
+
+import tasks.approvals
+from flows.decide_approval import decide_approval
+from flows.hr_sync import hr_sync
+from tests.flows.test_hr_sync import AS_OF, tenant_env, write_world  # noqa: F401 (fixture)
+from tests.flows.test_reconcile import accounts, open_exceptions
+
+POLICY = (
+    "bundles:\n  staff: {grants: {app: [all-staff]}}\n"
+    "  finance-admin: {grants: {app: [finance-admin]}, risk: high, approvers: [hr, business-owner]}\n"
+    "rules:\n  - {name: everyone, when: {employment_type: [employee]}, grant: [staff]}\n"
+    "  - {name: finance-admins, when: {job_code: [FIN-ADM]}, grant: [finance-admin]}\n"
+)
+ROWS = [
+    "F0001,Fay,Admin,fay@example.com,Finance,FIN-ADM,,employee,active,2020-01-01",
+    "F0002,Sam,Staff,sam@example.com,Finance,FIN,,employee,active,2020-01-01",
+]
+
+
+@pytest.fixture
+def world(tmp_path, tenant_env, monkeypatch):
+    monkeypatch.setattr(tasks.approvals, "POLL_SECONDS", 1)
+    config = write_world(tmp_path, tenant_env.url, ROWS)
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    return config
+
+
+def paused_run() -> UUID:
+    """The id of the flow run that is paused, once there is one."""
+    with get_client(sync_client=True) as client:
+        for _ in range(120):
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+                )
+            )
+            if runs:
+                return runs[0].id
+            time.sleep(0.5)
+    raise AssertionError("no paused flow run")
+
+
+def test_a_paused_run_resumes_with_the_decisions_from_the_form(world):
+    seen: dict = {}
+
+    def operator() -> None:  # what a person does in the UI: read, decide, resume
+        run_id = paused_run()
+        seen["description"] = read_flow_run_input("paused-approvals-description", flow_run_id=run_id)
+        schema = read_flow_run_input("paused-approvals-schema", flow_run_id=run_id)
+        field = next(name for name in schema["properties"] if name.startswith("exception_"))
+        seen["fields"] = sorted(schema["properties"])
+        resume_flow_run(
+            run_id,
+            run_input={field: "approve", "approver_hr": "Hana HR", "approver_business_owner": "Bo Owner"},
+        )
+
+    helper = threading.Thread(target=operator, daemon=True)
+    helper.start()
+    state = hr_sync(config=str(world), as_of=AS_OF, wait_for_approvals=True, approval_timeout=120, return_state=True)
+    helper.join(timeout=10)
+    assert "F0001" in seen["description"] and "finance-admin" in seen["description"]
+    assert "finance-admins" in seen["description"] and "hr, business-owner" in seen["description"]
+    assert "Fay" not in seen["description"] and "fay@" not in seen["description"]  # employee_id only
+    assert {"approver_hr", "approver_business_owner", "reason"} <= set(seen["fields"])
+    assert state.is_completed() and state.name == "Completed", state
+    assert "finance-admin" in accounts(world)["F0001"].entitlements
+    assert not [e for e in open_exceptions(world).values() if e["kind"] == "approval"]
+
+
+def test_without_an_answer_the_run_goes_on_without_the_grant_and_decide_approval_releases_it(world):
+    state = hr_sync(config=str(world), as_of=AS_OF, wait_for_approvals=True, approval_timeout=2, return_state=True)
+    assert state.is_completed() and state.name == "Attention", state
+    held = accounts(world)["F0001"]
+    assert "all-staff" in held.entitlements and "finance-admin" not in held.entitlements
+    approval = next(e for e in open_exceptions(world).values() if e["kind"] == "approval")
+
+    refused = decide_approval(exception_id=approval["id"], approver="Ivy", role="auditor", config=str(world), return_state=True)
+    assert refused.is_failed() and "role 'auditor' may not approve" in refused.message
+
+    first = decide_approval(exception_id=approval["id"], approver="Hana HR", role="hr", config=str(world), return_state=True)
+    assert first.is_completed() and first.message.endswith(": open")
+    assert "finance-admin" not in accounts(world)["F0001"].entitlements
+    last = decide_approval(
+        exception_id=approval["id"], approver="Bo Owner", role="business-owner", config=str(world), return_state=True
+    )
+    assert last.is_completed(), last
+    assert "finance-admin" in accounts(world)["F0001"].entitlements
+    assert "finance-admin" not in accounts(world)["F0002"].entitlements
