@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-targets clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,12 +15,33 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/jml demo
 
-test: $(STAMP)
+# The servers the tests start themselves (throwaway, on free loopback ports): OpenLDAP
+# slapd and PostgreSQL, from Debian's packages. Installed only when missing (one
+# apt-get update); a service a package starts on install is stopped again.
+system-deps:
+	@missing=""; \
+	command -v slapd >/dev/null 2>&1 || test -x /usr/sbin/slapd || missing="$$missing slapd"; \
+	command -v ldapsearch >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi; \
+	  $$sudo apt-get update -qq || exit 1; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  for service in slapd postgresql; do \
+	    case " $$missing " in *" $$service "*) $$sudo service $$service stop >/dev/null 2>&1 || true;; esac; \
+	  done; \
+	fi
+
+test: $(STAMP) system-deps
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/plan_100k.py
+
+bench-targets: $(STAMP) system-deps
+	$(BIN)/python bench/target_throughput.py
 
 clean:
 	rm -rf $(VENV) demo-state test-output .pytest_cache .hypothesis

@@ -61,6 +61,7 @@ from urllib.parse import urlsplit
 
 import ldap3
 from ldap3.core import exceptions as ldap_errors
+from ldap3.protocol.rfc4527 import post_read_control
 from ldap3.utils.conv import escape_filter_chars
 
 from connectors.base import Conflict, NotFound, Outcome, Permanent, Retryable, TargetError
@@ -397,8 +398,10 @@ class LdapTargetConnector:
         return call.outcomes
 
     def _apply_creates(self, call: Call, indices: range) -> None:
-        """Add one entry per create, then look up the new entryUUIDs in chunks."""
+        """Add one entry per create. Its entryUUID comes back in the add's Post-Read
+        control (RFC 4527); for a server without it, one search per FIND_CHUNK creates."""
         added: dict[str, int] = {}
+        uuids: dict[str, str] = {}
         for index in indices:
             op = call.operations[index]
             try:
@@ -410,19 +413,23 @@ class LdapTargetConnector:
                 record.update(self._entry_values(call, index, attributes))
                 record.setdefault("cn", op.employee_id)  # person MUSTs, never absent
                 record.setdefault("sn", op.employee_id)
-                self._do(f"add {op.employee_id}", "add", dn, attributes=record)
+                result = self._send(f"add {op.employee_id}", "add", dn, attributes=record, controls=[_POST_READ])
+                if _code(result) != SUCCESS:
+                    raise self._error(f"add {op.employee_id}", result)
             except TargetError as exc:
                 call.fail(index, exc)
                 continue
-            self._entries[op.employee_id] = _Entry(dn, None, active)
+            uuid = _post_read(result, "entryUUID")
+            self._remember(op.employee_id, _Entry(dn, uuid, active))
             added[op.employee_id] = index
-        if not added:
-            return
-        try:
-            uuids = self.find(list(added))
-        except TargetError as exc:  # the entries exist: the ids are found next read
-            log.warning("target %s: created entries, but their ids could not be read: %s", self.name, exc)
-            uuids = {}
+            if uuid is not None:
+                uuids[op.employee_id] = uuid
+        unknown = [eid for eid in added if eid not in uuids]
+        if unknown:
+            try:
+                uuids.update(self.find(unknown))
+            except TargetError as exc:  # the entries exist: their ids come with the next read
+                log.warning("target %s: created entries, but their ids could not be read: %s", self.name, exc)
         for eid, index in added.items():
             call.done(index, uuids.get(eid))
 
@@ -803,6 +810,26 @@ _TRANSPORT_ERRORS = (
     ldap_errors.LDAPSessionTerminatedByServerError,
     ldap_errors.LDAPResponseTimeoutError,
 )
+
+
+#: RFC 4527 Post-Read control asking for the entryUUID of what an add created; not
+#: critical, so a server without it simply adds.
+_POST_READ = post_read_control(["entryUUID"], criticality=False)
+POST_READ_OID = "1.3.6.1.1.13.2"
+
+
+def _post_read(result: Mapping[str, Any], attribute: str) -> str | None:
+    """The value of `attribute` in a Post-Read control of a result, if any."""
+    control = (result.get("controls") or {}).get(POST_READ_OID) or {}
+    values = ((control.get("value") or {}).get("result") or {})
+    for name, value in values.items():
+        if name.lower() == attribute.lower():
+            if isinstance(value, list | tuple):
+                value = value[0] if value else None
+            if isinstance(value, bytes):
+                value = value.decode("ascii", errors="replace")
+            return None if value is None else str(value)
+    return None
 
 
 def _seconds(timeout: float) -> int:
