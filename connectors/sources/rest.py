@@ -124,7 +124,8 @@ class RestSourceConnector:
         try:
             return call_with_retries(lambda: self._get(client, url), self._config.retry)
         except TargetError as exc:
-            tries = f" (after {self._config.retry.attempts} tries)" if isinstance(exc, Retryable) else ""
+            attempts = self._config.retry.attempts
+            tries = f" (after {attempts} {'try' if attempts == 1 else 'tries'})" if isinstance(exc, Retryable) else ""
             raise self._fail(url, f"{exc}{tries}") from None
 
     def _get(self, client: httpx.Client, url: str) -> object:

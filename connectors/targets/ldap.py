@@ -65,6 +65,7 @@ from ldap3.protocol.rfc4527 import post_read_control
 from ldap3.utils.conv import escape_filter_chars
 
 from connectors.base import Conflict, NotFound, Outcome, Permanent, Retryable, TargetError
+from connectors.targets.ldap_dn import dn_key, escape_dn_value, first_rdn, rdn_value, render_dn, split_dn
 from connectors.targets.common import (
     Call,
     attributes_of,
@@ -75,7 +76,7 @@ from connectors.targets.common import (
 from jml.config import LdapTarget
 from jml.model import ACCOUNT_ATTRIBUTES, Account, Action, Operation, Snapshot
 
-__all__ = ["LdapTargetConnector", "dn_key", "escape_dn_value", "rdn_value", "render_dn", "split_dn"]
+__all__ = ["LdapTargetConnector"]
 
 log = logging.getLogger(__name__)
 
@@ -110,102 +111,6 @@ _LDAP_OF = {
 _READ_ATTRIBUTES = ["uid", *_LDAP_OF.values(), "entryUUID"]
 FIND_CHUNK = 50  # uids per search filter in `find`
 PAGED_RESULTS = "1.2.840.113556.1.4.319"  # RFC 2696 control OID
-
-
-#: Characters escaped with a backslash wherever they stand in a DN value: RFC 4514's
-#: `escaped` and `special` sets (escaping more than the minimum is allowed, and some
-#: clients, ldap3 among them, refuse an unescaped `#` or `=` anywhere).
-_DN_SPECIALS = frozenset('"+,;<>\\#=')
-
-
-def escape_dn_value(value: str) -> str:
-    """`value` escaped for an RDN (RFC 4514 §2.4): specials, a leading or trailing
-    space, and NUL; `O'Brien, Jr.` -> `O'Brien\\, Jr.`."""
-    out = []
-    for position, char in enumerate(value):
-        if char in _DN_SPECIALS or (char == " " and position in (0, len(value) - 1)):
-            out.append("\\" + char)
-        elif char == "\0":
-            out.append("\\00")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def split_dn(dn: str) -> list[tuple[str, str]]:
-    """(attribute type lowercased, value unescaped) of the first AVA of each RDN of
-    `dn`, from the left; ValueError for text that is not a DN (RFC 4514)."""
-    return [(kind.lower(), value) for kind, value in map(_ava, _rdns(dn))]
-
-
-def rdn_value(dn: str) -> tuple[str, str]:
-    """(attribute type lowercased, value unescaped) of the first RDN of `dn`."""
-    return split_dn(dn)[0]
-
-
-def render_dn(dn: str) -> str:
-    """`dn` written the one way this module writes DNs (types and case kept)."""
-    return ",".join(f"{kind}={escape_dn_value(value)}" for kind, value in map(_ava, _rdns(dn)))
-
-
-def dn_key(dn: str) -> str:
-    """A DN normalised for comparison: types and values lowercased, one escaping."""
-    return ",".join(f"{kind}={escape_dn_value(value.lower())}" for kind, value in split_dn(dn))
-
-
-def _rdns(dn: str) -> list[str]:
-    """The RDNs of a DN as written, split at unescaped `,` (or the legacy `;`)."""
-    parts: list[str] = []
-    current: list[str] = []
-    i = 0
-    while i < len(dn):
-        if dn[i] == "\\":
-            current.append(dn[i : i + 2])
-            i += 2
-            continue
-        if dn[i] in ",;":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(dn[i])
-        i += 1
-    parts.append("".join(current))
-    return parts
-
-
-def _ava(rdn: str) -> tuple[str, str]:
-    """(type as written, value unescaped) of the first AVA of an RDN."""
-    i = 0
-    while i < len(rdn) and rdn[i] != "+":  # a multi-valued RDN: its first AVA
-        i += 2 if rdn[i] == "\\" else 1
-    kind, equals, value = rdn[:i].partition("=")
-    kind = kind.strip()
-    if not equals or not kind or not all(c.isalnum() or c in "-." for c in kind):
-        raise ValueError(f"not a DN: {rdn.strip()!r} is not attribute=value")
-    return kind, _unescape(value.lstrip())
-
-
-def _unescape(value: str) -> str:
-    """An RDN value as written in a DN (RFC 4514 §2.4: `\\c` or `\\XX` hex pairs of
-    UTF-8) -> the value itself."""
-    if "\\" not in value:
-        return value
-    out = bytearray()
-    i = 0
-    while i < len(value):
-        char = value[i]
-        if char == "\\" and i + 1 < len(value):
-            pair = value[i + 1 : i + 3]
-            if len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair):
-                out.append(int(pair, 16))
-                i += 3
-                continue
-            out += value[i + 1].encode()
-            i += 2
-            continue
-        out += char.encode()
-        i += 1
-    return out.decode("utf-8", errors="replace")
 
 
 @dataclass(slots=True)
@@ -515,8 +420,7 @@ class LdapTargetConnector:
         is there already."""
         if entry.active == active:
             return entry
-        kind, value = _ava(_rdns(entry.dn)[0])
-        relative = f"{kind}={escape_dn_value(value)}"
+        relative = first_rdn(entry.dn)
         superior = self._people if active else self._disabled
         self._do(f"move {employee_id}", "modify_dn", entry.dn, relative, new_superior=superior)
         moved = _Entry(f"{relative},{superior}", entry.uuid, active)
