@@ -19,13 +19,14 @@ from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
 
 from jml.ledger.repository import AuditEntry
+from jml.lifecycle import today
 from tasks.apply import apply_batch, batches
 from tasks.approvals import wait_for_decisions
 from tasks.artifacts import ApplyProgress
 from tasks.context import RunContext, open_context
 from tasks.evaluate import assess_lifecycles, entitle, resolve_persons
 from tasks.planning import plan_changes
-from tasks.report import ATTENTION, HALTED, RunOutcome, report_run
+from tasks.report import ATTENTION, FAILED, HALTED, RunOutcome, report_run
 from tasks.sources import read_and_validate
 from tasks.targets import read_targets
 from tasks.verify import verify
@@ -60,7 +61,9 @@ def plan_stages(ctx: RunContext, call: Call) -> RunOutcome:
     timings: dict[str, float] = {}
     with _timed(ctx, timings, "validate"):
         feed = call(read_and_validate, ctx)
-    outcome = RunOutcome(feed=feed, timings=timings)
+    outcome = RunOutcome(feed=feed, timings=timings, error=feed.error)
+    if feed.error:
+        return outcome
     if feed.halt and not _override(ctx, outcome, feed.halt, possible=not feed.final):
         return outcome
     with _timed(ctx, timings, "resolve"):
@@ -117,11 +120,6 @@ def apply_and_verify(ctx: RunContext, outcome: RunOutcome) -> None:
         outcome.drift = in_flow(verify, ctx, outcome.assessment, touched)
 
 
-def today() -> date:
-    """The default as-of date: today in UTC."""
-    return datetime.now(timezone.utc).date()
-
-
 @flow(name="hr-sync", persist_result=False)
 def hr_sync(
     config: str = "jml.yaml",
@@ -154,14 +152,15 @@ def hr_sync(
                 as_of=ctx.as_of, dry_run=dry_run, override_safety=override_safety, actor=actor
             )
             outcome = plan_stages(ctx, in_flow)
-            if wait_for_approvals and not outcome.halt and not dry_run:
+            stopped = outcome.halt or outcome.error
+            if wait_for_approvals and not stopped and not dry_run:
                 if wait_for_decisions(ctx, outcome.policy_issues, approval_timeout):
                     entitle_and_plan(ctx, outcome, in_flow)
             ctx.ledger.append_audit(
                 AuditEntry(ctx.run_id, actor, "override_safety", None, None, {"gate": gate}, None)
                 for gate in outcome.overridden
             )
-            if not outcome.halt and not dry_run:
+            if not stopped and not dry_run:
                 apply_and_verify(ctx, outcome)
             document = in_flow(report_run, ctx, outcome)
     finally:
@@ -175,6 +174,8 @@ def final_state(document: dict) -> State:
     status = document["status"]
     if status == HALTED:
         return Failed(data=document, name="Halted", message=document["halt"])
+    if status == FAILED:
+        return Failed(data=document, message=document["error"])
     if status == ATTENTION:
         return Completed(data=document, name="Attention", message=state_message(document))
     return Completed(data=document, message=state_message(document))

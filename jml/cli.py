@@ -22,6 +22,7 @@ from rich.table import Table
 from connectors.base import SourceError
 from jml.config import ConfigError
 from jml.ledger import LedgerError, RunLocked
+from jml.lifecycle import today
 from jml.model import describe_detail
 
 app = typer.Typer(
@@ -49,8 +50,6 @@ class Exit(Exception):
 
 
 def _as_of(value: str | None) -> date:
-    from flows.hr_sync import today
-
     if value is None:
         return today()
     try:
@@ -83,7 +82,9 @@ def run(
     from tasks.context import load_settings
 
     day = _as_of(as_of)
-    _check_secrets(load_settings(config)[0])  # a bad config is exit 2 before any run starts
+    settings = load_settings(config)[0]  # a bad config is exit 2 before any run starts
+    _check_secrets(settings)
+    _check_state(config, settings)
     _quiet_prefect()
     from flows.hr_sync import hr_sync
     from tasks.report import EXIT_CODES
@@ -104,7 +105,19 @@ def run(
         _emit(document)
     else:
         _print_run(document)
+    if document.get("error"):  # a source that could not be read: bad input
+        raise Exit(2, f"error: {document['error']}")
     raise typer.Exit(EXIT_CODES[document["status"]])
+
+
+def _check_state(path: Path, config) -> None:
+    """The ledger must open (exit 2 naming the file and field otherwise)."""
+    from jml.ledger import Ledger
+
+    try:
+        Ledger.open(config.state_url).close()
+    except LedgerError as exc:
+        raise Exit(2, f"error: {path}: state: {exc}") from None
 
 
 def _check_secrets(config) -> None:
@@ -144,6 +157,8 @@ def plan(config: ConfigOpt = DEFAULT_CONFIG, as_of: AsOfOpt = None, as_json: Jso
         outcome = plan_stages(ctx, direct)
     finally:
         ctx.close()
+    if outcome.error:  # a source that could not be read: bad input
+        raise Exit(2, f"error: {outcome.error}")
     operations = outcome.checked.plan.operations if outcome.checked else []
     if as_json:
         _emit(
@@ -270,13 +285,69 @@ def demo(
     workdir: Annotated[
         Path, typer.Option("--workdir", help="Where the demo keeps its state and copies its feeds.")
     ] = Path("demo-state"),
+    ui: Annotated[
+        bool, typer.Option("--ui", help="Serve the deployments on a local Prefect server; Ctrl-C stops.")
+    ] = False,
 ) -> None:
-    """The main job on embedded defaults: a local SCIM server and three days of HR feeds."""
+    """The main job on embedded defaults: a local SCIM server and three days of HR feeds.
+    With --ui: a local Prefect server serving the deployments until Ctrl-C."""
     _quiet_prefect()
+    if ui:
+        from jml.demo import run_ui_demo
+
+        raise typer.Exit(run_ui_demo(workdir, out))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the demo prints its own story
     from jml.demo import run_demo
 
     raise typer.Exit(run_demo(workdir, out))
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    limit: Annotated[
+        Optional[int], typer.Option("--limit", min=1, help="Flow runs at once, at most (default: no limit).")
+    ] = None,
+    alerts_only: Annotated[
+        bool, typer.Option("--alerts-only", help="Create or update the alerts, then exit (for a work pool).")
+    ] = False,
+) -> None:
+    """Serve the deployments (hr-sync, reconcile, provision-person, decide-approval) to
+    the Prefect API in PREFECT_API_URL, with their schedules and alerts, until Ctrl-C;
+    the schedules stay on when it stops."""
+    from tasks.context import load_settings
+
+    settings = load_settings(config)[0]
+    _check_secrets(settings)
+    _quiet_prefect()
+    _check_prefect_api()
+    if alerts_only:
+        from flows.alerts import ensure_alerts
+
+        names = ensure_alerts(settings)
+        err.print(f"alerts: {', '.join(names) or 'none (no channel in alerts:)'}")
+        return
+    from flows.serving import serve_all
+
+    serve_all(config.resolve(), settings, limit=limit)
+
+
+def _check_prefect_api() -> None:
+    """`jml serve` needs a reachable Prefect server (exit 2 without one, 1 if down)."""
+    import httpx
+
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
+        from prefect.settings import PREFECT_API_URL
+
+        url = PREFECT_API_URL.value()
+    if not url:
+        raise Exit(2, "error: PREFECT_API_URL is not set: point it at a Prefect server's API"
+                      " (e.g. http://127.0.0.1:4200/api)")  # fmt: skip
+    try:
+        httpx.get(f"{url.rstrip('/')}/health", timeout=10).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise Exit(1, f"error: the Prefect API at {url} does not answer: {exc}") from None
 
 
 def _fail(code: int, message: str) -> None:

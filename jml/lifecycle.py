@@ -10,10 +10,15 @@ active      otherwise
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from jml.config import LifecycleConfig
 from jml.model import HrRecord, Lifecycle
+
+
+def today() -> date:
+    """The default as-of date: today in UTC."""
+    return datetime.now(timezone.utc).date()
 
 
 def last_day(record: HrRecord) -> date | None:

@@ -37,6 +37,7 @@ class RunOutcome:
     policy_issues: list[Issue] = field(default_factory=list)
     checked: Checked | None = None
     halt: str | None = None
+    error: str | None = None
     overridden: list[str] = field(default_factory=list)
     batches: list[BatchResult] = field(default_factory=list)
     parked: dict[str, int] = field(default_factory=dict)
@@ -99,7 +100,9 @@ def report_run(ctx: RunContext, outcome: RunOutcome) -> dict:
     summary artifact; return the run's JSON document."""
     ledger = ctx.ledger
     opened = closed = 0
-    if outcome.halt:
+    if outcome.error:
+        status = FAILED
+    elif outcome.halt:
         opened, closed = ledger.sync_issues(
             ctx.run_id, [halt_issue(outcome.halt, _figures(outcome))], kinds={IssueKind.SAFETY_HALT}
         )
@@ -127,7 +130,7 @@ def report_run(ctx: RunContext, outcome: RunOutcome) -> dict:
         markdown=summary_markdown(document),
         description=f"{outcome.flow} run summary",
     )
-    if not outcome.halt and not ctx.dry_run:
+    if status not in (HALTED, FAILED) and not ctx.dry_run:
         publish_exceptions(ctx, outcome.flow)
     return document
 
@@ -154,6 +157,7 @@ def run_document(ctx: RunContext, outcome: RunOutcome, status: str, opened: int,
         "dry_run": ctx.dry_run,
         "override_safety": ctx.override_safety,
         "halt": outcome.halt,
+        "error": outcome.error,
         "overridden": outcome.overridden,
         "operations": {
             "planned": planned,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from prefect import task
 from prefect.cache_policies import NONE
 
+from connectors.base import SourceError
 from connectors.factory import build_source
 from expectations.runner import validate_feed
 from jml.model import HrRecord, Issue
@@ -24,6 +25,8 @@ class Feed:
     held: set[str] = field(default_factory=set)
     halt: str | None = None
     final: bool = False
+    #: A source that could not be read at all (one line naming it): bad input, exit 2.
+    error: str | None = None
     rows: int = 0
     invalid: int = 0
 
@@ -33,7 +36,11 @@ def read_and_validate(ctx: RunContext) -> Feed:
     """Read each source and run its expectation suite (the feed gate)."""
     feed = Feed()
     for source in sorted(ctx.config.sources, key=lambda s: s.precedence):
-        frame = build_source(source, ctx.config.base_dir).read()
+        try:
+            frame = build_source(source, ctx.config.base_dir).read()
+        except SourceError as exc:  # bad input, not a crash: no traceback in the run's log
+            feed.error = str(exc)
+            return feed
         checked = validate_feed(
             frame, source=source.name, max_invalid_fraction=ctx.config.safety.max_invalid_fraction
         )
