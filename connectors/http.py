@@ -1,7 +1,5 @@
 """HTTP helpers shared by the connectors that speak HTTP: which statuses are worth
 trying again, and the Retry-After header as seconds. No I/O.
-
-(The SCIM target keeps a private copy of `retry_after_seconds` from before this module.)
 """
 
 from __future__ import annotations

@@ -39,7 +39,6 @@ Logs name people by employee_id only, and never show the token or attribute valu
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import os
@@ -49,7 +48,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -63,6 +61,7 @@ from connectors.base import (
     Retryable,
     TargetError,
 )
+from connectors.http import RETRY_AFTER_STATUSES, is_retryable_status, retry_after_seconds
 from jml.config import ScimTarget
 from jml.model import ACCOUNT_ATTRIBUTES, Account, Action, Operation, Snapshot
 
@@ -86,8 +85,6 @@ OK_DELETE = frozenset({200, 204})  # RFC 7644 §3.6: 204 No Content
 OK_BULK = frozenset({200})  # RFC 7644 §3.7.3: 200 with one result per operation
 
 # How a failed status is typed (connectors.base).
-RETRY_AFTER_STATUSES = frozenset({429, 503})  # RFC 6585 §4, RFC 9110 §15.6.4
-RETRYABLE_STATUSES = frozenset({408})  # plus every 5xx
 CONFLICT_STATUSES = frozenset({409, 412})  # RFC 7644 §3.12: uniqueness, etag mismatch
 
 # Canonical attribute (or the account's externalId / active) -> its PATCH path.
@@ -1109,32 +1106,14 @@ def _error_for(
     elif isinstance(payload, str):
         detail = payload.strip()
     message = f"{target}: {what}: HTTP {status}" + (f": {detail}" if detail else "")
-    if status in RETRY_AFTER_STATUSES:
-        return Retryable(message, status=status, retry_after=_retry_after_seconds(retry_after))
-    if status >= 500 or status in RETRYABLE_STATUSES:
-        return Retryable(message, status=status)
+    if is_retryable_status(status):
+        wait = retry_after_seconds(retry_after) if status in RETRY_AFTER_STATUSES else None
+        return Retryable(message, status=status, retry_after=wait)
     if status == 404:
         return NotFound(message, status=status)
     if status in CONFLICT_STATUSES:
         return Conflict(message, status=status)
     return Permanent(message, status=status)
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After (RFC 9110 §10.2.3) as seconds: delay-seconds or an HTTP-date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _propagated(error: TargetError, reason: str) -> TargetError:
