@@ -16,13 +16,16 @@ demo: $(STAMP)
 	$(BIN)/jml demo
 
 # The servers the tests start themselves (throwaway, on free loopback ports): OpenLDAP
-# slapd and PostgreSQL, from Debian's packages. Installed only when missing (one
-# apt-get update); a service a package starts on install is stopped again.
+# slapd and PostgreSQL, from Debian's packages; and Debian's Chromium, which the
+# browser test drives headless through Playwright (which cannot download a browser
+# here). Installed only when missing (one apt-get update); a service a package starts
+# on install is stopped again.
 system-deps:
 	@missing=""; \
 	command -v slapd >/dev/null 2>&1 || test -x /usr/sbin/slapd || missing="$$missing slapd"; \
 	command -v ldapsearch >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi; \

@@ -5,6 +5,10 @@ person on leave, an SoD conflict and a high-risk grant waiting for approval; bet
 day 1 and 2 the demo approves that grant as HR and as the business owner; day 2 brings
 a mover, a leaver and fixed rows; day 3 a hire date reached, a contract ended and a
 return from leave. It leaves nothing running.
+
+`jml demo --ui` instead starts a local SCIM server and a local Prefect server, serves
+the deployments (`jml serve`) with the day-1 feed in place, prints the UI address and
+stops everything on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jml.model import describe_detail
+from jml.prefect_process import prefect_server, stop
 from jml.scim_process import scim_server
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -107,3 +116,35 @@ def approve_pending(console: Console, ledger) -> None:
         for role in row["data"]["approvers"]:
             ledger.approve(row["id"], by=f"demo-{role}", role=role)
             console.print(f"approved exception {row['id']} as {role}: jml approve {row['id']} --by demo-{role} --role {role}")
+
+
+def run_ui_demo(workdir: Path, console: Console) -> int:
+    """Serve the deployments on local Prefect and SCIM servers until Ctrl-C (or
+    SIGTERM); return `jml serve`'s exit code if it stops by itself, else 0."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    token = secrets.token_urlsafe(24)
+    with scim_server(token=token, tenants=False) as scim:
+        config = prepare(workdir.resolve(), scim.url)
+        shutil.copy(config.parent / "feeds" / DAYS[0][0], config.parent / "feeds" / "workers.csv")
+        console.print(f"[bold]jml demo --ui[/]: starting a local Prefect server (state in {config.parent})")
+        with prefect_server(config.parent / "prefect-home") as prefect:
+            env = {**os.environ, **prefect.env(), "APP_TOKEN": token}
+            jml = str(Path(sys.executable).parent / "jml")
+            serving = subprocess.Popen([jml, "serve", "--config", str(config)], env=env)
+            console.print(f"Prefect UI: {prefect.ui_url}", soft_wrap=True)
+            console.print(f"SCIM server: {scim.url}", soft_wrap=True)
+            console.print("In the UI: Deployments > hr-sync > Run syncs the day-1 feed. Ctrl-C stops everything.")
+            sys.stdout.flush()
+            try:
+                while serving.poll() is None:
+                    time.sleep(0.5)
+                return serving.returncode
+            except KeyboardInterrupt:
+                console.print("stopping: jml serve, the Prefect server, the SCIM server")
+                return 0
+            finally:
+                stop(serving)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt

@@ -50,9 +50,9 @@ class ApplyProgress:
         self.total = total
         self.done = 0
         self._id: UUID | None = None
-        if _in_run() and total:
+        if _in_run():
             self._id = create_progress_artifact(
-                progress=0.0,
+                progress=0.0 if total else 100.0,
                 key=f"{flow}-apply-progress",
                 description=f"operations applied or attempted, of {total}",
             )
@@ -60,7 +60,7 @@ class ApplyProgress:
     def advance(self, operations: int) -> None:
         """Count `operations` more as handled (applied, failed or parked)."""
         self.done = min(self.total, self.done + operations)
-        if self._id is not None:
+        if self._id is not None and self.total:
             update_progress_artifact(self._id, progress=100.0 * self.done / self.total)
 
     def finish(self) -> None:

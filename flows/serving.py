@@ -1,0 +1,67 @@
+"""`jml serve`: every jml deployment served from one process, with its schedule.
+
+The deployments are named like their flows (`hr-sync/hr-sync`, ...). Their `config`
+parameter defaults to the absolute path of the config file `jml serve` was given; each
+run reads that file and the feeds afresh. Schedules come from the config's `schedules:`
+(hr-sync hourly and reconcile nightly by default); provision-person and decide-approval
+run on demand. Stopping the process leaves the schedules on (`pause_on_shutdown=False`),
+so a restart or another server picks them up.
+
+deployments/prefect.yaml declares the same four deployments for a work pool.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from prefect import serve
+from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron, Interval, Schedule
+from prefect.types.entrypoint import EntrypointType
+
+from flows.alerts import ensure_alerts
+from flows.decide_approval import decide_approval
+from flows.hr_sync import hr_sync
+from flows.provision_person import provision_person
+from flows.reconcile import reconcile
+from jml.config import Config, ScheduleConfig
+
+TAGS = ["jml"]
+
+
+def schedules(entry: ScheduleConfig | None) -> list[Schedule]:
+    """The Prefect schedule of one config entry (none: on demand only)."""
+    if entry is None:
+        return []
+    if entry.cron is not None:
+        return [Cron(entry.cron, timezone=entry.timezone)]
+    return [Interval(timedelta(seconds=entry.interval), timezone=entry.timezone)]
+
+
+def deployments(config_path: Path, config: Config) -> list[RunnerDeployment]:
+    """The four deployments, their `config` parameter defaulting to `config_path`."""
+    parameters = {"config": str(config_path.resolve())}
+    plan = [
+        (hr_sync, schedules(config.schedules.hr_sync)),
+        (reconcile, schedules(config.schedules.reconcile)),
+        (provision_person, []),
+        (decide_approval, []),
+    ]
+    return [
+        flow.to_deployment(
+            flow.name,
+            schedules=flow_schedules,
+            parameters=parameters,
+            tags=TAGS,
+            description=flow.description,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        )
+        for flow, flow_schedules in plan
+    ]
+
+
+def serve_all(config_path: Path, config: Config, *, limit: int | None = None) -> None:
+    """Create or update the alerts, then serve every deployment until interrupted."""
+    ensure_alerts(config)
+    serve(*deployments(config_path, config), pause_on_shutdown=False, limit=limit)

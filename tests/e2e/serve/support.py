@@ -1,0 +1,163 @@
+"""Helpers of the serving tests: worlds (config, policy, feed), a webhook receiver,
+`Served` (a running `jml serve` and its Prefect server) and the SCIM server's state.
+
+`Served.run` creates flow runs the way the UI's Run button does (POST
+/deployments/{id}/create_flow_run with parameters); `Served.wait` waits for their end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from jml.prefect_process import PrefectServer, stop
+
+ROOT = Path(__file__).resolve().parents[3]
+JML = str(Path(sys.executable).parent / "jml")
+DEPLOYMENTS = ("hr-sync", "reconcile", "provision-person", "decide-approval")
+HEADER = "employee_id,first_name,last_name,email,department,job_code,manager_id,employment_type,status,hire_date"
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+#: The runner looks for new runs every 10 s by default; the tests should not wait that long.
+FAST_POLL = {"PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+
+
+def feed_rows(n: int, status: str = "active", prefix: str = "S") -> list[str]:
+    """n Engineering employees (active or terminated), hired in 2020."""
+    return [
+        f"{prefix}{i:03d},First{i},Last{i},{prefix.lower()}{i}@example.com,Engineering,ENG,,employee,{status},2020-01-06"
+        for i in range(n)
+    ]
+
+
+def write_world(folder: Path, url: str, rows: list[str], **extra) -> Path:
+    """A config folder: the example policy, a feed of `rows`, jml.yaml pointing at `url`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "policy.yaml").write_text((ROOT / "examples" / "policy.yaml").read_text())
+    (folder / "workers.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    config = {
+        "state": "sqlite:///jml.db",
+        "sources": [{"name": "hr", "type": "csv", "path": "workers.csv"}],
+        "targets": [{"name": "app", "type": "scim", "url": url, "token_env": "APP_TOKEN",
+                     "timeout": 3, "retry": {"attempts": 1}}],
+        "policy": "policy.yaml",
+        "safety": {"max_invalid_fraction": 0.25, "max_deprovision_fraction": 0.1, "deprovision_floor": 2},
+        **extra,
+    }  # fmt: skip
+    path = folder / "jml.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver: the JSON bodies POSTed to it, in order."""
+
+    url: str
+    messages: list[dict] = field(default_factory=list)
+
+    def wait_for(self, text: str, timeout: float) -> list[dict]:
+        """The messages mentioning `text`, once there is one (AssertionError after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [m for m in list(self.messages) if text in json.dumps(m)]
+            if found:
+                return found
+            time.sleep(0.5)
+        raise AssertionError(f"no alert mentioning {text!r} within {timeout} s: {self.messages}")
+
+
+@dataclass
+class Served:
+    """A running `jml serve` and the Prefect server it serves to."""
+
+    prefect: PrefectServer
+    config: Path
+    tenant: object
+    receiver: Receiver
+    process: subprocess.Popen
+    log: Path
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **self.prefect.env(), "APP_TOKEN": self.tenant.token}
+
+    def api(self, method: str, path: str, **kwargs) -> httpx.Response:
+        response = httpx.request(method, f"{self.prefect.api_url}{path}", timeout=30, **kwargs)
+        assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
+        return response
+
+    def deployment(self, name: str) -> dict:
+        return self.api("GET", f"/deployments/name/{name}/{name}").json()
+
+    def run(self, name: str, **parameters) -> dict:
+        """Create a flow run of deployment `name` as the UI's Run button does."""
+        deployment = self.deployment(name)
+        return self.api(
+            "POST", f"/deployments/{deployment['id']}/create_flow_run", json={"parameters": parameters}
+        ).json()
+
+    def wait(self, flow_run_id: str, timeout: float = 120) -> dict:
+        """The flow run once it reached a final state."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.api("GET", f"/flow_runs/{flow_run_id}").json()
+            if run["state"] and run["state"]["type"] in FINAL:
+                return run
+            time.sleep(0.5)
+        raise AssertionError(f"flow run {flow_run_id} not finished in {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+
+def start_serve(prefect: PrefectServer, config: Path, env: dict, log: Path) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [JML, "serve", "--config", str(config)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def wait_for_deployments(prefect: PrefectServer, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"jml serve exited {process.returncode}:\n{log.read_text()[-3000:]}"
+        found = httpx.post(f"{prefect.api_url}/deployments/filter", json={}, timeout=10).json()
+        if {d["name"] for d in found} >= set(DEPLOYMENTS):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"deployments not served within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def interrupt(process: subprocess.Popen, timeout: float = 30) -> int:
+    """Ctrl-C a process; its exit code (killed after `timeout`)."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop(process)
+        raise
+
+
+
+
+def scim_state(tenant) -> tuple[dict[str, dict], dict[str, set[str]]]:
+    """What a SCIM tenant holds: users by externalId, group name -> member externalIds."""
+    headers = {"Authorization": f"Bearer {tenant.token}"}
+
+    def read(endpoint: str) -> list[dict]:
+        response = httpx.get(f"{tenant.url}/{endpoint}", params={"count": 1000}, headers=headers, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json().get("Resources") or []
+
+    users = {u["externalId"]: u for u in read("Users") if u.get("externalId")}
+    external = {u["id"]: eid for eid, u in users.items()}
+    groups = {
+        g["displayName"]: {external.get(m["value"], m["value"]) for m in g.get("members") or ()}
+        for g in read("Groups")
+    }
+    return users, groups

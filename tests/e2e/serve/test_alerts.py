@@ -1,0 +1,54 @@
+"""Alerts through a webhook receiver started by the test: `jml serve` made the Prefect
+Automations; a run whose target is down and a run halted by the deprovision guard each
+send one message (flow, run, state, counts, UI link) within 60 s; a converged run none."""
+
+from __future__ import annotations
+
+import time
+
+from jml.scim_process import free_port
+from tests.e2e.serve.support import Served, feed_rows, write_world
+
+ALERT_WITHIN = 60
+
+
+def assert_one_alert(served: Served, run: dict, state: str, *fragments: str) -> str:
+    messages = served.receiver.wait_for(run["name"], ALERT_WITHIN)
+    time.sleep(2)  # a duplicate would arrive about as fast as the first message
+    messages = [m for m in served.receiver.messages if run["name"] in str(m)]
+    assert len(messages) == 1, messages
+    text = messages[0]["text"]
+    assert f"flow: hr-sync" in text and f"run: {run['name']}" in text and f"state: {state}" in text, text
+    assert f"{served.prefect.ui_url}/runs/flow-run/{run['id']}" in text, text
+    for fragment in fragments:
+        assert fragment in text, text
+    assert messages[0]["subject"].startswith("jml: hr-sync run"), messages[0]
+    return text
+
+
+def test_a_run_whose_target_is_down_alerts(served: Served, tmp_path):
+    down = f"http://127.0.0.1:{free_port()}/scim"  # nothing listens there
+    config = write_world(tmp_path / "down", down, feed_rows(2, prefix="D"))
+    run = served.run("hr-sync", config=str(config), as_of="2026-03-02")
+    done = served.wait(run["id"])
+    assert (done["state"]["type"], done["state"]["name"]) == ("COMPLETED", "Attention"), done["state"]
+    text = assert_one_alert(served, run, "Attention", "operations failed (unreachable: app)")
+    assert "exceptions open 1" in text
+
+
+def test_a_run_halted_by_the_deprovision_guard_alerts_and_a_converged_one_does_not(
+    served: Served, tmp_path, scim_server
+):
+    tenant = scim_server.tenant()
+    folder = tmp_path / "guard"
+    config = write_world(folder, tenant.url, feed_rows(6, prefix="G"))
+    first = served.run("hr-sync", config=str(config), as_of="2026-03-02")
+    assert served.wait(first["id"])["state"]["name"] == "Completed"
+    (folder / "workers.csv").write_text(
+        (folder / "workers.csv").read_text().replace(",active,", ",terminated,")
+    )
+    run = served.run("hr-sync", config=str(config), as_of="2026-03-02")
+    done = served.wait(run["id"])
+    assert (done["state"]["type"], done["state"]["name"]) == ("FAILED", "Halted"), done["state"]
+    assert_one_alert(served, run, "Halted", "deprovision guard", "6 persons")
+    assert not [m for m in served.receiver.messages if first["name"] in str(m)]

@@ -1,0 +1,54 @@
+"""The Prefect UI in a real browser: Debian's Chromium, headless, driven by Playwright
+for Python. It opens the hr-sync deployment's page, runs it with the Run button (Quick
+run), and sees the run complete. The screenshots are kept in test-output/browser/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+from tests.e2e.serve.support import ROOT, Served, scim_state
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+OUTPUT = ROOT / "test-output" / "browser"
+
+
+def test_run_hr_sync_from_its_deployment_page_and_see_it_complete(served: Served):
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(30_000)
+            page.goto(f"{served.prefect.ui_url}/deployments")
+            page.get_by_role("link", name="hr-sync", exact=True).first.click()
+            expect(page).to_have_url(re.compile(r"/deployments/deployment/"))
+            shot(page, "1-deployment")
+            page.get_by_role("button", name="Run", exact=True).click()
+            page.get_by_text("Quick run", exact=True).click()
+            # The toast "<run> scheduled to start now" keeps animating: click without waiting
+            # for it to be still.
+            page.get_by_role("button", name="View run").first.dispatch_event("click")
+            expect(page).to_have_url(re.compile(r"/runs/flow-run/"))
+            run_id = page.url.rsplit("/", 1)[-1].split("?")[0]
+            badge = page.locator(".page-heading-flow-run__meta .state-badge")  # the run's state
+            expect(badge).to_have_text("Completed", timeout=120_000)
+            shot(page, "2-run-completed")
+        finally:
+            browser.close()
+    run = served.api("GET", f"/flow_runs/{run_id}").json()
+    assert (run["state"]["type"], run["state"]["name"]) == ("COMPLETED", "Completed"), run["state"]
+    assert run["deployment_id"] == served.deployment("hr-sync")["id"]
+    users, _ = scim_state(served.tenant)
+    assert {"S000", "S001", "S002"} <= set(users)
+
+
+def shot(page, name: str) -> Path:
+    path = OUTPUT / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path

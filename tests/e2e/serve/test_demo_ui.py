@@ -1,0 +1,51 @@
+"""`jml demo --ui`: a local Prefect server serving the deployments, its UI address
+printed, everything stopped on Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+import httpx
+
+from tests.e2e.serve.support import DEPLOYMENTS, FAST_POLL, JML, interrupt
+
+
+def test_demo_ui_serves_the_deployments_and_ctrl_c_stops_everything(tmp_path):
+    import os
+
+    demo = subprocess.Popen(
+        [JML, "demo", "--ui", "--workdir", str(tmp_path / "demo")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **FAST_POLL, "PREFECT_API_URL": ""},
+    )  # fmt: skip
+    output: list[str] = []
+    try:
+        ui = scim = None
+        deadline = time.monotonic() + 120
+        while ui is None and time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            assert line or demo.poll() is None, "".join(output)
+            output.append(line)
+            if found := re.search(r"Prefect UI: (http://127\.0\.0\.1:\d+)", line):
+                ui = found.group(1)
+        assert ui, "".join(output)
+        output.append(demo.stdout.readline())
+        scim = re.search(r"SCIM server: (http://127\.0\.0\.1:\d+)", "".join(output)).group(1)
+        assert httpx.get(ui, timeout=10).status_code == 200  # the UI's page
+        names: set[str] = set()
+        while names < set(DEPLOYMENTS) and time.monotonic() < deadline:
+            names = {d["name"] for d in httpx.post(f"{ui}/api/deployments/filter", json={}, timeout=10).json()}
+            time.sleep(0.5)
+        assert names >= set(DEPLOYMENTS)
+    finally:
+        code = interrupt(demo)
+    output.append(demo.stdout.read())
+    assert code == 0, "".join(output)
+    for url in (ui, scim):
+        try:
+            httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            continue
+        raise AssertionError(f"{url} still answers after Ctrl-C")

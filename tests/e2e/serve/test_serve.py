@@ -1,0 +1,99 @@
+"""`jml serve` against a real Prefect server: the deployments, their schedules and typed
+parameters, runs started as the UI's Run button does, and a clean shutdown that keeps
+the schedules and never duplicates the alert automations."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.e2e.serve.support import scim_state
+from tests.e2e.serve.support import (
+    DEPLOYMENTS,
+    FAST_POLL,
+    Served,
+    interrupt,
+    start_serve,
+)
+
+
+def schedules_of(served: Served, name: str) -> list[tuple[str, bool]]:
+    return [(s["schedule"].get("cron"), s["active"]) for s in served.deployment(name)["schedules"]]
+
+
+def test_the_four_deployments_have_their_schedules_and_a_clear_run_form(served: Served):
+    assert schedules_of(served, "hr-sync") == [("0 * * * *", True)]
+    assert schedules_of(served, "reconcile") == [("0 2 * * *", True)]
+    assert schedules_of(served, "provision-person") == []
+    assert schedules_of(served, "decide-approval") == []
+    for name in DEPLOYMENTS:
+        deployment = served.deployment(name)
+        assert deployment["parameters"]["config"] == str(served.config.resolve())
+        schema = deployment["parameter_openapi_schema"]
+        assert all(p.get("description") for p in schema["properties"].values()), (name, schema)
+    hr_sync = served.deployment("hr-sync")["parameter_openapi_schema"]["properties"]
+    assert {"config", "as_of", "dry_run", "wait_for_approvals"} <= set(hr_sync)
+    assert hr_sync["dry_run"]["type"] == "boolean"
+    decide = served.deployment("decide-approval")["parameter_openapi_schema"]
+    assert {"exception_id", "approver"} <= set(decide["required"])
+    assert decide["properties"]["decision"]["enum"] == ["approve", "reject"]
+    assert decide["properties"]["exception_id"]["type"] == "integer"
+
+
+def test_a_run_started_like_the_run_button_completes_and_the_scim_server_shows_it(served: Served):
+    run = served.run("hr-sync", as_of="2026-03-02")
+    done = served.wait(run["id"])
+    assert (done["state"]["type"], done["state"]["name"]) == ("COMPLETED", "Completed"), done["state"]
+    users, groups = scim_state(served.tenant)
+    assert set(users) == {"S000", "S001", "S002"}
+    assert all(user["active"] for user in users.values())
+    assert groups["all-staff"] == groups["engineering"] == {"S000", "S001", "S002"}
+    artifacts = served.api(
+        "POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}
+    ).json()
+    assert {a["type"] for a in artifacts} >= {"markdown", "table", "progress"}, artifacts
+    progress = [a for a in artifacts if a["type"] == "progress"]
+    assert progress[0]["data"] == 100.0
+
+
+def test_provision_person_applies_one_new_hire_now(served: Served):
+    feed = served.config.parent / "workers.csv"
+    original = feed.read_text()
+    try:
+        feed.write_text(
+            original + "S900,New,Hire,new.hire@example.com,Sales,SLS,,employee,active,2020-01-06\n"
+            "S901,Other,Joiner,other.joiner@example.com,Sales,SLS,,employee,active,2020-01-06\n"
+        )
+        done = served.wait(served.run("provision-person", employee_id="S900")["id"])
+        assert done["state"]["type"] == "COMPLETED", done["state"]
+        users, groups = scim_state(served.tenant)
+        assert "S900" in users and "S901" not in users  # only the one person, now
+        assert "S900" in groups["sales"]
+        missing = served.wait(served.run("provision-person", employee_id="NOPE")["id"])
+        assert missing["state"]["type"] == "FAILED"
+        assert "NOPE is not in the HR feed" in missing["state"]["message"]
+    finally:
+        feed.write_text(original)
+
+
+def test_serving_again_updates_in_place_and_ctrl_c_keeps_the_schedules(served: Served, tmp_path):
+    log = tmp_path / "second-serve.log"
+    second = start_serve(served.prefect, served.config, {**served.env(), **FAST_POLL}, log)
+    try:
+        deadline_text = "served"
+        import time
+
+        deadline = time.monotonic() + 90
+        while deadline_text not in log.read_text() and time.monotonic() < deadline:
+            assert second.poll() is None, log.read_text()
+            time.sleep(0.5)
+        assert deadline_text in log.read_text(), log.read_text()
+    finally:
+        code = interrupt(second)
+    assert code == 0, log.read_text()
+    automations = served.api("POST", "/automations/filter", json={}).json()
+    names = sorted(a["name"] for a in automations)
+    assert names == ["jml: operations failed", "jml: run failed"], names
+    assert schedules_of(served, "hr-sync") == [("0 * * * *", True)]
+    assert schedules_of(served, "reconcile") == [("0 2 * * *", True)]
+    assert not served.deployment("hr-sync")["paused"]
+    assert httpx.get(f"{served.prefect.api_url}/health", timeout=5).status_code == 200

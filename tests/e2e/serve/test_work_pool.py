@@ -1,0 +1,80 @@
+"""The other way to run in production: deployments/prefect.yaml deployed with `prefect
+deploy` to a process work pool, and a `prefect worker` running a flow run of it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+from jml.prefect_process import prefect_server
+from tests.e2e.serve.support import DEPLOYMENTS, FAST_POLL, ROOT, feed_rows, interrupt, scim_state, write_world
+
+PREFECT = str(Path(sys.executable).parent / "prefect")
+
+
+def test_prefect_deploy_to_a_process_pool_and_a_worker_runs_hr_sync(tmp_path, scim_server):
+    tenant = scim_server.tenant()
+    config = write_world(
+        tmp_path / "world", tenant.url, feed_rows(2, prefix="W"),
+        alerts=[{"type": "webhook", "url": "http://127.0.0.1:9/unused"}],
+    )  # fmt: skip
+    with prefect_server(tmp_path / "prefect-home") as prefect:
+        env = {**os.environ, **prefect.env(), **FAST_POLL, "APP_TOKEN": tenant.token,
+               "JML_HOME": str(ROOT), "JML_CONFIG": str(config),
+               "PREFECT_WORKER_QUERY_SECONDS": "1"}  # fmt: skip
+
+        def prefect_cli(*args: str) -> str:
+            done = subprocess.run(
+                [PREFECT, "--no-prompt", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+            )
+            assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+            return done.stdout
+
+        prefect_cli("work-pool", "create", "jml", "--type", "process")
+        prefect_cli("deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
+        api = prefect.api_url
+        deployments = {d["name"]: d for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()}
+        assert set(deployments) == set(DEPLOYMENTS)
+        assert all(d["work_pool_name"] == "jml" for d in deployments.values())
+        assert all(d["parameters"] == {"config": str(config)} for d in deployments.values())
+        crons = {name: [s["schedule"]["cron"] for s in d["schedules"]] for name, d in deployments.items()}
+        assert crons == {"hr-sync": ["0 * * * *"], "reconcile": ["0 2 * * *"],
+                         "provision-person": [], "decide-approval": []}  # fmt: skip
+        alerts = subprocess.run(
+            [str(Path(sys.executable).parent / "jml"), "serve", "--alerts-only", "--config", str(config)],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert alerts.returncode == 0 and "alerts: jml: run failed, jml: operations failed" in alerts.stderr, alerts
+        names = [a["name"] for a in httpx.post(f"{api}/automations/filter", json={}, timeout=10).json()]
+        assert sorted(names) == ["jml: operations failed", "jml: run failed"]
+        declared = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())["deployments"]
+        assert [d["name"] for d in declared] == list(DEPLOYMENTS)
+
+        run = httpx.post(
+            f"{api}/deployments/{deployments['hr-sync']['id']}/create_flow_run",
+            json={"parameters": {"as_of": "2026-03-02"}}, timeout=10,
+        ).json()  # fmt: skip
+        log = (tmp_path / "worker.log").open("wb")
+        worker = subprocess.Popen(
+            [PREFECT, "worker", "start", "--pool", "jml"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 120
+            state = None
+            while time.monotonic() < deadline:
+                state = httpx.get(f"{api}/flow_runs/{run['id']}", timeout=10).json()["state"]
+                if state["type"] in ("COMPLETED", "FAILED", "CRASHED"):
+                    break
+                time.sleep(0.5)
+        finally:
+            interrupt(worker)
+            log.close()
+        assert (state["type"], state["name"]) == ("COMPLETED", "Completed"), (state, (tmp_path / "worker.log").read_text()[-3000:])
+    users, groups = scim_state(tenant)
+    assert set(users) == {"W000", "W001"} and groups["engineering"] == {"W000", "W001"}
