@@ -38,7 +38,7 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python bench/plan_100k.py
