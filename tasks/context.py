@@ -65,20 +65,20 @@ class RunContext:
         return {t.name: self.policy.managed(t.name) for t in self.config.targets}
 
     @contextmanager
-    def run_lock(self, *, sleep=time.sleep, clock=time.monotonic) -> Iterator[None]:
+    def run_lock(self) -> Iterator[None]:
         """Hold the ledger's run lock for the block: wait up to `lock.wait_seconds` for
         it, else raise RunLocked naming the holder."""
         settings = self.config.lock
         holder = LockHolder.this_process()
-        deadline = clock() + settings.wait_seconds
+        deadline = time.monotonic() + settings.wait_seconds
         while (current := self.ledger.acquire_lock(holder, settings.ttl_seconds)) is not None:
-            if clock() >= deadline:
+            if time.monotonic() >= deadline:
                 raise RunLocked(
                     f"another run holds the ledger ({current['holder']}, since"
                     f" {current['acquired_at']:%Y-%m-%d %H:%M:%S} UTC, lease until"
                     f" {current['expires_at']:%H:%M:%S} UTC); try again when it is done"
                 )
-            sleep(1.0)
+            time.sleep(1.0)
         self.lock_holder = holder
         try:
             yield
