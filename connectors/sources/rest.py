@@ -6,8 +6,9 @@ the list of workers at the dotted path `items` of the JSON answer, and follows t
 the dotted path `next` (relative URLs are resolved against the page's URL) until it is
 absent, null or empty. Each item becomes one row: for every `fields` entry
 `{column: dotted path}`, the value at that path inside the item (a missing path: None).
-The frame is the one every source returns (connectors.sources.frames): cells as text,
-`_row` the item's position over all pages.
+A `next` URL on another origin (scheme, host, port) than `url` is refused, so the token
+never leaves the configured API. The frame is the one every source returns
+(connectors.sources.frames): cells as text, `_row` the item's position over all pages.
 
 A dotted path walks objects by key and arrays by index: `data.workers`, `name.given`,
 `emails.0.value`.
@@ -92,7 +93,11 @@ class RestSourceConnector:
         seen: set[str] = set()
         url: str | None = config.url
         pages = 0
-        with httpx.Client(headers=self._headers, timeout=config.timeout, verify=config.verify) as client:
+        # Redirects are followed; httpx drops the Authorization header on a redirect to
+        # another origin.
+        with httpx.Client(
+            headers=self._headers, timeout=config.timeout, verify=config.verify, follow_redirects=True
+        ) as client:
             while url:
                 if url in seen:
                     raise self._fail(url, "the next page's URL repeats a page already read")
@@ -111,13 +116,22 @@ class RestSourceConnector:
                 following = dig(body, config.next) if config.next else None
                 if following is not None and not isinstance(following, str):
                     raise self._fail(url, f"`{config.next}` is not a URL")
-                url = str(httpx.URL(url).join(following)) if following else None
+                url = self._next_url(url, following) if following else None
         frame = text_frame(self.name, columns, rows)
         log.info(
             "source %s: read %d rows from %d pages in %.2f s",
             self.name, len(frame), pages, time.monotonic() - started,
         )  # fmt: skip
         return frame
+
+    def _next_url(self, url: str, following: str) -> str:
+        """The next page's absolute URL; it must stay on the configured origin, so the
+        token is never sent elsewhere."""
+        joined = httpx.URL(url).join(following)
+        origin = httpx.URL(self._config.url)
+        if (joined.scheme, joined.host, joined.port) != (origin.scheme, origin.host, origin.port):
+            raise self._fail(url, f"the next page's URL leaves {origin.scheme}://{origin.netloc.decode()}")
+        return str(joined)
 
     def _page(self, client: httpx.Client, url: str) -> object:
         """One page's JSON, tried again per the retry policy on transient failures."""

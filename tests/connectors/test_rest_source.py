@@ -172,3 +172,10 @@ def test_an_unreachable_api(hris: servers.HrisServer) -> None:
     config = source(hris)._config.model_copy(update={"url": f"http://127.0.0.1:{servers.free_port()}/workers"})
     with pytest.raises(SourceError, match=r"ConnectError.*\(after 3 tries\)$"):
         RestSourceConnector(config, environ={TOKEN_ENV: "x"}).read()
+
+
+def test_a_next_page_on_another_origin_is_refused(hris: servers.HrisServer) -> None:
+    hris.pages["/workers?page=1"] = {"data": {"workers": []}, "links": {"next": "http://127.0.0.2:1/steal"}}
+    with pytest.raises(SourceError, match=r"the next page's URL leaves http://127\.0\.0\.1:\d+$"):
+        source(hris).read()
+    assert len(hris.requests) == 1
