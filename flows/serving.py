@@ -12,6 +12,7 @@ deployments/prefect.yaml declares the same four deployments for a work pool.
 
 from __future__ import annotations
 
+import signal
 from datetime import timedelta
 from pathlib import Path
 
@@ -62,6 +63,14 @@ def deployments(config_path: Path, config: Config) -> list[RunnerDeployment]:
 
 
 def serve_all(config_path: Path, config: Config, *, limit: int | None = None) -> None:
-    """Create or update the alerts, then serve every deployment until interrupted."""
+    """Create or update the alerts, then serve every deployment until Ctrl-C or SIGTERM
+    (a service manager's stop), either of which shuts the runner down cleanly."""
     ensure_alerts(config)
+    # Ctrl-C works even when started from a shell that ignores SIGINT in the background.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     serve(*deployments(config_path, config), pause_on_shutdown=False, limit=limit)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt

@@ -3,7 +3,8 @@
 `scim_server()` (from `jml.scim_process`) runs a real scim2-server process with dynamic
 tenants: each test uses its own tenant as the base URL of a SCIM service.
 
-`prefect_server()` runs a real `prefect server` with a private PREFECT_HOME.
+`prefect_server()` (from `jml.prefect_process`) runs a real `prefect server` with a
+private PREFECT_HOME.
 
 `scripted_server(respond)` is a plain HTTP server in a thread that answers every request
 with what `respond(method, path)` says: for faults a real SCIM server cannot be made to
@@ -15,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,11 +24,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 
+from jml.prefect_process import PrefectServer, prefect_server
 from jml.scim_process import ScimServer, ScimTenant, free_port, scim_server
 
-__all__ = ["ScimServer", "ScimTenant", "free_port", "scim_server", "scripted_server", "prefect_server"]
+__all__ = [
+    "PrefectServer", "ScimServer", "ScimTenant", "free_port", "scim_server", "scripted_server",
+    "prefect_server",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,58 +99,6 @@ def scripted_server(respond: Callable[[str, str], Scripted]) -> Iterator[Scripte
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
-
-
-@dataclass(frozen=True, slots=True)
-class PrefectServer:
-    """A running `prefect server`: its API URL and the PREFECT_HOME it uses."""
-
-    api_url: str
-    home: Path
-
-    def env(self) -> dict[str, str]:
-        """Environment variables that point a process at this server."""
-        return {
-            "PREFECT_API_URL": self.api_url,
-            "PREFECT_HOME": str(self.home),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        }
-
-
-@contextmanager
-def prefect_server(home: Path, *, startup_timeout: float = 60.0) -> Iterator[PrefectServer]:
-    """Start `prefect server start` on a free loopback port with its own PREFECT_HOME
-    (so its SQLite database is private), wait for /api/health, stop it on exit."""
-    port = free_port()
-    server = PrefectServer(api_url=f"http://127.0.0.1:{port}/api", home=home)
-    env = {**os.environ, **server.env()}
-    env.pop("PREFECT_API_URL")
-    command = [str(Path(sys.executable).parent / "prefect"), "server", "start",
-               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    log = (home / "server.log").open("wb")
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"prefect server exited at start; see {home / 'server.log'}")
-            try:
-                if httpx.get(f"{server.api_url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"prefect server did not answer within {startup_timeout} s")
-            time.sleep(0.2)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 # -- OpenLDAP slapd ----------------------------------------------------------------

@@ -133,9 +133,9 @@ def wait_for_deployments(prefect: PrefectServer, process: subprocess.Popen, log:
     raise AssertionError(f"deployments not served within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
-def interrupt(process: subprocess.Popen, timeout: float = 30) -> int:
-    """Ctrl-C a process; its exit code (killed after `timeout`)."""
-    process.send_signal(signal.SIGINT)
+def interrupt(process: subprocess.Popen, timeout: float = 30, signum: int = signal.SIGINT) -> int:
+    """Ctrl-C a process (or send it `signum`); its exit code (killed after `timeout`)."""
+    process.send_signal(signum)
     try:
         return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

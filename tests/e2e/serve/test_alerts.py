@@ -18,7 +18,7 @@ def assert_one_alert(served: Served, run: dict, state: str, *fragments: str) -> 
     messages = [m for m in served.receiver.messages if run["name"] in str(m)]
     assert len(messages) == 1, messages
     text = messages[0]["text"]
-    assert f"flow: hr-sync" in text and f"run: {run['name']}" in text and f"state: {state}" in text, text
+    assert "flow: hr-sync" in text and f"run: {run['name']}" in text and f"state: {state}" in text, text
     assert f"{served.prefect.ui_url}/runs/flow-run/{run['id']}" in text, text
     for fragment in fragments:
         assert fragment in text, text

@@ -3,6 +3,7 @@ printed, everything stopped on Ctrl-C."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -13,8 +14,6 @@ from tests.e2e.serve.support import DEPLOYMENTS, FAST_POLL, JML, interrupt
 
 
 def test_demo_ui_serves_the_deployments_and_ctrl_c_stops_everything(tmp_path):
-    import os
-
     demo = subprocess.Popen(
         [JML, "demo", "--ui", "--workdir", str(tmp_path / "demo")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

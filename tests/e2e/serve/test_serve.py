@@ -4,16 +4,12 @@ the schedules and never duplicates the alert automations."""
 
 from __future__ import annotations
 
+import signal
+import time
+
 import httpx
 
-from tests.e2e.serve.support import scim_state
-from tests.e2e.serve.support import (
-    DEPLOYMENTS,
-    FAST_POLL,
-    Served,
-    interrupt,
-    start_serve,
-)
+from tests.e2e.serve.support import DEPLOYMENTS, FAST_POLL, Served, interrupt, scim_state, start_serve
 
 
 def schedules_of(served: Served, name: str) -> list[tuple[str, bool]]:
@@ -75,20 +71,17 @@ def test_provision_person_applies_one_new_hire_now(served: Served):
         feed.write_text(original)
 
 
-def test_serving_again_updates_in_place_and_ctrl_c_keeps_the_schedules(served: Served, tmp_path):
+def test_serving_again_updates_in_place_and_stopping_keeps_the_schedules(served: Served, tmp_path):
     log = tmp_path / "second-serve.log"
     second = start_serve(served.prefect, served.config, {**served.env(), **FAST_POLL}, log)
-    try:
-        deadline_text = "served"
-        import time
-
+    try:  # Prefect prints "Your deployments are being served ..." once they are registered
         deadline = time.monotonic() + 90
-        while deadline_text not in log.read_text() and time.monotonic() < deadline:
+        while "served" not in log.read_text() and time.monotonic() < deadline:
             assert second.poll() is None, log.read_text()
             time.sleep(0.5)
-        assert deadline_text in log.read_text(), log.read_text()
+        assert "served" in log.read_text(), log.read_text()
     finally:
-        code = interrupt(second)
+        code = interrupt(second, signum=signal.SIGTERM)  # how a service manager stops it
     assert code == 0, log.read_text()
     automations = served.api("POST", "/automations/filter", json={}).json()
     names = sorted(a["name"] for a in automations)
