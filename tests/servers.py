@@ -173,8 +173,6 @@ def slapd_server(folder: Path, *, durable: bool = False, startup_timeout: float 
     it on exit. Without `durable` the database skips fsync (fine for tests)."""
     import secrets
 
-    import ldap3
-
     binary = slapd_binary()
     port = free_port()
     password = secrets.token_urlsafe(16)
@@ -205,34 +203,48 @@ index entryUUID eq
         encoding="utf-8",
     )
     log = (folder / "slapd.log").open("wb")
-    command = [binary, "-f", str(config), "-h", f"ldap://127.0.0.1:{port}/", "-d", "0"]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    server = SlapdServer("127.0.0.1", port, f"cn=admin,{LDAP_SUFFIX}", password, LDAP_SUFFIX)
+    process: subprocess.Popen | None = None
     try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"slapd exited at start; see {folder / 'slapd.log'}")
-            try:
-                connection = server.connection()
+        for attempt in range(3):  # a free port may be taken meanwhile (parallel workers)
+            port = port if attempt == 0 else free_port()
+            command = [binary, "-f", str(config), "-h", f"ldap://127.0.0.1:{port}/", "-d", "0"]
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            server = SlapdServer("127.0.0.1", port, f"cn=admin,{LDAP_SUFFIX}", password, LDAP_SUFFIX)
+            connection = _wait_for_slapd(process, server, startup_timeout)
+            if connection is not None:
                 break
-            except ldap3.core.exceptions.LDAPException:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"slapd did not answer within {startup_timeout} s") from None
-                time.sleep(0.05)
+        else:
+            raise RuntimeError(f"slapd exited at start; see {folder / 'slapd.log'}")
         try:
             assert connection.add(LDAP_SUFFIX, ["dcObject", "organization"], {"dc": "example", "o": "jml tests"}), connection.result
         finally:
             connection.unbind()
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         log.close()
+
+
+def _wait_for_slapd(process: subprocess.Popen, server: SlapdServer, timeout: float):
+    """A bound admin connection once slapd answers; None if it exited (port taken)."""
+    import ldap3
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            return None
+        try:
+            return server.connection()
+        except ldap3.core.exceptions.LDAPException:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"slapd did not answer within {timeout} s") from None
+            time.sleep(0.05)
 
 
 # -- PostgreSQL ----------------------------------------------------------------------
@@ -298,11 +310,18 @@ def postgres_server(folder: Path, *, durable: bool = False, startup_timeout: flo
             raise RuntimeError(f"{command[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
 
     run(str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets}"
-    if not durable:
-        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "postgres.log"),
-        "-o", options, "-w", "-t", str(int(startup_timeout)), "start")  # fmt: skip
+    for attempt in range(3):  # a free port may be taken meanwhile (parallel workers)
+        port = port if attempt == 0 else free_port()
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets}"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        try:
+            run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "postgres.log"),
+                "-o", options, "-w", "-t", str(int(startup_timeout)), "start")  # fmt: skip
+            break
+        except RuntimeError:
+            if attempt == 2:
+                raise
     try:
         yield PostgresServer("127.0.0.1", port, "postgres")
     finally:
