@@ -123,11 +123,10 @@ def _check_state(path: Path, config) -> None:
 def _check_secrets(config) -> None:
     """Every secret a target names must be in the environment (exit 2 otherwise)."""
     for target in config.targets:
-        if target.token_env and not os.environ.get(target.token_env):
+        key, variable = target.secret
+        if variable and not os.environ.get(variable):
             raise Exit(
-                2,
-                f"error: targets.{target.name}.token_env: environment variable"
-                f" {target.token_env} is not set",
+                2, f"error: targets.{target.name}.{key}: environment variable {variable} is not set"
             )
 
 
@@ -319,6 +318,10 @@ def serve(
 
     settings = load_settings(config)[0]
     _check_secrets(settings)
+    for n, channel in enumerate(settings.alerts):
+        variable = getattr(channel, "webhook_url_env", None)
+        if variable and not os.environ.get(variable):
+            raise Exit(2, f"error: alerts.{n}.webhook_url_env: environment variable {variable} is not set")
     _quiet_prefect()
     _check_prefect_api()
     if alerts_only:

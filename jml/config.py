@@ -69,6 +69,11 @@ class ScimTarget(Strict):
     bulk: bool = True  # use the Bulk endpoint when the server advertises it
     retry: RetryPolicy = RetryPolicy()
 
+    @property
+    def secret(self) -> tuple[str, str | None]:
+        """(the config key naming the secret's variable, that variable)."""
+        return "token_env", self.token_env
+
 
 #: An environment variable's name (where a secret is read from).
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
@@ -158,10 +163,9 @@ class LdapTarget(Strict):
     retry: RetryPolicy = RetryPolicy()
 
     @property
-    def token_env(self) -> str:
-        """The variable holding this target's secret (the bind password), under the
-        name generic secret checks look for."""
-        return self.password_env
+    def secret(self) -> tuple[str, str | None]:
+        """(the config key naming the secret's variable, that variable)."""
+        return "password_env", self.password_env
 
 
 class SqlUsers(Strict):
@@ -208,10 +212,9 @@ class SqlTarget(_SqlUrl):
     retry: RetryPolicy = RetryPolicy()
 
     @property
-    def token_env(self) -> str | None:
-        """The variable holding this target's secret (the database password), under
-        the name generic secret checks look for."""
-        return self.password_env
+    def secret(self) -> tuple[str, str | None]:
+        """(the config key naming the secret's variable, that variable)."""
+        return "password_env", self.password_env
 
 
 SourceConfig = Annotated[CsvSource | RestSource | SqlSource, Field(discriminator="type")]
@@ -338,10 +341,16 @@ class Config(Strict):
         return next(t for t in self.targets if t.name == name)
 
 
+def _printable(part: object) -> str:
+    """A location part as text on one line (a key with control characters is quoted)."""
+    text = str(part)
+    return text if text.isprintable() else repr(text)
+
+
 def describe_validation_error(path: Path, error: ValidationError) -> str:
     """One line naming the file and the first bad field of a pydantic error."""
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    where = ".".join(_printable(part) for part in first["loc"]) or "(top level)"
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown key"
