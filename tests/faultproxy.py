@@ -53,6 +53,7 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
     lock = threading.Lock()
     client = httpx.Client(base_url=upstream, timeout=30)
     proxy = FaultProxy(url="", faults=faults)
+    stopped = threading.Event()
 
     def decide(method: str) -> str:
         with lock:
@@ -83,6 +84,8 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
                 return self._reply(429, {"Retry-After": str(faults.retry_after)}, b"")
             if faults.delay:
                 time.sleep(faults.delay)
+            if stopped.is_set():  # never forward a write after the proxy was stopped
+                return self._reply(502, {}, b"")
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
             try:
                 answer = client.request(self.command, self.path, content=body, headers=headers)
@@ -123,6 +126,7 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
     try:
         yield proxy
     finally:
+        stopped.set()
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)

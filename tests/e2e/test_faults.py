@@ -119,17 +119,18 @@ def test_a_run_killed_mid_apply_converges_on_the_next_run_without_duplicates(
     scenario, scim_server, reference
 ):
     scenario.write_feed(population(1))
-    with fault_proxy(scim_server.url, Faults(delay=0.25)) as proxy:  # ~90 s of apply
+    with fault_proxy(scim_server.url, Faults(delay=0.02)) as proxy:
         through(scenario, proxy.url, bulk=False, concurrency=1)
         env = {**os.environ, **scenario.prefect_env, "APP_TOKEN": scenario.tenant.token}
         argv = [JML, "run", "--config", str(scenario.config), "--as-of", DAY1, "--json"]
         slow = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         database = scenario.root / "jml.db"
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while done_operations(database) < 100:  # the first batch is journalled done
             assert slow.poll() is None, slow.stderr.read().decode()[-2000:]
             assert time.monotonic() < deadline, "the slow run never got going"
             time.sleep(0.2)
+        proxy.faults.delay = 5.0  # from now on the run crawls: it is mid-apply for minutes
         second = scenario.run("run", "--as-of", DAY1)
         assert second.code == OTHER and "another run holds the ledger" in second.stderr, second
         assert slow.poll() is None, "the slow run must still be applying when it is killed"
