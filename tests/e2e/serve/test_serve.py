@@ -4,7 +4,9 @@ the schedules and never duplicates the alert automations."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import time
 
 import httpx
@@ -90,3 +92,26 @@ def test_serving_again_updates_in_place_and_stopping_keeps_the_schedules(served:
     assert schedules_of(served, "reconcile") == [("0 2 * * *", True)]
     assert not served.deployment("hr-sync")["paused"]
     assert httpx.get(f"{served.prefect.api_url}/health", timeout=5).status_code == 200
+
+
+def test_serve_refuses_bad_input_with_one_line(tmp_path, scim_tenant):
+    """No Prefect API, an API that does not answer, a missing alert secret: one line, no
+    traceback, the SPEC's exit code."""
+    from jml.scim_process import free_port
+    from tests.e2e.serve.support import JML, write_world
+
+    config = write_world(tmp_path, scim_tenant.url, [], alerts=[{"type": "slack", "webhook_url_env": "JML_T_SLACK"}])
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    base |= {"PREFECT_HOME": str(tmp_path / "home"), "APP_TOKEN": scim_tenant.token}
+
+    def serve(**env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([JML, "serve", "--config", str(config)], env={**base, **env},
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    missing_secret = serve(PREFECT_API_URL="http://127.0.0.1:9/api")
+    assert missing_secret.returncode == 2, missing_secret
+    assert missing_secret.stderr == "error: alerts.0.webhook_url_env: environment variable JML_T_SLACK is not set\n"
+    no_api = serve(JML_T_SLACK="https://hooks.example.com/x")
+    assert no_api.returncode == 2 and no_api.stderr.startswith("error: PREFECT_API_URL is not set"), no_api
+    down = serve(JML_T_SLACK="https://hooks.example.com/x", PREFECT_API_URL=f"http://127.0.0.1:{free_port()}/api")
+    assert down.returncode == 1 and "does not answer" in down.stderr and len(down.stderr.splitlines()) == 1, down
