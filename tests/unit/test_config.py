@@ -36,19 +36,19 @@ def load(tmp_path: Path, content: bytes) -> Config | None:
         return None
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=400))
 def test_random_bytes(tmp_path, content):
     load(tmp_path, content)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(key=st.sampled_from([*VALID, "lifecycle", "safety", "lock", "extra"]), value=values)
 def test_any_value_under_any_key(tmp_path, key, value):
     load(tmp_path, yaml.safe_dump({**VALID, key: value}).encode())
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(["name", "type", "url", "token_env", "verify", "concurrency", "retry", "bulk"]),
        value=values)
 def test_any_value_in_a_target(tmp_path, field, value):
@@ -75,7 +75,7 @@ def test_clear_messages(tmp_path, content, message):
     assert message in str(info.value)
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=300))
 def test_policy_random_bytes(tmp_path, content):
     path = tmp_path / "policy.yaml"
