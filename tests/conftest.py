@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: on a loaded 2-core machine a slow example is not a failure.
+settings.register_profile("jml", deadline=None)
+settings.load_profile("jml")
 
 from tests import servers
 
