@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
+from tests import servers
+
 # No per-example deadline: on a loaded 2-core machine a slow example is not a failure.
 settings.register_profile("jml", deadline=None)
 settings.load_profile("jml")
-
-from tests import servers
 
 
 @pytest.fixture(scope="session")
