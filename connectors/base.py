@@ -63,6 +63,16 @@ class Permanent(TargetError):
     """The target refused the operation; trying again will not help."""
 
 
+class ClosesOnExit:
+    """A connector usable as a context manager: `with` closes it on the way out."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 @runtime_checkable
 class Source(Protocol):
     """An HR system. `read` returns every row as text (missing cells as None), with the

@@ -64,7 +64,7 @@ from ldap3.core import exceptions as ldap_errors
 from ldap3.protocol.rfc4527 import post_read_control
 from ldap3.utils.conv import escape_filter_chars
 
-from connectors.base import Conflict, NotFound, Outcome, Permanent, Retryable, TargetError
+from connectors.base import ClosesOnExit, Conflict, NotFound, Outcome, Permanent, Retryable, TargetError
 from connectors.targets.ldap_dn import dn_key, escape_dn_value, first_rdn, rdn_value, render_dn, split_dn
 from connectors.targets.common import (
     Call,
@@ -122,7 +122,7 @@ class _Entry:
     active: bool
 
 
-class LdapTargetConnector:
+class LdapTargetConnector(ClosesOnExit):
     """An LDAP directory as a jml target; see the module docstring for the mapping.
 
     `LdapTargetConnector(config, environ=os.environ)` opens nothing yet; the bind
@@ -168,12 +168,6 @@ class LdapTargetConnector:
         self._groups = render_dn(config.groups_dn)
         self._entries: dict[str, _Entry] = {}  # employee_id -> where the account lives
         self._by_uuid: dict[str, str] = {}  # entryUUID -> employee_id
-
-    def __enter__(self) -> LdapTargetConnector:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"LdapTargetConnector(name={self.name!r}, url={self._config.url!r})"

@@ -54,6 +54,7 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 
 from connectors.base import (
+    ClosesOnExit,
     Conflict,
     NotFound,
     Outcome,
@@ -121,7 +122,7 @@ def scim_filter_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-class ScimTargetConnector:
+class ScimTargetConnector(ClosesOnExit):
     """A SCIM 2.0 server as a jml target (the `connectors.base.Target` protocol).
 
     `ScimTargetConnector(config, environ=os.environ)` opens nothing yet: it builds one
@@ -166,12 +167,6 @@ class ScimTargetConnector:
         self._ids: dict[str, str] = {}  # employee_id (externalId) -> SCIM id
         self._groups: dict[str, str] = {}  # displayName -> SCIM id
         self._group_locks: dict[str, threading.Lock] = {}
-
-    def __enter__(self) -> ScimTargetConnector:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"ScimTargetConnector(name={self.name!r}, url={self._config.url!r})"

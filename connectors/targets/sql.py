@@ -72,7 +72,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
-from connectors.base import Conflict, Outcome, Permanent, Retryable, TargetError
+from connectors.base import ClosesOnExit, Conflict, Outcome, Permanent, Retryable, TargetError
 from connectors.sqlutil import database_url, engine_for, first_line, shown
 from connectors.targets.common import (
     NOT_HELD,
@@ -135,7 +135,7 @@ class _Schema:
         return bool(active) if isinstance(self.active.type, Boolean) else int(bool(active))
 
 
-class SqlTargetConnector:
+class SqlTargetConnector(ClosesOnExit):
     """An app database as a jml target; see the module docstring for the mapping.
 
     `SqlTargetConnector(config, environ=os.environ)` creates the engine but opens no
@@ -160,12 +160,6 @@ class SqlTargetConnector:
         self._schema: _Schema | None = None
         self._lock = threading.RLock()
         self._keys: dict[str, Any] = {}  # employee_id -> key
-
-    def __enter__(self) -> SqlTargetConnector:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SqlTargetConnector(name={self.name!r}, url={shown(self._config.url)!r})"

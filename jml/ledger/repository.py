@@ -225,6 +225,12 @@ def _schema_revisions(conn: Connection) -> set[str]:
     return set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
 
 
+def _execute_many(conn: Connection, statement, rows: Iterable[dict]) -> None:
+    """Run `statement` once per row, in executemany batches of BATCH rows."""
+    for chunk in _chunks(rows, BATCH):
+        conn.execute(statement, chunk)
+
+
 def _first_line(exc: BaseException) -> str:
     message = str(getattr(exc, "orig", None) or exc).strip()
     return message.splitlines()[0] if message else type(exc).__name__
@@ -479,8 +485,7 @@ class Ledger:
                 elif state.absent_since is None:
                     seen.append(employee_id)
             statement = insert(t.persons).values(first_seen_run=run_id, last_seen_run=run_id)
-            for chunk in _chunks(new, BATCH):
-                conn.execute(statement, chunk)
+            _execute_many(conn, statement, new)
             if changed:
                 statement = (
                     update(t.persons)
@@ -492,8 +497,7 @@ class Ledger:
                         last_seen_run=func.coalesce(bindparam("b_run"), p.last_seen_run),
                     )
                 )
-                for chunk in _chunks(changed, BATCH):
-                    conn.execute(statement, chunk)
+                _execute_many(conn, statement, changed)
             for chunk in _chunks(seen, IN_BATCH):
                 conn.execute(
                     update(t.persons).where(p.employee_id.in_(chunk)).values(last_seen_run=run_id)
@@ -530,16 +534,14 @@ class Ledger:
             statement = insert(t.accounts).values(
                 target=target, created_run=run_id, updated_run=run_id
             )
-            for chunk in _chunks(new, BATCH):
-                conn.execute(statement, chunk)
+            _execute_many(conn, statement, new)
             if changed:
                 statement = (
                     update(t.accounts)
                     .where(and_(a.target == target, a.employee_id == bindparam("b_id")))
                     .values(account_id=bindparam("b_account"), updated_run=bindparam("b_run"))
                 )
-                for chunk in _chunks(changed, BATCH):
-                    conn.execute(statement, chunk)
+                _execute_many(conn, statement, changed)
 
     def unlink_accounts(self, target: str, employee_ids: Iterable[str]) -> None:
         """Forget the account links of these persons on `target` (e.g. after delete)."""
@@ -591,8 +593,7 @@ class Ledger:
                 if (e, n) in existing and existing[(e, n)] != r
             ]
             statement = insert(t.grants).values(target=target, run_id=run_id, granted_at=now)
-            for chunk in _chunks(new, BATCH):
-                conn.execute(statement, chunk)
+            _execute_many(conn, statement, new)
             if changed:
                 statement = (
                     update(t.grants)
@@ -605,8 +606,7 @@ class Ledger:
                     )
                     .values(reason=bindparam("b_reason"), run_id=bindparam("b_run"))
                 )
-                for chunk in _chunks(changed, BATCH):
-                    conn.execute(statement, chunk)
+                _execute_many(conn, statement, changed)
 
     def remove_grants(self, target: str, pairs: Iterable[tuple[str, str]]) -> None:
         """Forget grants on `target`: (employee_id, entitlement) each."""
@@ -622,8 +622,7 @@ class Ledger:
             )
         )
         with self._write() as conn:
-            for chunk in _chunks(params, BATCH):
-                conn.execute(statement, chunk)
+            _execute_many(conn, statement, params)
 
     # -- the write-ahead journal ---------------------------------------------------
 
@@ -656,8 +655,7 @@ class Ledger:
             statement = insert(t.operations).values(
                 run_id=run_id, status="pending", error=None, created_at=now, updated_at=now
             )
-            for chunk in _chunks(rows, BATCH):
-                conn.execute(statement, chunk)
+            _execute_many(conn, statement, rows)
             # (run_id, seq) is unique per run; reading the ids back is faster and more
             # portable than INSERT .. RETURNING in executemany.
             ids = list(
@@ -683,8 +681,7 @@ class Ledger:
             .values(status=bindparam("b_status"), error=bindparam("b_error"), updated_at=now)
         )
         with self._write() as conn:
-            for chunk in _chunks(params, BATCH):
-                conn.execute(statement, chunk)
+            _execute_many(conn, statement, params)
 
     def pending_operations(self) -> list[dict]:
         """Operations still `pending`, from any run (a run that stopped mid-apply)."""
@@ -781,8 +778,7 @@ class Ledger:
             statement = insert(t.exceptions).values(
                 status="open", opened_run=run_id, opened_at=now, closed_run=None, closed_at=None
             )
-            for chunk in _chunks(new, BATCH):
-                conn.execute(statement, chunk)
+            _execute_many(conn, statement, new)
             if refresh:
                 statement = (
                     update(t.exceptions)
@@ -794,8 +790,7 @@ class Ledger:
                         target=bindparam("b_target"),
                     )
                 )
-                for chunk in _chunks(refresh, BATCH):
-                    conn.execute(statement, chunk)
+                _execute_many(conn, statement, refresh)
             for chunk in _chunks(close, IN_BATCH):
                 conn.execute(
                     update(t.exceptions)
@@ -1033,8 +1028,7 @@ class Ledger:
             for e in entries
         ]
         statement = insert(t.audit).values(at=now)
-        for chunk in _chunks(rows, BATCH):
-            conn.execute(statement, chunk)
+        _execute_many(conn, statement, rows)
 
     def audit_trail(self, employee_id: str | None = None, limit: int | None = None) -> list[dict]:
         """Audit entries in the order they were written, for one person or everyone;
