@@ -3,26 +3,34 @@
 Errors (every connector translates its library's errors into these, `raise ... from exc`):
 
     ConnectorError          anything that went wrong talking to a system
+    ├── ConfigurationError  the connector's config cannot work (a secret not set)
     ├── SourceError         a source could not be read (file, encoding, HTTP, SQL); the
     │                       message names the source and where it broke
     └── TargetError         an operation or a read against a target failed
         ├── Retryable       worth trying again: 429, 5xx, timeouts, connection errors;
-        │                   `retry_after` is the server's Retry-After in seconds, if any
+        │                   `retry_after` is the server's Retry-After in seconds, if any;
+        │                   `maybe_applied` says whether the target may have acted
+        │                   (a lost reply, a timeout) or certainly did not (429, 503)
         ├── Conflict        the target holds something that clashes (409, 412)
         ├── NotFound        the account or group is not there (404)
+        │   └── GroupMissing  the group a membership change names does not exist
         └── Permanent       the target refused it for good (other 4xx); not retried
 
-A target whose read fails with a TargetError is unreachable for the run.
+A target whose read fails with a TargetError is unreachable for the run. `Aborted` (not
+a ConnectorError) is how a transactional driver says that its current transaction is
+lost: the kernel rolls the whole batch back and applies it again one by one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-from jml.model import Operation, Snapshot
+from jml.model import Snapshot
+from jml.operations import Operation
 
 
 class ConnectorError(Exception):
@@ -31,6 +39,11 @@ class ConnectorError(Exception):
 
 class SourceError(ConnectorError):
     """A source could not be read; the message is one line naming the source."""
+
+
+class ConfigurationError(ConnectorError):
+    """A connector cannot be built from its config: a secret's variable is not set, a
+    DN does not parse. The message is one line naming the target and the field."""
 
 
 class TargetError(ConnectorError):
@@ -42,13 +55,22 @@ class TargetError(ConnectorError):
 
 
 class Retryable(TargetError):
-    """A transient failure: 429, 5xx, timeout or connection error."""
+    """A transient failure: 429, 5xx, timeout or connection error. `maybe_applied` is
+    False only when the target certainly did not act (it answered 429 or 503, or
+    refused before starting); a create that may have been applied is looked up before
+    it is sent again."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        maybe_applied: bool = True,
     ) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
+        self.maybe_applied = maybe_applied
 
 
 class Conflict(TargetError):
@@ -59,8 +81,38 @@ class NotFound(TargetError):
     """The account or group the operation names is not on the target."""
 
 
+class GroupMissing(NotFound):
+    """A membership change names a group the target does not hold (yet)."""
+
+
 class Permanent(TargetError):
     """The target refused the operation; trying again will not help."""
+
+
+class Aborted(Exception):
+    """A transactional driver's transaction is lost (the database refused a statement);
+    `error` is the typed error of the statement that broke it."""
+
+    def __init__(self, error: TargetError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def propagated(error: TargetError, reason: str) -> TargetError:
+    """An error of the same type as `error`, for an operation that depended on it (and
+    was therefore not sent: nothing of it can have been applied)."""
+    message = f"{reason}: {error}"
+    if isinstance(error, Retryable):
+        return Retryable(message, status=error.status, retry_after=error.retry_after, maybe_applied=False)
+    return type(error)(message, status=error.status)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSchema:
+    """What a target holds: the canonical attributes it stores (the planner writes and
+    compares only these)."""
+
+    attributes: frozenset[str]
 
 
 class ClosesOnExit:
@@ -97,28 +149,39 @@ class Outcome:
         return self.error is None
 
 
+@dataclass(slots=True)
+class Applied:
+    """What applying a list of operations did: one Outcome per operation (same order),
+    how many were sent again, how many creates of unknown outcome were found applied
+    (`settled`), the seconds spent waiting between tries, and whether the target turned
+    out to be down (its circuit breaker opened: send it nothing more this run)."""
+
+    outcomes: list[Outcome]
+    retried: int = 0
+    settled: int = 0
+    waited: float = 0.0
+    down: bool = False
+
+
 @runtime_checkable
 class Target(Protocol):
-    """A downstream system holding accounts and entitlements.
+    """A downstream system holding accounts and entitlements (every target is a driver
+    on `connectors.kernel`, which implements this).
 
-    `read` returns the whole target in one paged pass (accounts with their canonical
-    attributes, `manager` as the manager's employee_id, and entitlements).
-    `apply` runs operations in the order given (a manager's create precedes its
-    reports') and returns one Outcome per operation, in the same order; it raises only
-    when it cannot talk to the target at all. Every write but a create must be safe to
-    send twice (replace, add a member already there, remove one already gone, delete an
-    account already deleted); a create is settled with `find` before it is sent again.
+    `read` returns the whole target in one paged pass: accounts with the attributes of
+    `schema` (`manager` as the manager's employee_id) and their entitlements. `apply`
+    runs operations in the order given (a manager's create precedes its reports'),
+    retrying what failed transiently, and never raises for a failed operation. `find`
+    maps employee_ids to the target's account ids, for those that have an account.
     """
 
     name: str
+    schema: TargetSchema
 
     def read(self) -> Snapshot: ...
 
-    def apply(self, operations: list[Operation]) -> list[Outcome]: ...
+    def apply(self, operations: Sequence[Operation]) -> Applied: ...
 
-    def find(self, employee_ids: list[str]) -> dict[str, str]:
-        """employee_id -> the target's account id, for those of `employee_ids` that have
-        an account: how a create whose reply was lost is settled before a retry."""
-        ...
+    def find(self, employee_ids: Sequence[str]) -> dict[str, str]: ...
 
     def close(self) -> None: ...

@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from connectors.base import Source, Target
+from connectors.kernel import Driver, Kernel
 from connectors.sources.csvfile import CsvSourceConnector
 from connectors.sources.rest import RestSourceConnector
 from connectors.sources.sql import SqlSourceConnector
-from connectors.targets.ldap import LdapTargetConnector
-from connectors.targets.scim import ScimTargetConnector
-from connectors.targets.sql import SqlTargetConnector
+from connectors.targets.ldap import LdapDriver
+from connectors.targets.scim import ScimDriver
+from connectors.targets.sql import SqlDriver
 from jml.config import (
     CsvSource,
     LdapTarget,
@@ -40,12 +41,19 @@ def build_source(
     raise TypeError(f"no source connector for {type(config).__name__}")
 
 
-def build_target(config: TargetConfig, environ: Mapping[str, str] = os.environ) -> Target:
-    """The connector writing one configured target."""
+def build_driver(config: TargetConfig, environ: Mapping[str, str] = os.environ) -> Driver:
+    """The driver of one configured target (ConfigurationError when its secret is not
+    set or its config cannot work)."""
     if isinstance(config, ScimTarget):
-        return ScimTargetConnector(config, environ=environ)
+        return ScimDriver(config, environ=environ)
     if isinstance(config, LdapTarget):
-        return LdapTargetConnector(config, environ=environ)
+        return LdapDriver(config, environ=environ)
     if isinstance(config, SqlTarget):
-        return SqlTargetConnector(config, environ=environ)
-    raise TypeError(f"no target connector for {type(config).__name__}")
+        return SqlDriver(config, environ=environ)
+    raise TypeError(f"no target driver for {type(config).__name__}")
+
+
+def build_target(config: TargetConfig, environ: Mapping[str, str] = os.environ) -> Target:
+    """The target of one configured entry: its driver on the kernel, with its retry
+    policy."""
+    return Kernel(build_driver(config, environ), config.retry)

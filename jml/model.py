@@ -1,5 +1,6 @@
 """The domain types every stage passes along: HR records, lifecycle states, accounts,
-operations and issues (the exceptions people work).
+snapshots of targets and issues (the exceptions people work). The operations a plan is
+made of are in `jml.operations`.
 
 Plain dataclasses with slots: a run holds one of each per worker, so they stay small.
 """
@@ -73,21 +74,6 @@ class Lifecycle(str, enum.Enum):
     DELETE = "delete"  # terminated past the grace period: account deleted
 
 
-class Action(str, enum.Enum):
-    """The operations a plan is made of, in the order apply runs them."""
-
-    CREATE = "create"
-    UPDATE = "update"
-    ENABLE = "enable"
-    GRANT = "grant"
-    REVOKE = "revoke"
-    DISABLE = "disable"
-    DELETE = "delete"
-
-
-#: Actions that take access away; the deprovision guard counts the persons they touch.
-DEPROVISIONING = frozenset({Action.DISABLE, Action.REVOKE, Action.DELETE})
-
 #: The canonical account attributes every target maps to its own schema.
 #: `manager` holds the manager's employee_id; the connector translates it.
 ACCOUNT_ATTRIBUTES = (
@@ -126,38 +112,17 @@ class Account:
 
 @dataclass(slots=True)
 class Snapshot:
-    """Everything one full read of a target returned."""
+    """Everything one full read of a target returned.
+
+    `held` names the attributes the target holds (its schema): only those are compared
+    with the desired state and written; every Account's `attributes` has exactly these
+    keys (None where the account has no value).
+    """
 
     target: str
     accounts: list[Account]
     groups: set[str] = field(default_factory=set)
-
-
-@dataclass(slots=True)
-class Operation:
-    """One small change to one account on one target.
-
-    `detail` depends on the action: create carries `attributes` and `active`; update
-    carries `changes` ({attribute: [old, new]}); grant and revoke carry `entitlement`.
-    `account_id` is the target's id of the account when it exists already.
-    """
-
-    target: str
-    employee_id: str
-    action: Action
-    detail: dict
-    reason: str
-    account_id: str | None = None
-
-    def to_json(self) -> dict:
-        """The operation as `jml plan --json` prints it."""
-        return {
-            "target": self.target,
-            "employee_id": self.employee_id,
-            "action": self.action.value,
-            "detail": self.detail,
-            "reason": self.reason,
-        }
+    held: frozenset[str] = frozenset(ACCOUNT_ATTRIBUTES)
 
 
 class IssueKind(str, enum.Enum):
@@ -191,17 +156,3 @@ class Issue:
     employee_id: str | None = None
     target: str | None = None
     data: dict = field(default_factory=dict)
-
-
-def describe_detail(detail: dict | None) -> str:
-    """A short human summary of an operation's detail: the entitlement, the attributes
-    changed, or the state set (no attribute values, so no names or emails)."""
-    if not detail:
-        return ""
-    if "entitlement" in detail:
-        return detail["entitlement"]
-    if "changes" in detail:
-        return "changed " + ", ".join(sorted(detail["changes"]))
-    if "attributes" in detail:
-        return "active" if detail.get("active") else "inactive"
-    return ", ".join(f"{k}={v}" for k, v in sorted(detail.items()))

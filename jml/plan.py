@@ -9,25 +9,27 @@ userName: an account with no externalId is adopted, one with another externalId 
 Operations come out in apply order: creates (managers before their reports), updates,
 enables, grants, revokes, disables, deletes. Entitlements jml does not manage (no
 bundle names them on that target) are never revoked, except from a terminated person,
-who loses everything.
+who loses everything. Only the attributes a target holds (`Snapshot.held`) are written
+and compared.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jml.config import SafetyConfig
-from jml.model import (
-    ACCOUNT_ATTRIBUTES,
-    DEPROVISIONING,
-    Account,
+from jml.model import Account, HrRecord, Issue, IssueKind, Lifecycle, Snapshot
+from jml.operations import (
+    LINK,
     Action,
-    HrRecord,
-    Issue,
-    IssueKind,
-    Lifecycle,
+    Change,
+    Create,
+    Delete,
+    Disable,
+    Enable,
+    Grant,
     Operation,
-    Snapshot,
+    Revoke,
+    Update,
 )
 
 _WITH_ACCOUNT = (Lifecycle.PREHIRE, Lifecycle.ACTIVE, Lifecycle.SUSPENDED)
@@ -128,7 +130,7 @@ def build_plan(
     plan.operations.sort(
         key=lambda op: (
             _PHASE[op.action],
-            depth.get(op.employee_id, 0) if op.action is Action.CREATE else 0,
+            depth.get(op.employee_id, 0) if isinstance(op, Create) else 0,
         )
     )
     return plan
@@ -165,10 +167,12 @@ def _plan_target(
             matched[eid] = account.id
 
     with_account = (set(index.by_external) | set(wanted)) - gone
+    held = snapshot.held
     for eid, (person, account, adopt) in wanted.items():
         record = person.record
         manager = record.manager_id if record.manager_id in with_account else None
-        _converge(ops, target, person, account, adopt, desired_attributes(record, manager), managed)
+        attributes = {k: v for k, v in desired_attributes(record, manager).items() if k in held}
+        _converge(ops, target, person, account, adopt, attributes, managed)
 
 
 def _by_user_name(
@@ -208,17 +212,17 @@ def _take_away(
     state = person.lifecycle
     if state is Lifecycle.NOT_YET:
         return  # the hire date moved later: leave what exists alone
+    on = {"target": target, "employee_id": eid, "account_id": account.id}
     if state is Lifecycle.DELETE:
-        ops.append(_op(target, eid, Action.DELETE, {}, "terminated past delete_after_days", account))
+        ops.append(Delete(**on, reason="terminated past delete_after_days"))
         return
     if state is Lifecycle.TERMINATED:
         why, revocable = "terminated", account.entitlements
     else:
         why, revocable = f"no bundle grants access on {target}", account.entitlements & managed
-    for name in sorted(revocable):
-        ops.append(_op(target, eid, Action.REVOKE, {"entitlement": name}, why, account))
+    ops.extend(Revoke(**on, reason=why, entitlement=name) for name in sorted(revocable))
     if account.active:
-        ops.append(_op(target, eid, Action.DISABLE, {}, why, account))
+        ops.append(Disable(**on, reason=why))
 
 
 def _converge(
@@ -230,96 +234,62 @@ def _converge(
     attributes: dict[str, str | None],
     managed: set[str],
 ) -> None:
-    """Operations that make one wanted account match the desired state."""
+    """Operations that make one wanted account match the desired state (`attributes`:
+    the held ones)."""
     eid = person.employee_id
     active = person.lifecycle is Lifecycle.ACTIVE
     grants = person.grants[target]
     if account is None:
-        detail = {"attributes": attributes, "active": active}
-        ops.append(_op(target, eid, Action.CREATE, detail, f"joiner ({person.lifecycle.value})"))
-        for name, reason in sorted(grants.items()):
-            ops.append(_op(target, eid, Action.GRANT, {"entitlement": name}, reason))
+        on = {"target": target, "employee_id": eid}
+        ops.append(Create(**on, reason=f"joiner ({person.lifecycle.value})", attributes=attributes, active=active))
+        ops.extend(Grant(**on, reason=reason, entitlement=name) for name, reason in sorted(grants.items()))
         return
+    on = {"target": target, "employee_id": eid, "account_id": account.id}
     changes = {
-        attr: [account.attributes.get(attr), attributes[attr]]
-        for attr in ACCOUNT_ATTRIBUTES
-        if account.attributes.get(attr) != attributes[attr]
+        attr: Change(account.attributes.get(attr), wanted)
+        for attr, wanted in attributes.items()
+        if account.attributes.get(attr) != wanted
     }
     if adopt:
-        changes["external_id"] = [None, eid]
+        changes[LINK] = Change(None, eid)
     if changes:
         why = "adopt the unlinked account with this userName" if adopt else "HR attributes changed"
-        ops.append(_op(target, eid, Action.UPDATE, {"changes": changes}, why, account))
+        ops.append(Update(**on, reason=why, changes=changes))
     if active and not account.active:
-        ops.append(_op(target, eid, Action.ENABLE, {}, "active on the as-of date", account))
+        ops.append(Enable(**on, reason="active on the as-of date"))
     elif not active and account.active:
-        ops.append(_op(target, eid, Action.DISABLE, {}, person.lifecycle.value, account))
-    for name in sorted(grants.keys() - account.entitlements):
-        ops.append(_op(target, eid, Action.GRANT, {"entitlement": name}, grants[name], account))
-    for name in sorted((account.entitlements & managed) - grants.keys()):
-        ops.append(
-            _op(target, eid, Action.REVOKE, {"entitlement": name}, "no rule grants it any more", account)
-        )
-
-
-def _op(
-    target: str, eid: str, action: Action, detail: dict, reason: str, account: Account | None = None
-) -> Operation:
-    return Operation(target, eid, action, detail, reason, account.id if account else None)
-
-
-def active_persons(snapshots: dict[str, Snapshot]) -> set[str]:
-    """The employee_ids holding an active, linked account on some target."""
-    return {
-        a.external_id
-        for snapshot in snapshots.values()
-        for a in snapshot.accounts
-        if a.active and a.external_id
-    }
-
-
-def deprovision_guard(
-    plan: Plan, snapshots: dict[str, Snapshot], safety: SafetyConfig
-) -> tuple[str | None, dict]:
-    """(None, figures) when the plan may run; (message, figures) when it takes access
-    from more than max(deprovision_floor, max_deprovision_fraction x persons with an
-    active account) distinct persons."""
-    touched = len(plan.persons(DEPROVISIONING))
-    active = len(active_persons(snapshots))
-    limit = max(float(safety.deprovision_floor), safety.max_deprovision_fraction * active)
-    figures = {"persons": touched, "limit": limit, "active_persons": active}
-    if touched <= limit:
-        return None, figures
-    message = (
-        f"deprovision guard: the plan would disable, strip or delete the access of"
-        f" {touched} persons, over the limit of {limit:g} (the larger of deprovision_floor"
-        f" {safety.deprovision_floor} and {safety.max_deprovision_fraction:.0%} of"
-        f" {active} persons with an active account)"
+        ops.append(Disable(**on, reason=person.lifecycle.value))
+    ops.extend(
+        Grant(**on, reason=grants[name], entitlement=name)
+        for name in sorted(grants.keys() - account.entitlements)
     )
-    return message, figures
+    ops.extend(
+        Revoke(**on, reason="no rule grants it any more", entitlement=name)
+        for name in sorted((account.entitlements & managed) - grants.keys())
+    )
 
 
 def is_applied(op: Operation, account: Account | None) -> bool:
     """Whether a target holding `account` (None: no account) shows `op` as done: how an
     operation of unknown outcome (its run was killed) is settled from a fresh read."""
-    action = op.action
-    if action is Action.CREATE:
-        return account is not None
-    if action in (Action.DELETE, Action.REVOKE) and account is None:
-        return True
-    if account is None:
-        return False
-    if action is Action.ENABLE:
-        return account.active
-    if action is Action.DISABLE:
-        return not account.active
-    if action is Action.GRANT:
-        return op.detail["entitlement"] in account.entitlements
-    if action is Action.REVOKE:
-        return op.detail["entitlement"] not in account.entitlements
-    if action is Action.UPDATE:
-        return all(
-            (account.external_id if attr == "external_id" else account.attributes.get(attr)) == new
-            for attr, (_old, new) in op.detail["changes"].items()
-        )
+    match op:
+        case Create():
+            return account is not None
+        case Delete() | Revoke() if account is None:
+            return True
+        case _ if account is None:
+            return False
+        case Enable():
+            return account.active
+        case Disable():
+            return not account.active
+        case Grant(entitlement=name):
+            return name in account.entitlements
+        case Revoke(entitlement=name):
+            return name not in account.entitlements
+        case Update(changes=changes):
+            return all(
+                (account.external_id if attr == LINK else account.attributes.get(attr)) == change.new
+                for attr, change in changes.items()
+            )
     return False  # DELETE with the account still there

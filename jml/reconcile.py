@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from jml.model import Action, Issue, IssueKind, Lifecycle, Snapshot
+from jml.model import Issue, IssueKind, Lifecycle, Snapshot
+from jml.operations import Action, Grant, Operation, Revoke, Update
 from jml.plan import Desired, Plan
 
 _LEAVING = (Lifecycle.TERMINATED, Lifecycle.DELETE)
@@ -31,7 +32,7 @@ def drift_issues(
     A create is drift only when the ledger links the person to an account on that
     target (the account vanished); otherwise it is a joiner, which is hr-sync's job.
     """
-    per_account: dict[tuple[str, str], list] = defaultdict(list)
+    per_account: dict[tuple[str, str], list[Operation]] = defaultdict(list)
     for op in plan.operations:
         per_account[(op.target, op.employee_id)].append(op)
     issues = []
@@ -60,16 +61,18 @@ def drift_issues(
     return issues
 
 
-def _describe(ops: list) -> str:
+def _describe(ops: list[Operation]) -> str:
     parts = []
     for op in ops:
-        if op.action is Action.UPDATE:
-            parts.append("attributes " + ", ".join(sorted(op.detail["changes"])))
-        elif op.action in (Action.GRANT, Action.REVOKE):
-            sign = "missing" if op.action is Action.GRANT else "extra"
-            parts.append(f"{sign} {op.detail['entitlement']}")
-        else:
-            parts.append(f"to {op.action.value}")
+        match op:
+            case Update(changes=changes):
+                parts.append("attributes " + ", ".join(sorted(changes)))
+            case Grant(entitlement=name):
+                parts.append(f"missing {name}")
+            case Revoke(entitlement=name):
+                parts.append(f"extra {name}")
+            case _:
+                parts.append(f"to {op.action.value}")
     return "; ".join(parts)
 
 

@@ -1,0 +1,127 @@
+"""The SCIM target's HTTP side: one pooled httpx.Client that sends `Request`s and turns
+every failure into the typed errors of `connectors.base` (with the server's SCIM
+`detail`, RFC 7644 §3.12), and the discovery of the server's Bulk capability.
+
+The client sends `Authorization: Bearer <token>` (the token from the environment
+variable the config names), keeps at most `concurrency` connections, verifies TLS
+unless `verify: false`. Messages name the target and the endpoint, never the token,
+ids of people or attribute values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from connectors.base import ConfigurationError, NotFound, Permanent
+from connectors.http import error_for_status, translate_httpx
+from connectors.targets.scim.resources import OK_DISCOVERY, Request
+from jml.config import ScimTarget
+
+__all__ = ["Capabilities", "ScimClient", "dumps", "error_detail"]
+
+MEDIA_TYPE = "application/scim+json"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What /ServiceProviderConfig (RFC 7643 §5) says about Bulk."""
+
+    bulk: bool
+    max_operations: int
+    max_payload: int | None
+
+
+class ScimClient:
+    """Sends SCIM requests to one service provider."""
+
+    def __init__(self, config: ScimTarget, environ: Mapping[str, str]) -> None:
+        headers = {"Accept": f"{MEDIA_TYPE}, application/json"}
+        if config.token_env is not None:
+            token = environ.get(config.token_env)
+            if not token:
+                raise ConfigurationError(f"target {config.name}: environment variable {config.token_env} is not set")
+            headers["Authorization"] = f"Bearer {token}"
+        self.name = config.name
+        self._timeout = config.timeout
+        self._http = httpx.Client(
+            base_url=config.url.rstrip("/") + "/",
+            headers=headers,
+            timeout=config.timeout,
+            verify=config.verify,
+            limits=httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=config.concurrency),
+        )
+        self._capabilities: Capabilities | None = None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send(self, request: Request) -> httpx.Response:
+        """One request; a status outside `request.ok` or a transport failure is raised
+        as its typed error."""
+        what = f"{self.name}: {request.what}"
+        headers = {"Content-Type": MEDIA_TYPE} if request.body is not None else None
+        content = dumps(request.body) if request.body is not None else None
+        with translate_httpx(what, self._timeout):
+            response = self._http.request(
+                request.method, request.path, params=request.params, content=content, headers=headers
+            )
+        if response.status_code in request.ok:
+            return response
+        try:
+            payload: Any = response.json()
+        except ValueError:
+            payload = response.text[:200]
+        raise error_for_status(what, response.status_code, error_detail(payload), response.headers.get("Retry-After"))
+
+    def json(self, request: Request) -> dict:
+        """`send`, and the answer as a JSON object (Permanent when it is not one)."""
+        response = self.send(request)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise Permanent(f"{self.name}: {request.what}: the answer is not JSON") from exc
+        if not isinstance(body, dict):
+            raise Permanent(f"{self.name}: {request.what}: the answer is not a JSON object")
+        return body
+
+    def capabilities(self) -> Capabilities:
+        """The server's Bulk capability, asked once; a server without the endpoint (404)
+        has no Bulk. Raises the typed error when the server cannot answer."""
+        if self._capabilities is None:
+            try:
+                config = self.json(Request("GET", "ServiceProviderConfig", OK_DISCOVERY))
+            except NotFound:
+                config = {}
+            bulk = config.get("bulk") if isinstance(config.get("bulk"), dict) else {}
+            max_operations = _positive_int(bulk.get("maxOperations"))
+            self._capabilities = Capabilities(
+                bulk=bool(bulk.get("supported")) and max_operations is not None,
+                max_operations=max_operations or 0,
+                max_payload=_positive_int(bulk.get("maxPayloadSize")),
+            )
+        return self._capabilities
+
+
+def error_detail(payload: object) -> str:
+    """The server's own words in a SCIM error (RFC 7644 §3.12): `scimType: detail`."""
+    if isinstance(payload, dict):
+        scim_type = payload.get("scimType")
+        detail = str(payload.get("detail") or "")
+        if scim_type:
+            return f"{scim_type}: {detail}" if detail else str(scim_type)
+        return detail
+    return payload.strip() if isinstance(payload, str) else ""
+
+
+def dumps(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _positive_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+

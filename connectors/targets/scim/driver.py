@@ -1,0 +1,236 @@
+"""The SCIM 2.0 driver: a service provider's Users and Groups as the kernel's primitives.
+
+A handle is the user's SCIM id. The mapping of attributes is in
+`connectors.targets.scim.resources`; the HTTP side in `...client`; Bulk in `...bulk`.
+
+- `read` pages through /Users and /Groups (both at once); an account's `manager` is read
+  back as the manager's externalId (None when unknown), its entitlements are the
+  displayNames of the groups listing it.
+- `lookup` is one filter query (`externalId eq "a" or ...`) per call; two users with
+  one externalId are a Conflict.
+- An entitlement is membership of the Group of that displayName; the driver remembers
+  group ids (from the read and its lookups) and asks by displayName for one it does not
+  know. A group the server does not hold, or that went away since it was read, is
+  GroupMissing (the kernel then creates it with its members); a 409 on creating one is
+  a group someone else created meanwhile.
+- Independent requests run `config.concurrency` at once; with `config.bulk` and a
+  server that advertises Bulk, account operations go in Bulk requests.
+
+Logs name people by employee_id only and never show the token or attribute values.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from connectors.base import Conflict, GroupMissing, NotFound, Permanent, TargetSchema
+from connectors.kernel.driver import Driver, Handle, Reading
+from connectors.targets.scim import resources as scim
+from connectors.targets.scim.bulk import ScimBulk
+from connectors.targets.scim.client import ScimClient
+from jml.config import ScimTarget
+from jml.model import ACCOUNT_ATTRIBUTES, Snapshot
+from jml.operations import Create, Delete, Disable, Enable, Operation, Update
+
+__all__ = ["ScimDriver"]
+
+log = logging.getLogger(__name__)
+
+
+class ScimDriver(Driver):
+    """A SCIM 2.0 server as the kernel's driver; see the module docstring.
+
+    `ScimDriver(config, environ=os.environ)` opens nothing yet (a ConfigurationError
+    when the token's variable is not set).
+    """
+
+    schema = TargetSchema(frozenset(ACCOUNT_ATTRIBUTES))
+
+    def __init__(self, config: ScimTarget, *, environ: Mapping[str, str] = os.environ) -> None:
+        self.name = config.name
+        self.concurrency = config.concurrency
+        self._config = config
+        self._client = ScimClient(config, environ)
+        self._lock = threading.Lock()
+        self._groups: dict[str, str] = {}  # displayName -> SCIM id
+
+    def __repr__(self) -> str:
+        return f"ScimDriver(name={self.name!r}, url={self._config.url!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- reading ---------------------------------------------------------------------
+
+    def read(self) -> Reading:
+        """Every account and group, from one paged pass over each."""
+        started = time.monotonic()
+        self._client.capabilities()
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"scim-read-{self.name}") as pool:
+            users_future = pool.submit(self._list, "Users")
+            groups_future = pool.submit(self._list, "Groups")
+            users, groups = users_future.result(), groups_future.result()
+        external_of = {str(user["id"]): scim.text(user.get("externalId")) for user in users if "id" in user}
+        entitlements: dict[str, set[str]] = defaultdict(set)
+        group_ids: dict[str, str] = {}
+        for group in groups:
+            name = scim.text(group.get("displayName"))
+            if name is None:
+                continue
+            if "id" in group:
+                group_ids.setdefault(name, str(group["id"]))
+            for member in group.get("members") or ():
+                if isinstance(member, dict) and member.get("value") is not None:
+                    entitlements[str(member["value"])].add(name)
+        accounts = [
+            scim.account_from_user(user, external_of, entitlements.get(str(user["id"]), set()))
+            for user in users
+            if "id" in user
+        ]
+        handles: dict[str, Handle] = {}
+        for account in accounts:
+            if account.external_id is not None and account.id is not None:
+                handles.setdefault(account.external_id, account.id)
+        with self._lock:
+            self._groups = group_ids
+        log.info(
+            "target %s: read %d accounts and %d groups in %.2f s",
+            self.name, len(accounts), len(group_ids), time.monotonic() - started,
+        )  # fmt: skip
+        return Reading(Snapshot(target=self.name, accounts=accounts, groups=set(group_ids)), handles)
+
+    def _list(self, endpoint: str) -> list[dict]:
+        """Every resource of an endpoint, paged by index."""
+        page_size = self._config.page_size
+        resources: dict[str, dict] = {}
+        start = 1
+        while True:
+            body = self._client.json(scim.list_page(endpoint, start, page_size))
+            page = [item for item in body.get("Resources") or () if isinstance(item, dict)]
+            for item in page:
+                resources.setdefault(str(item.get("id")), item)
+            start += len(page)
+            total = body.get("totalResults")
+            if not page or (isinstance(total, int) and start > total):
+                break
+            if not isinstance(total, int) and len(page) < page_size:
+                break
+        return list(resources.values())
+
+    def lookup(self, employee_ids: Sequence[str]) -> dict[str, Handle]:
+        found: dict[str, list[str]] = defaultdict(list)
+        wanted = set(employee_ids)
+        body = self._client.json(scim.find_users(list(employee_ids)))
+        for user in body.get("Resources") or ():
+            if isinstance(user, dict) and user.get("externalId") in wanted and user.get("id"):
+                found[user["externalId"]].append(str(user["id"]))
+        for employee_id, ids in found.items():
+            if len(set(ids)) > 1:
+                raise Conflict(f"{self.name}: {len(set(ids))} accounts have externalId {employee_id}")
+        return {employee_id: ids[0] for employee_id, ids in found.items()}
+
+    def resolve(self, employee_id: str, account_id: str) -> Handle | None:
+        return account_id
+
+    def account_id(self, handle: Handle) -> str:
+        return str(handle)
+
+    # -- accounts --------------------------------------------------------------------
+
+    def create(self, employee_id: str, values: Mapping[str, Any], active: bool) -> Handle:
+        created = self._client.json(scim.create_user(employee_id, values, active))
+        if not created.get("id"):
+            raise Permanent(f"{self.name}: POST Users: the answer carries no id")
+        return str(created["id"])
+
+    def update(self, handle: Handle, employee_id: str, values: Mapping[str, Any], link: bool) -> Handle:
+        request = self._patch(handle, values, employee_id if link else None)
+        if request is not None:
+            self._client.send(request)
+        return handle
+
+    def set_active(self, handle: Handle, employee_id: str, active: bool) -> Handle:
+        self._client.send(scim.set_active(handle, active))
+        return handle
+
+    def delete(self, handle: Handle, employee_id: str) -> None:
+        try:
+            self._client.send(scim.delete_user(handle))
+        except NotFound:
+            pass  # already gone
+
+    def bulk(self) -> ScimBulk | None:
+        if not self._config.bulk:
+            return None
+        capabilities = self._client.capabilities()
+        return ScimBulk(self._client, capabilities, self._request_for) if capabilities.bulk else None
+
+    def _request_for(self, op: Operation, handle: Handle | None, values: Mapping[str, Any]) -> scim.Request | None:
+        """The single request of an account operation (for Bulk)."""
+        match op:
+            case Create():
+                return scim.create_user(op.employee_id, values, op.active)
+            case Update():
+                return self._patch(handle, values, op.employee_id if op.links else None)
+            case Enable() | Disable():
+                return scim.set_active(handle, isinstance(op, Enable))
+            case Delete():
+                return scim.delete_user(handle)
+        raise Permanent(f"{self.name}: {op.action.value} is not an account operation")
+
+    def _patch(self, handle: Handle, values: Mapping[str, Any], link: str | None) -> scim.Request | None:
+        try:
+            return scim.patch_user(handle, values, link)
+        except ValueError as exc:
+            raise Permanent(f"{self.name}: {exc}") from None
+
+    # -- groups ----------------------------------------------------------------------
+
+    def change_members(self, group: str, changes: Sequence[tuple[bool, Handle]]) -> None:
+        group_id = self._group_id(group)
+        if group_id is None:
+            raise GroupMissing(f"{self.name}: no group {group!r}")
+        try:
+            self._client.send(scim.patch_members(group_id, changes))
+        except NotFound as exc:  # the group went away since it was read
+            with self._lock:
+                self._groups.pop(group, None)
+            raise GroupMissing(str(exc), status=exc.status) from exc
+
+    def create_group(self, group: str, members: Sequence[Handle]) -> bool:
+        try:
+            created = self._client.json(scim.create_group(group, members))
+        except Conflict:
+            # A server with unique displayNames: someone created it meanwhile.
+            if self._find_group(group) is None:
+                raise
+            return False
+        if not created.get("id"):
+            raise Permanent(f"{self.name}: POST Groups: the answer carries no id")
+        with self._lock:
+            self._groups[group] = str(created["id"])
+        log.info("target %s: created group %r", self.name, group)
+        return True
+
+    def _group_id(self, name: str) -> str | None:
+        with self._lock:
+            if name in self._groups:
+                return self._groups[name]
+        return self._find_group(name)
+
+    def _find_group(self, name: str) -> str | None:
+        """The id of the group of that displayName, by one filter query; None if none."""
+        body = self._client.json(scim.find_group(name))
+        for group in body.get("Resources") or ():
+            if isinstance(group, dict) and group.get("displayName") == name and group.get("id"):
+                with self._lock:
+                    self._groups[name] = str(group["id"])
+                return str(group["id"])
+        return None
