@@ -92,6 +92,9 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
             except (httpx.HTTPError, RuntimeError):  # upstream gone, or the proxy stopping
                 return self._reply(502, {}, b"")
             if fate == "dropped":
+                if self.command == "POST" and self.path.split("?")[0].rstrip("/").endswith("/Users"):
+                    with lock:
+                        proxy.counts["dropped POST /Users"] += 1
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return None

@@ -6,7 +6,8 @@ import itertools
 from dataclasses import replace
 from datetime import date
 
-from jml.model import Account, Action, HrRecord, Operation, Snapshot
+from jml.model import Account, HrRecord, Snapshot
+from jml.operations import LINK, Create, Delete, Disable, Enable, Grant, Operation, Revoke, Update
 
 _ids = itertools.count(1)
 
@@ -34,27 +35,28 @@ def apply_to_snapshot(snapshot: Snapshot, operations: list[Operation]) -> Snapsh
                 for a in snapshot.accounts}
     by_eid = {a.external_id: a.id for a in accounts.values() if a.external_id}
     for op in operations:
-        if op.action is Action.CREATE:
+        if isinstance(op, Create):
             new_id = f"id{next(_ids)}"
-            accounts[new_id] = Account(new_id, op.employee_id, op.detail["active"], dict(op.detail["attributes"]))
+            accounts[new_id] = Account(new_id, op.employee_id, op.active, dict(op.attributes))
             by_eid[op.employee_id] = new_id
             continue
         account = accounts[op.account_id or by_eid[op.employee_id]]
-        if op.action is Action.UPDATE:
-            for attr, (_old, new) in op.detail["changes"].items():
-                if attr == "external_id":
-                    account.external_id = new
-                    by_eid[new] = account.id
-                else:
-                    account.attributes[attr] = new
-        elif op.action is Action.ENABLE:
-            account.active = True
-        elif op.action is Action.DISABLE:
-            account.active = False
-        elif op.action is Action.GRANT:
-            account.entitlements.add(op.detail["entitlement"])
-        elif op.action is Action.REVOKE:
-            account.entitlements.discard(op.detail["entitlement"])
-        elif op.action is Action.DELETE:
-            del accounts[account.id]
-    return Snapshot(snapshot.target, list(accounts.values()))
+        match op:
+            case Update(changes=changes):
+                for attr, change in changes.items():
+                    if attr == LINK:
+                        account.external_id = change.new
+                        by_eid[change.new] = account.id
+                    else:
+                        account.attributes[attr] = change.new
+            case Enable():
+                account.active = True
+            case Disable():
+                account.active = False
+            case Grant(entitlement=name):
+                account.entitlements.add(name)
+            case Revoke(entitlement=name):
+                account.entitlements.discard(name)
+            case Delete():
+                del accounts[account.id]
+    return Snapshot(snapshot.target, list(accounts.values()), held=snapshot.held)

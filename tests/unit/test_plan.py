@@ -4,8 +4,10 @@ from datetime import date
 from hypothesis import given, settings, strategies as st
 
 from jml.config import SafetyConfig
-from jml.model import Account, Action, IssueKind, Lifecycle, Snapshot
-from jml.plan import Desired, build_plan, deprovision_guard, desired_attributes, manager_depths
+from jml.model import Account, IssueKind, Lifecycle, Snapshot
+from jml.operations import Action
+from jml.guard import deprovision_guard
+from jml.plan import Desired, build_plan, desired_attributes, manager_depths
 from tests.unit.factories import apply_to_snapshot, record
 
 MANAGED = {"app": {"all-staff", "engineering", "sales"}}

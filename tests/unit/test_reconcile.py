@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from jml.model import Account, Action, IssueKind, Lifecycle, Operation, Snapshot
+from jml.model import Account, IssueKind, Lifecycle, Snapshot
+from jml.operations import Action, Operation, from_journal
 from jml.plan import Desired, Plan
 from jml.reconcile import drift_issues, orphan_issues
 
 
 def op(eid: str, action: Action, **detail) -> Operation:
-    return Operation("app", eid, action, detail, "why", None if action is Action.CREATE else f"id-{eid}")
+    account_id = None if action is Action.CREATE else f"id-{eid}"
+    return from_journal(target="app", employee_id=eid, action=action.value, detail=detail, reason="why", account_id=account_id)
 
 
 def account(account_id: str, external_id: str | None, active: bool = True) -> Account:
