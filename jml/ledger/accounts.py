@@ -82,8 +82,7 @@ def grants(engine: Engine, target: str) -> dict[tuple[str, str], str]:
 
 
 def record_grants(engine: Engine, run_id: int, target: str, made: Iterable[tuple[str, str, str]]) -> None:
-    """Remember grants made on `target`: (employee_id, entitlement, reason) each. A
-    grant already known keeps its granted_at; a new reason replaces the old one."""
+    """Remember grants made on `target` (see `Ledger.record_grants`)."""
     wanted = {(e, n): r for e, n, r in made}
     if not wanted:
         return

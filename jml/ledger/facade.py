@@ -1,9 +1,9 @@
 """`Ledger`: the facade over the ledger's modules, the only API the rest of jml uses.
 
-Each method is one short transaction in one module (`runs`, `lock`, `persons`,
-`accounts`, `journal`, `issues` (the exception queue), `approvals`, `audit`; the engine, its pragmas and the
-schema upgrade are `engine`). Methods take and return the value types of
-`jml.ledger.records`, plain dicts, sets and tuples, never database rows.
+Each method is one short transaction in one module: `runs`, `lock`, `persons`,
+`accounts`, `journal`, `issues` (the exception queue), `approvals` and `audit`; the
+engine, its pragmas and the schema upgrade are `engine`. Methods take and return the
+value types of `jml.ledger.records`, plain dicts, sets and tuples, never database rows.
 """
 
 from __future__ import annotations

@@ -25,12 +25,8 @@ def states(engine: Engine) -> dict[str, PersonState]:
 
 
 def save(engine: Engine, run_id: int, wanted: Iterable[PersonState]) -> None:
-    """Insert or update the given persons' states (others are left as they are).
-
-    A new person gets `first_seen_run = last_seen_run = run_id`. A known one gets the
-    new state, and `last_seen_run = run_id` unless the state says it is absent
-    (`absent_since` set): last_seen_run is the last run whose feed had the person.
-    """
+    """Insert or update these persons' states; the seen/absent rule of first_seen_run
+    and last_seen_run is `Ledger.save_person_states`'s."""
     by_id: dict[str, PersonState] = {s.employee_id: s for s in wanted}
     if not by_id:
         return
