@@ -47,7 +47,7 @@ def decide_approval(
         return Failed(message=str(exc))
     finally:
         ledger.close()
-    summary = f"exception {row['id']} ({row['employee_id']}): {row['status']}"
-    if row["status"] != "approved":
+    summary = f"exception {row.id} ({row.employee_id}): {row.status}"
+    if row.status != "approved":
         return Completed(message=summary)
-    return provision_person(config=config, employee_id=row["employee_id"], actor=approver, return_state=True)
+    return provision_person(config=config, employee_id=row.employee_id, actor=approver, return_state=True)

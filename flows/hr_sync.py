@@ -18,7 +18,7 @@ from prefect import flow
 from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
 
-from jml.ledger.repository import AuditEntry
+from jml.ledger import AuditEntry
 from jml.lifecycle import today
 from tasks.apply import apply_batch, batches
 from tasks.approvals import wait_for_decisions

@@ -43,7 +43,7 @@ def provision_person(employee_id: str, config: str = "jml.yaml", actor: str = "p
             narrow(outcome, employee_id, ctx)
             if not outcome.halt:
                 apply_and_verify(ctx, outcome)
-        outcome.kept = live_issues(ctx, PER_PERSON, lambda row: row["employee_id"] != employee_id)
+        outcome.kept = live_issues(ctx, PER_PERSON, lambda row: row.employee_id != employee_id)
         document = in_flow(report_run, ctx, outcome)
     missing = not_provisionable(outcome, employee_id)
     if missing and not outcome.halt:

@@ -53,7 +53,7 @@ def reconcile(config: str = "jml.yaml", fix: bool = False, actor: str = "prefect
             outcome.kinds = KINDS | {IssueKind.FAILED_OPERATION}
             attempted = {op.employee_id for op in outcome.checked.plan.operations}
             outcome.kept = live_issues(
-                ctx, [IssueKind.FAILED_OPERATION], lambda row: row["employee_id"] not in attempted
+                ctx, [IssueKind.FAILED_OPERATION], lambda row: row.employee_id not in attempted
             )
             fixed = set().union(*(b.done_persons for b in outcome.batches)) - set().union(
                 *(b.failed_persons for b in outcome.batches)

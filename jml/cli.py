@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sys
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
@@ -207,13 +208,13 @@ def exceptions(
         ledger.close()
     fields = ("id", "kind", "employee_id", "target", "detail", "status")
     if as_json:
-        _emit({"exceptions": [{k: row[k] for k in fields} for row in rows]})
+        _emit({"exceptions": [{k: getattr(row, k) for k in fields} for row in rows]})
         return
     table = Table(title=f"{len(rows)} exceptions ({status})")
     for column in fields:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(str(row[k] or "") for k in fields))
+        table.add_row(*(str(getattr(row, k) or "") for k in fields))
     out.print(table)
 
 
@@ -248,9 +249,9 @@ def _decide(config: Path, as_json: bool, decide) -> None:
     finally:
         ledger.close()
     if as_json:
-        _emit({"exception": {k: row[k] for k in ("id", "kind", "employee_id", "detail", "status")}})
+        _emit({"exception": {k: getattr(row, k) for k in ("id", "kind", "employee_id", "detail", "status")}})
     else:
-        out.print(f"exception {row['id']} ({row['employee_id']}): {row['status']}")
+        out.print(f"exception {row.id} ({row.employee_id}): {row.status}")
 
 
 @app.command()
@@ -266,15 +267,15 @@ def audit(
     finally:
         ledger.close()
     if as_json:
-        _emit({"audit": entries})
+        _emit({"audit": [asdict(e) for e in entries]})
         return
     table = Table(title=f"audit trail{' of ' + employee_id if employee_id else ''}")
     for column in ("at", "run_id", "actor", "action", "employee_id", "target", "detail", "reason"):
         table.add_column(column)
     for e in entries:
         table.add_row(
-            str(e["at"])[:19], str(e["run_id"] or ""), e["actor"], e["action"], e["employee_id"] or "",
-            e["target"] or "", describe_detail(e["detail"]), e["reason"] or "",
+            str(e.at)[:19], str(e.run_id or ""), e.actor, e.action, e.employee_id or "",
+            e.target or "", describe_detail(e.detail), e.reason or "",
         )
     out.print(table)
 

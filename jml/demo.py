@@ -95,27 +95,25 @@ def show_day(console: Console, document: dict, ledger) -> None:
     for column in ("employee_id", "action", "detail", "reason"):
         done.add_column(column)
     for entry in ledger.audit_trail():
-        if entry["run_id"] == document["run_id"] and entry["employee_id"]:
-            done.add_row(
-                entry["employee_id"], entry["action"], describe_detail(entry["detail"]), entry["reason"] or ""
-            )
+        if entry.run_id == document["run_id"] and entry.employee_id:
+            done.add_row(entry.employee_id, entry.action, describe_detail(entry.detail), entry.reason or "")
     console.print(done)
     issues = Table(title="open exceptions (jml exceptions)")
     for column in ("id", "kind", "employee_id", "detail"):
         issues.add_column(column)
     for row in ledger.list_exceptions("open"):
-        issues.add_row(str(row["id"]), row["kind"], row["employee_id"] or "", row["detail"])
+        issues.add_row(str(row.id), row.kind, row.employee_id or "", row.detail)
     console.print(issues)
 
 
 def approve_pending(console: Console, ledger) -> None:
     """Approve every pending high-risk grant as each of its approver roles."""
     for row in ledger.list_exceptions("open"):
-        if row["kind"] != "approval":
+        if row.kind != "approval":
             continue
-        for role in row["data"]["approvers"]:
-            ledger.approve(row["id"], by=f"demo-{role}", role=role)
-            console.print(f"approved exception {row['id']} as {role}: jml approve {row['id']} --by demo-{role} --role {role}")
+        for role in row.data["approvers"]:
+            ledger.approve(row.id, by=f"demo-{role}", role=role)
+            console.print(f"approved exception {row.id} as {role}: jml approve {row.id} --by demo-{role} --role {role}")
 
 
 def run_ui_demo(workdir: Path, console: Console) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from jml.config import LifecycleConfig
-from jml.ledger.repository import PersonState
+from jml.ledger import PersonState
 from jml.lifecycle import assess, termination_state
 from jml.model import Issue, IssueKind, Lifecycle, Snapshot
 from jml.plan import Desired

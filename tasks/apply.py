@@ -9,7 +9,7 @@ from prefect.cache_policies import NONE
 
 from connectors.base import Outcome
 from connectors.retry import apply_with_retries
-from jml.ledger.repository import AuditEntry
+from jml.ledger import AuditEntry
 from jml.model import Action, Issue, IssueKind, Operation
 from tasks.context import RunContext
 from tasks.logs import run_logger

@@ -24,6 +24,7 @@ from prefect.input import RunInput
 from prefect.states import Running
 from pydantic import Field, create_model
 
+from jml.approvals import approvers_of, waiting_for
 from jml.ledger import LedgerError
 from jml.model import Issue, IssueKind
 from tasks.context import RunContext
@@ -63,15 +64,13 @@ def open_pending(ctx: RunContext, issues: list[Issue]) -> list[Pending]:
     keys = {issue.key for issue in approvals}
     pending = []
     for row in ctx.ledger.list_exceptions("open"):
-        if row["kind"] != IssueKind.APPROVAL.value or row["key"] not in keys:
+        if row.kind != IssueKind.APPROVAL.value or row.key not in keys:
             continue
-        data = row["data"] or {}
-        approvers = tuple(data.get("approvers") or ())
-        done = {a["role"] for a in ctx.ledger.approvals(row["id"]) if a["decision"] == "approved"}
+        data = row.data or {}
         pending.append(
             Pending(
-                row["id"], row["employee_id"], data.get("bundle", "?"), data.get("rule", "?"),
-                approvers, tuple(r for r in approvers if r not in done),
+                row.id, row.employee_id, data.get("bundle", "?"), data.get("rule", "?"),
+                tuple(approvers_of(row)), waiting_for(row, ctx.ledger.approvals(row.id)),
             )
         )  # fmt: skip
     return pending

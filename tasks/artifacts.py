@@ -30,13 +30,13 @@ def _in_run() -> bool:
 def publish_exceptions(ctx: RunContext, flow: str = "hr-sync") -> int:
     """Publish the table of the exceptions this run opened (still open); return how
     many it opened. Keyed `<flow>-exceptions`, so the UI keeps one history per flow."""
-    opened = [e for e in ctx.ledger.list_exceptions("open") if e["opened_run"] == ctx.run_id]
+    opened = [e for e in ctx.ledger.list_exceptions("open") if e.opened_run == ctx.run_id]
     if _in_run():
         shown = opened[:MAX_ROWS]
         more = f" (first {MAX_ROWS} of {len(opened)})" if len(opened) > MAX_ROWS else ""
         create_table_artifact(
             key=f"{flow}-exceptions",
-            table=[{column: row[column] or "" for column in COLUMNS} for row in shown]
+            table=[{column: getattr(row, column) or "" for column in COLUMNS} for row in shown]
             or [dict.fromkeys(COLUMNS, "")],
             description=f"{flow} run {ctx.run_id}: {len(opened)} exceptions opened{more}",
         )

@@ -74,9 +74,9 @@ class RunContext:
         while (current := self.ledger.acquire_lock(holder, settings.ttl_seconds)) is not None:
             if time.monotonic() >= deadline:
                 raise RunLocked(
-                    f"another run holds the ledger ({current['holder']}, since"
-                    f" {current['acquired_at']:%Y-%m-%d %H:%M:%S} UTC, lease until"
-                    f" {current['expires_at']:%H:%M:%S} UTC); try again when it is done"
+                    f"another run holds the ledger ({current.holder}, since"
+                    f" {current.acquired_at:%Y-%m-%d %H:%M:%S} UTC, lease until"
+                    f" {current.expires_at:%H:%M:%S} UTC); try again when it is done"
                 )
             time.sleep(1.0)
         self.lock_holder = holder

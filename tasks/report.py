@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from jml.evaluate import Assessment
-from jml.ledger.repository import AuditEntry
+from jml.ledger import AuditEntry
 from jml.model import Action, Issue, IssueKind, Lifecycle
 from jml.resolve import Resolved
 from tasks.apply import BatchResult

@@ -10,22 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from jml.ledger import ExceptionRecord
 from jml.model import Issue, IssueKind
 from tasks.context import RunContext
 from tasks.report import RunOutcome
 
 
 def live_issues(
-    ctx: RunContext, kinds: Iterable[IssueKind], keep: Callable[[dict], bool]
+    ctx: RunContext, kinds: Iterable[IssueKind], keep: Callable[[ExceptionRecord], bool]
 ) -> list[Issue]:
     """The open exceptions of `kinds` for which `keep(row)` holds, as issues identical
     to what the ledger holds (so handing them back changes nothing)."""
     wanted = {IssueKind(kind).value for kind in kinds}
     return [
-        Issue(IssueKind(row["kind"]), row["key"], row["detail"], row["employee_id"],
-              row["target"], row["data"] or {})
+        Issue(IssueKind(row.kind), row.key, row.detail, row.employee_id,
+              row.target, row.data or {})
         for row in ctx.ledger.list_exceptions("open")
-        if row["kind"] in wanted and keep(row)
+        if row.kind in wanted and keep(row)
     ]  # fmt: skip
 
 

@@ -61,16 +61,16 @@ def settle_journal(ctx: RunContext, snapshots: dict[str, Snapshot]) -> None:
     indexes = {name: AccountIndex(snapshot) for name, snapshot in snapshots.items()}
     results = []
     for row in ctx.ledger.pending_operations():
-        index = indexes.get(row["target"])
-        if index is None or row["run_id"] == ctx.run_id:
+        index = indexes.get(row.target)
+        if index is None or row.run_id == ctx.run_id:
             continue
         op = Operation(
-            row["target"], row["employee_id"], Action(row["action"]), row["detail"], row["reason"],
-            row["account_id"],
+            row.target, row.employee_id, Action(row.action), row.detail, row.reason,
+            row.account_id,
         )
         applied = is_applied(op, index.linked(op.employee_id, op.account_id))
         note = f"settled by run {ctx.run_id}: " + ("found applied" if applied else "not applied; replanned")
-        results.append((row["id"], "done" if applied else "failed", note))
+        results.append((row.id, "done" if applied else "failed", note))
     if results:
         ctx.ledger.journal_finish(results)
         run_logger().warning("settled %d operations left pending by an interrupted run", len(results))

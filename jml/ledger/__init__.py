@@ -9,21 +9,41 @@ write-ahead journal of operations, exceptions and approvals, the audit trail).
     ...
     ledger.close()
 
-Every method is one short transaction. A problem the user can fix (an unknown
+Every method is one short transaction and returns the value types of
+`jml.ledger.records` (no database rows). A problem the user can fix (an unknown
 exception id, a role the bundle does not list, an unreachable database) raises
 `LedgerError` with a one-line message; a misuse by the calling code raises
 `ValueError` or `TypeError`.
+
+Inside: `facade` (Ledger) delegates to one module per concern: `engine` (engine,
+pragmas, transactions, schema upgrade), `lock`, `runs`, `persons`, `accounts` (links
+and grants), `journal`, `issues` (the exception queue), `approvals` (recording
+decisions; the rules are `jml.approvals`) and `audit`; `tables` is the schema.
 """
 
+from jml.ledger.errors import LedgerError, RunLocked
+from jml.ledger.facade import Ledger
+from jml.ledger.records import (
+    ApprovalRecord,
+    AuditEntry,
+    AuditRecord,
+    ExceptionRecord,
+    JournalRecord,
+    LockHolder,
+    LockInfo,
+    PersonState,
+)
 
-class LedgerError(Exception):
-    """A ledger request cannot be done as asked; the message is one line for the user."""
-
-
-class RunLocked(Exception):
-    """Another run holds the ledger's run lock; the message names it (one line)."""
-
-
-from jml.ledger.repository import AuditEntry, Ledger, LockHolder, PersonState  # noqa: E402
-
-__all__ = ["AuditEntry", "Ledger", "LedgerError", "LockHolder", "PersonState", "RunLocked"]
+__all__ = [
+    "ApprovalRecord",
+    "AuditEntry",
+    "AuditRecord",
+    "ExceptionRecord",
+    "JournalRecord",
+    "Ledger",
+    "LedgerError",
+    "LockHolder",
+    "LockInfo",
+    "PersonState",
+    "RunLocked",
+]

@@ -82,7 +82,7 @@ def test_a_paused_run_resumes_with_the_decisions_from_the_form(world):
     assert {"approver_hr", "approver_business_owner", "reason"} <= set(seen["fields"])
     assert state.is_completed() and state.name == "Completed", state
     assert "finance-admin" in accounts(world)["F0001"].entitlements
-    assert not [e for e in open_exceptions(world).values() if e["kind"] == "approval"]
+    assert not [e for e in open_exceptions(world).values() if e.kind == "approval"]
 
 
 def test_without_an_answer_the_run_goes_on_without_the_grant_and_decide_approval_releases_it(world):
@@ -90,16 +90,16 @@ def test_without_an_answer_the_run_goes_on_without_the_grant_and_decide_approval
     assert state.is_completed() and state.name == "Attention", state
     held = accounts(world)["F0001"]
     assert "all-staff" in held.entitlements and "finance-admin" not in held.entitlements
-    approval = next(e for e in open_exceptions(world).values() if e["kind"] == "approval")
+    approval = next(e for e in open_exceptions(world).values() if e.kind == "approval")
 
-    refused = decide_approval(exception_id=approval["id"], approver="Ivy", role="auditor", config=str(world), return_state=True)
+    refused = decide_approval(exception_id=approval.id, approver="Ivy", role="auditor", config=str(world), return_state=True)
     assert refused.is_failed() and "role 'auditor' may not approve" in refused.message
 
-    first = decide_approval(exception_id=approval["id"], approver="Hana HR", role="hr", config=str(world), return_state=True)
+    first = decide_approval(exception_id=approval.id, approver="Hana HR", role="hr", config=str(world), return_state=True)
     assert first.is_completed() and first.message.endswith(": open")
     assert "finance-admin" not in accounts(world)["F0001"].entitlements
     last = decide_approval(
-        exception_id=approval["id"], approver="Bo Owner", role="business-owner", config=str(world), return_state=True
+        exception_id=approval.id, approver="Bo Owner", role="business-owner", config=str(world), return_state=True
     )
     assert last.is_completed(), last
     assert "finance-admin" in accounts(world)["F0001"].entitlements

@@ -134,9 +134,9 @@ def test_verify_reports_drift_when_the_target_does_not_hold_what_it_acknowledged
     from jml.ledger import Ledger
 
     ledger = Ledger.open(load_config(config).state_url)
-    drift = [e for e in ledger.list_exceptions("open") if e["kind"] == "drift"]
+    drift = [e for e in ledger.list_exceptions("open") if e.kind == "drift"]
     ledger.close()
-    assert {e["employee_id"] for e in drift} == {"E00000", "E00001"}
+    assert {e.employee_id for e in drift} == {"E00000", "E00001"}
     monkeypatch.undo()
     monkeypatch.setenv("APP_TOKEN", tenant_env.token)
     healed = hr_sync(config=str(config), as_of=AS_OF, return_state=True).result()

@@ -10,17 +10,17 @@ from connectors.targets.scim import ScimTargetConnector
 from flows.hr_sync import hr_sync
 from flows.reconcile import reconcile
 from jml.config import load_config
-from jml.ledger import Ledger
+from jml.ledger import ExceptionRecord, Ledger
 from jml.model import Action, Operation
 from tests.flows.test_hr_sync import AS_OF, people, tenant_env, write_world  # noqa: F401 (fixture)
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
-def open_exceptions(config) -> dict[str, dict]:
+def open_exceptions(config) -> dict[str, ExceptionRecord]:
     ledger = Ledger.open(load_config(config).state_url)
     try:
-        return {row["key"]: row for row in ledger.list_exceptions("open")}
+        return {row.key: row for row in ledger.list_exceptions("open")}
     finally:
         ledger.close()
 
@@ -65,10 +65,10 @@ def test_reconcile_reports_then_fixes_drift_and_leaves_orphans_alone(tmp_path, t
     state = reconcile(config=str(config), return_state=True)
     assert state.is_completed() and state.name == "Attention", state
     found = open_exceptions(config)
-    assert found["drift:app:E00001"]["detail"].endswith("missing engineering")
-    assert "leaver (terminated) whose account is still active" in found["drift:app:E00002"]["detail"]
+    assert found["drift:app:E00001"].detail.endswith("missing engineering")
+    assert "leaver (terminated) whose account is still active" in found["drift:app:E00002"].detail
     assert {f"orphan:app:{svc['id']}", f"orphan:app:{bare['id']}"} <= set(found)
-    assert "nobody@example.com" not in found[f"orphan:app:{bare['id']}"]["detail"]  # no emails
+    assert "nobody@example.com" not in found[f"orphan:app:{bare['id']}"].detail  # no emails
     assert "drift:app:E00000" not in found
     now = accounts(config)
     assert "engineering" not in now["E00001"].entitlements and now["E00002"].active  # nothing written

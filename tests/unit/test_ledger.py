@@ -1,9 +1,10 @@
-"""The ledger (jml.ledger): schema by migration, every repository method, the
+"""The ledger (jml.ledger): schema by migration, every method of the facade, the
 exception queue's open/keep/close rules, approvals, the audit trail, and bulk speed.
 
 Runs on a SQLite file in tmp_path; with JML_TEST_POSTGRES_URL set (a SQLAlchemy URL of
 a PostgreSQL server whose user may create databases) every test also runs against a
-fresh PostgreSQL database.
+fresh PostgreSQL database. What the facade does not return (a run's row, the journal's
+timestamps) the tests read with SQL on a connection of their own (`db`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sqlite3
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 
 import pytest
@@ -22,11 +24,21 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import create_engine, make_url, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from jml.ledger import AuditEntry, Ledger, LedgerError, PersonState
-from jml.ledger.repository import alembic_config
+from jml.ledger import (
+    AuditEntry,
+    ExceptionRecord,
+    JournalRecord,
+    Ledger,
+    LedgerError,
+    LockHolder,
+    PersonState,
+    tables,
+)
+from jml.ledger.engine import alembic_config, make_engine
 from jml.ledger.tables import metadata
 from jml.model import Action, Issue, IssueKind, Lifecycle, Operation
 
@@ -70,6 +82,33 @@ def ledger(url):
 
 
 @pytest.fixture
+def db(url) -> Engine:
+    """The test's own engine on the ledger's database, for reading it with SQL."""
+    engine = create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def run_row(db: Engine, run_id: int) -> dict:
+    """The run's row (id, started_at, finished_at, as_of, status, ...), or {} if none."""
+    with db.connect() as conn:
+        row = conn.execute(select(tables.runs).where(tables.runs.c.id == run_id)).first()
+    return dict(row._mapping) if row else {}
+
+
+def journal_rows(db: Engine, run_id: int) -> list[dict]:
+    """Every operation journalled by a run, in order, with all its columns."""
+    o = tables.operations.c
+    with db.connect() as conn:
+        rows = conn.execute(select(tables.operations).where(o.run_id == run_id).order_by(o.seq, o.id))
+        return [dict(row._mapping) for row in rows]
+
+
+def exception_by_id(ledger: Ledger, exception_id: int) -> ExceptionRecord:
+    return next(e for e in ledger.list_exceptions("all") if e.id == exception_id)
+
+
+@pytest.fixture
 def run(ledger) -> int:
     return ledger.start_run(as_of=AS_OF, dry_run=False, override_safety=False, actor="test")
 
@@ -93,14 +132,14 @@ def approval_issue(key: str = "approval:E1:finance-admin", approvers=("hr", "own
 
 
 def open_keys(ledger: Ledger) -> set[str]:
-    return {e["key"] for e in ledger.list_exceptions("open")}
+    return {e.key for e in ledger.list_exceptions("open")}
 
 
 # ------------------------------------------------------------------------ schema, open
 
 
-def test_migrated_schema_matches_tables(ledger):
-    with ledger.engine.connect() as conn:
+def test_migrated_schema_matches_tables(ledger, db):
+    with db.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -116,20 +155,19 @@ def test_revisions_form_one_line_from_the_initial_one():
         assert newer.down_revision == older.revision
 
 
-def test_open_twice_keeps_the_data(url):
+def test_open_twice_keeps_the_data(url, db):
     first = Ledger.open(url)
     run_id = new_run(first)
     first.close()
     again = Ledger.open(url)  # upgrading an up-to-date database is a no-op
-    assert again.get_run(run_id)["actor"] == "test"
+    assert run_row(db, run_id)["actor"] == "test"
     again.close()
 
 
-def test_open_a_database_from_a_newer_jml_is_a_ledger_error(url):
-    store = Ledger.open(url)
-    with store.engine.begin() as conn:
+def test_open_a_database_from_a_newer_jml_is_a_ledger_error(url, db):
+    Ledger.open(url).close()
+    with db.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
-    store.close()
     with pytest.raises(LedgerError, match="newer jml"):
         Ledger.open(url)
 
@@ -138,10 +176,12 @@ def test_sqlite_file_folder_is_created_and_pragmas_set(tmp_path):
     path = tmp_path / "a" / "b" / "jml.db"
     with Ledger.open(f"sqlite:///{path}") as store:
         assert path.exists()
-        with store.engine.connect() as conn:
+        engine = make_engine(f"sqlite:///{path}")  # as the ledger makes its engine
+        with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+        engine.dispose()
         # Foreign keys are enforced: a person's first run must exist.
         with pytest.raises(IntegrityError):
             store.save_person_states(999, [PersonState("E1", "active")])
@@ -152,9 +192,20 @@ def test_sqlite_file_folder_is_created_and_pragmas_set(tmp_path):
 
 
 def test_in_memory_sqlite_works():
+    """An in-memory database is one shared connection: each transaction sees the last."""
     with Ledger.open("sqlite://") as store:
         run_id = new_run(store)
-        assert store.get_run(run_id)["status"] == "running"
+        store.save_person_states(run_id, [PersonState("E1", "active")])  # needs the run
+        assert store.person_states() == {"E1": PersonState("E1", "active")}
+
+
+def test_shared_in_memory_sqlite_works():
+    name = f"jml-{uuid.uuid4().hex[:8]}"
+    with Ledger.open(f"sqlite:///file:{name}?mode=memory&cache=shared&uri=true") as store:
+        run_id = new_run(store)
+        raw = sqlite3.connect(f"file:{name}?mode=memory&cache=shared", uri=True)
+        assert raw.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone() == ("running",)
+        raw.close()
 
 
 BAD_URLS = ["not a url", "nosuchdb://x/y", "postgresql+nosuchdriver://u@127.0.0.1/x"]
@@ -180,9 +231,9 @@ def test_open_where_the_folder_cannot_be_made(tmp_path):
 # ------------------------------------------------------------------------------- runs
 
 
-def test_runs(ledger):
+def test_runs(ledger, db):
     run_id = ledger.start_run(as_of=AS_OF, dry_run=True, override_safety=True, actor="alice")
-    got = ledger.get_run(run_id)
+    got = run_row(db, run_id)
     assert got["status"] == "running"
     assert got["as_of"] == AS_OF
     assert got["dry_run"] is True and got["override_safety"] is True
@@ -191,7 +242,7 @@ def test_runs(ledger):
     assert abs((datetime.now(UTC) - got["started_at"]).total_seconds()) < 60
 
     ledger.finish_run(run_id, "attention", {"operations": {"planned": 3}, "on": date(2026, 1, 2)})
-    got = ledger.get_run(run_id)
+    got = run_row(db, run_id)
     assert got["status"] == "attention"
     assert got["summary"] == {"operations": {"planned": 3}, "on": "2026-01-02"}
     assert got["finished_at"] >= got["started_at"]
@@ -200,8 +251,6 @@ def test_runs(ledger):
 
 def test_run_errors(ledger, run):
     with pytest.raises(LedgerError, match="no run with id 12345"):
-        ledger.get_run(12345)
-    with pytest.raises(LedgerError):
         ledger.finish_run(12345, "converged", {})
     with pytest.raises(ValueError):
         ledger.finish_run(run, "splendid", {})
@@ -210,7 +259,7 @@ def test_run_errors(ledger, run):
 # ---------------------------------------------------------------------------- persons
 
 
-def test_person_states(ledger):
+def test_person_states(ledger, db):
     r1 = new_run(ledger)
     assert ledger.person_states() == {}
     ledger.save_person_states(
@@ -245,7 +294,7 @@ def test_person_states(ledger):
 
     r3 = new_run(ledger)
     ledger.save_person_states(r3, [PersonState("E1", "suspended")])  # unchanged, seen
-    with ledger.engine.connect() as conn:
+    with db.connect() as conn:
         rows = {
             r[0]: (r[1], r[2])
             for r in conn.exec_driver_sql(
@@ -260,7 +309,7 @@ def test_person_states(ledger):
 # --------------------------------------------------------------------------- accounts
 
 
-def test_account_links(ledger, run):
+def test_account_links(ledger, db, run):
     assert ledger.account_links("app") == {}
     ledger.link_accounts(run, "app", {"E1": "id-1", "E2": "id-2"})
     ledger.link_accounts(run, "dir", {"E1": "cn=e1"})
@@ -269,7 +318,7 @@ def test_account_links(ledger, run):
     r2 = new_run(ledger)
     ledger.link_accounts(r2, "app", {"E2": "id-2b", "E3": "id-3"})
     assert ledger.account_links("app") == {"E1": "id-1", "E2": "id-2b", "E3": "id-3"}
-    with ledger.engine.connect() as conn:
+    with db.connect() as conn:
         row = conn.exec_driver_sql(
             "SELECT created_run, updated_run FROM accounts WHERE employee_id = 'E2'"
             " AND target = 'app'"
@@ -323,7 +372,7 @@ def _op(employee_id: str, action: Action = Action.GRANT, **detail) -> Operation:
     )
 
 
-def test_journal(ledger):
+def test_journal(ledger, db):
     r1 = new_run(ledger)
     ops = [
         _op("E1", Action.CREATE, attributes={"user_name": "a@x"}, active=True),
@@ -336,7 +385,7 @@ def test_journal(ledger):
     assert ledger.journal_pending(r1, []) == []
     more = ledger.journal_pending(r1, [_op("E4")])
 
-    journal = ledger.run_operations(r1)
+    journal = journal_rows(db, r1)
     assert [o["id"] for o in journal] == ids + more
     assert [o["seq"] for o in journal] == [1, 2, 3, 4]
     first = journal[0]
@@ -350,13 +399,16 @@ def test_journal(ledger):
     r2 = new_run(ledger)
     later = ledger.journal_pending(r2, [_op("E5")])
     pending = ledger.pending_operations()
-    assert [o["id"] for o in pending] == [ids[2], more[0], later[0]]
-    assert {o["run_id"] for o in pending} == {r1, r2}
-    settled = {o["id"]: o for o in ledger.run_operations(r1)}
+    assert [o.id for o in pending] == [ids[2], more[0], later[0]]
+    assert {o.run_id for o in pending} == {r1, r2}
+    assert pending[0] == JournalRecord(
+        ids[2], r1, 3, "app", "E3", "disable", None, {"since": "2026-05-01"}, "rule 1: staff", "pending", None
+    )
+    settled = {o["id"]: o for o in journal_rows(db, r1)}
     assert settled[ids[0]]["status"] == "done" and settled[ids[0]]["error"] is None
     assert settled[ids[1]]["status"] == "failed" and settled[ids[1]]["error"] == "HTTP 400: bad"
     assert settled[ids[1]]["updated_at"] >= settled[ids[1]]["created_at"]
-    assert ledger.run_operations(r2)[0]["seq"] == 1
+    assert journal_rows(db, r2)[0]["seq"] == 1
 
     with pytest.raises(ValueError):
         ledger.journal_finish([(ids[2], "pending", None)])
@@ -364,11 +416,11 @@ def test_journal(ledger):
         ledger.journal_pending(777, [_op("E1")])
 
 
-def test_journal_concurrent_batches_of_one_run(ledger, run):
+def test_journal_concurrent_batches_of_one_run(ledger, db, run):
     batches = [[_op(f"E{b}-{i}") for i in range(50)] for b in range(8)]
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda ops: ledger.journal_pending(run, ops), batches))
-    journal = ledger.run_operations(run)
+    journal = journal_rows(db, run)
     assert sorted(o["seq"] for o in journal) == list(range(1, 401))
     by_id = {o["id"]: o for o in journal}
     for ops, ids in zip(batches, results, strict=True):
@@ -388,31 +440,31 @@ def test_sync_issues_opens_keeps_and_closes(ledger):
     ]
     assert ledger.sync_issues(r1, found, kinds=kinds) == (3, 0)
     assert ledger.count_open() == 3
-    first_ids = {e["key"]: e["id"] for e in ledger.list_exceptions()}
+    first_ids = {e.key: e.id for e in ledger.list_exceptions()}
 
     # The same causes found again: the same exceptions, refreshed.
     r2 = new_run(ledger)
     found[0] = issue(IssueKind.QUARANTINE, "q:hr:3", "row 3: bad email, bad date", employee_id="E3")
     assert ledger.sync_issues(r2, found, kinds=kinds) == (0, 0)
-    now = {e["key"]: e for e in ledger.list_exceptions()}
-    assert {k: e["id"] for k, e in now.items()} == first_ids
-    assert now["q:hr:3"]["detail"] == "row 3: bad email, bad date"
-    assert now["dup:a@x"]["data"] == {"ids": ["E5", "E6"]}
-    assert now["q:hr:3"]["opened_run"] == r1
+    now = {e.key: e for e in ledger.list_exceptions()}
+    assert {k: e.id for k, e in now.items()} == first_ids
+    assert now["q:hr:3"].detail == "row 3: bad email, bad date"
+    assert now["dup:a@x"].data == {"ids": ["E5", "E6"]}
+    assert now["q:hr:3"].opened_run == r1
 
     # A cause gone closes its exception, with the run that saw it gone.
     r3 = new_run(ledger)
     assert ledger.sync_issues(r3, found[1:], kinds=kinds) == (0, 1)
-    closed = ledger.get_exception(first_ids["q:hr:3"])
-    assert closed["status"] == "closed" and closed["closed_run"] == r3
+    closed = exception_by_id(ledger, first_ids["q:hr:3"])
+    assert closed.status == "closed" and closed.closed_run == r3
     assert open_keys(ledger) == {"q:hr:4", "dup:a@x"}
 
     # The cause back again: a new exception, the closed one stays closed.
     r4 = new_run(ledger)
     assert ledger.sync_issues(r4, found, kinds=kinds) == (1, 0)
-    reopened = [e for e in ledger.list_exceptions("all") if e["key"] == "q:hr:3"]
-    assert [e["status"] for e in reopened] == ["closed", "open"]
-    assert reopened[1]["opened_run"] == r4
+    reopened = [e for e in ledger.list_exceptions("all") if e.key == "q:hr:3"]
+    assert [e.status for e in reopened] == ["closed", "open"]
+    assert reopened[1].opened_run == r4
 
     # Exceptions of kinds the run did not look at are left alone.
     r5 = new_run(ledger)
@@ -455,7 +507,7 @@ def test_approval_decisions_are_kept_then_void_when_no_longer_needed(ledger):
     a, b = approval_issue("approval:E1:fa"), approval_issue("approval:E2:fa")
     b.employee_id = "E2"
     assert ledger.sync_issues(r1, [a, b], kinds=kinds) == (2, 0)
-    ids = {e["key"]: e["id"] for e in ledger.list_exceptions()}
+    ids = {e.key: e.id for e in ledger.list_exceptions()}
     ledger.approve(ids[a.key], by="hanna", role="hr")
     ledger.approve(ids[a.key], by="omar", role="owner")
     ledger.reject(ids[b.key], by="hanna", reason="not in finance")
@@ -464,15 +516,15 @@ def test_approval_decisions_are_kept_then_void_when_no_longer_needed(ledger):
     # Found again: the decisions stand, nothing is reopened.
     r2 = new_run(ledger)
     assert ledger.sync_issues(r2, [a, b], kinds=kinds) == (0, 0)
-    assert ledger.get_exception(ids[a.key])["status"] == "approved"
-    assert ledger.get_exception(ids[b.key])["status"] == "rejected"
+    assert exception_by_id(ledger, ids[a.key]).status == "approved"
+    assert exception_by_id(ledger, ids[b.key]).status == "rejected"
     assert ledger.count_open() == 0
 
     # E1 no longer needs the bundle: the approval is void (closed).
     r3 = new_run(ledger)
     assert ledger.sync_issues(r3, [b], kinds=kinds) == (0, 1)
-    assert ledger.get_exception(ids[a.key])["status"] == "closed"
-    assert ledger.get_exception(ids[a.key])["closed_run"] == r3
+    assert exception_by_id(ledger, ids[a.key]).status == "closed"
+    assert exception_by_id(ledger, ids[a.key]).closed_run == r3
     assert ledger.approval_decisions() == {b.key: "rejected"}
 
     # Needed again later: asked anew.
@@ -481,7 +533,7 @@ def test_approval_decisions_are_kept_then_void_when_no_longer_needed(ledger):
     assert open_keys(ledger) == {a.key}
 
 
-def test_list_get_count_exceptions(ledger, run):
+def test_list_and_count_exceptions(ledger, run):
     ledger.sync_issues(
         run,
         [
@@ -491,8 +543,8 @@ def test_list_get_count_exceptions(ledger, run):
         kinds={IssueKind.SOD, IssueKind.CONFLICT},
     )
     listed = ledger.list_exceptions()
-    assert [e["kind"] for e in listed] == ["sod", "conflict"]
-    assert set(listed[0]) == {
+    assert [e.kind for e in listed] == ["sod", "conflict"]
+    assert set(asdict(listed[0])) == {
         "id",
         "kind",
         "key",
@@ -504,14 +556,16 @@ def test_list_get_count_exceptions(ledger, run):
         "opened_run",
         "closed_run",
     }
-    assert listed[0]["employee_id"] == "E1" and listed[1]["target"] == "app"
-    assert ledger.get_exception(listed[1]["id"]) == listed[1]
+    assert listed[0].employee_id == "E1" and listed[1].target == "app"
+    assert listed[1] == ExceptionRecord(
+        listed[1].id, "conflict", "conflict:app:a@x", None, "app", "taken", "open", {}, run, None
+    )
     ledger.sync_issues(new_run(ledger), [], kinds={IssueKind.SOD})
     assert ledger.count_open() == 1
     assert len(ledger.list_exceptions("all")) == 2
-    assert [e["kind"] for e in ledger.list_exceptions("closed")] == ["sod"]
+    assert [e.kind for e in ledger.list_exceptions("closed")] == ["sod"]
     with pytest.raises(LedgerError, match="no exception with id 999"):
-        ledger.get_exception(999)
+        ledger.approvals(999)
     with pytest.raises(LedgerError):
         ledger.list_exceptions("pending")
 
@@ -543,7 +597,7 @@ def test_sync_issues_property(runs):
             assert opened == len(keys - model)
             assert closed == len(model - keys - kept)
             model = keys | kept
-            open_now = [e["key"] for e in store.list_exceptions()]
+            open_now = [e.key for e in store.list_exceptions()]
             assert sorted(open_now) == sorted(model)
 
 
@@ -553,37 +607,37 @@ def test_sync_issues_property(runs):
 @pytest.fixture
 def pending_approval(ledger, run) -> int:
     ledger.sync_issues(run, [approval_issue()], kinds={IssueKind.APPROVAL})
-    return ledger.list_exceptions()[0]["id"]
+    return ledger.list_exceptions()[0].id
 
 
 def test_approval_completes_only_after_every_role(ledger, pending_approval):
     first = ledger.approve(pending_approval, by="hanna", role="hr")
-    assert first["status"] == "open"
+    assert first.status == "open"
     assert ledger.approval_decisions() == {}
     second = ledger.approve(pending_approval, by="omar", role="owner")
-    assert second["status"] == "approved"
+    assert second.status == "approved"
     assert ledger.approval_decisions() == {"approval:E1:finance-admin": "approved"}
     assert ledger.count_open() == 0
     decisions = ledger.approvals(pending_approval)
-    assert [(d["role"], d["approver"], d["decision"]) for d in decisions] == [
+    assert [(d.role, d.approver, d.decision) for d in decisions] == [
         ("hr", "hanna", "approved"),
         ("owner", "omar", "approved"),
     ]
     trail = ledger.audit_trail("E1")
-    assert [(e["actor"], e["action"]) for e in trail] == [("hanna", "approve"), ("omar", "approve")]
-    assert trail[0]["detail"]["waiting_for"] == ["owner"]
-    assert trail[1]["detail"]["status"] == "approved"
-    assert trail[1]["detail"]["bundle"] == "finance-admin"
-    assert trail[1]["run_id"] is None
+    assert [(e.actor, e.action) for e in trail] == [("hanna", "approve"), ("omar", "approve")]
+    assert trail[0].detail["waiting_for"] == ["owner"]
+    assert trail[1].detail["status"] == "approved"
+    assert trail[1].detail["bundle"] == "finance-admin"
+    assert trail[1].run_id is None
 
 
 def test_reject(ledger, pending_approval):
     ledger.approve(pending_approval, by="hanna", role="hr")
     got = ledger.reject(pending_approval, by="omar", reason="no business need")
-    assert got["status"] == "rejected"
+    assert got.status == "rejected"
     assert ledger.approval_decisions() == {"approval:E1:finance-admin": "rejected"}
     last = ledger.audit_trail("E1")[-1]
-    assert (last["actor"], last["action"], last["reason"]) == ("omar", "reject", "no business need")
+    assert (last.actor, last.action, last.reason) == ("omar", "reject", "no business need")
     with pytest.raises(LedgerError, match="already rejected"):
         ledger.reject(pending_approval, by="omar", reason=None)
     with pytest.raises(LedgerError, match="already rejected"):
@@ -612,7 +666,7 @@ def test_approve_errors(ledger, run, pending_approval):
         ledger.reject(pending_approval, by="omar", reason=None)
 
     ledger.sync_issues(run, [issue(IssueKind.SOD, "sod:E1")], kinds={IssueKind.SOD})
-    sod = next(e["id"] for e in ledger.list_exceptions() if e["kind"] == "sod")
+    sod = next(e.id for e in ledger.list_exceptions() if e.kind == "sod")
     with pytest.raises(LedgerError, match="not an approval"):
         ledger.approve(sod, by="hanna", role="hr")
     with pytest.raises(LedgerError, match="not an approval"):
@@ -620,7 +674,7 @@ def test_approve_errors(ledger, run, pending_approval):
 
     # Errors record nothing.
     assert len(ledger.approvals(pending_approval)) == 2
-    assert [e["action"] for e in ledger.audit_trail()] == ["approve", "approve"]
+    assert [e.action for e in ledger.audit_trail()] == ["approve", "approve"]
 
 
 def test_approve_a_void_approval(ledger, pending_approval):
@@ -644,15 +698,15 @@ def test_audit_trail(ledger, run):
     ledger.append_audit([])
 
     trail = ledger.audit_trail()
-    assert [e["action"] for e in trail] == ["create", "grant", "override_safety", "disable"]
-    assert [e["id"] for e in trail] == sorted(e["id"] for e in trail)
-    assert trail[0]["detail"] == {"operation": 1} and trail[0]["reason"] == "rule 1"
-    assert trail[2]["employee_id"] is None and trail[3]["detail"] == {}
-    assert trail[0]["at"].tzinfo is not None and trail[0]["run_id"] == run
-    assert [e["action"] for e in ledger.audit_trail("E1")] == ["create", "disable"]
+    assert [e.action for e in trail] == ["create", "grant", "override_safety", "disable"]
+    assert [e.id for e in trail] == sorted(e.id for e in trail)
+    assert trail[0].detail == {"operation": 1} and trail[0].reason == "rule 1"
+    assert trail[2].employee_id is None and trail[3].detail == {}
+    assert trail[0].at.tzinfo is not None and trail[0].run_id == run
+    assert [e.action for e in ledger.audit_trail("E1")] == ["create", "disable"]
     assert ledger.audit_trail("nobody") == []
-    assert [e["action"] for e in ledger.audit_trail(limit=2)] == ["override_safety", "disable"]
-    assert [e["action"] for e in ledger.audit_trail("E1", limit=1)] == ["disable"]
+    assert [e.action for e in ledger.audit_trail(limit=2)] == ["override_safety", "disable"]
+    assert [e.action for e in ledger.audit_trail("E1", limit=1)] == ["disable"]
 
 
 def test_audit_is_append_only():
@@ -736,13 +790,14 @@ def test_bulk_journal_100k(ledger, url, record_property):
 
 
 def test_run_lock_is_exclusive_renewable_and_released(url):
-    from jml.ledger import LockHolder
-
     ledger = Ledger.open(url)
     first = LockHolder("a", "elsewhere", 1)
     second = LockHolder("b", "elsewhere", 2)
     assert ledger.acquire_lock(first, ttl=60) is None
-    assert ledger.acquire_lock(second, ttl=60)["holder"] == "a"
+    held = ledger.acquire_lock(second, ttl=60)
+    assert held.holder == "a"
+    assert (held.host, held.pid) == ("elsewhere", 1)
+    assert held.acquired_at.tzinfo is not None and held.expires_at > held.acquired_at
     ledger.renew_lock(first, ttl=60)
     with pytest.raises(LedgerError):
         ledger.renew_lock(second, ttl=60)
@@ -751,12 +806,10 @@ def test_run_lock_is_exclusive_renewable_and_released(url):
     ledger.close()
 
 
-def test_run_lock_expires_and_a_dead_local_holder_frees_it(url):
+def test_run_lock_expires_and_a_dead_local_holder_frees_it(url, db):
     import socket
     import subprocess
     import sys
-
-    from jml.ledger import LockHolder
 
     ledger = Ledger.open(url)
     run_id = new_run(ledger)
@@ -768,5 +821,5 @@ def test_run_lock_expires_and_a_dead_local_holder_frees_it(url):
     ledger.release_lock(LockHolder("new", "elsewhere", 2))
     assert ledger.acquire_lock(LockHolder("dead", socket.gethostname(), gone.pid), ttl=600) is None
     assert ledger.acquire_lock(LockHolder("next", socket.gethostname(), 0), ttl=600) is None
-    assert ledger.get_run(run_id)["status"] == "failed"  # the dead holder's run
+    assert run_row(db, run_id)["status"] == "failed"  # the dead holder's run
     ledger.close()

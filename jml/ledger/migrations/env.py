@@ -1,4 +1,4 @@
-"""Alembic environment of the ledger, run programmatically (see `jml.ledger.repository`).
+"""Alembic environment of the ledger, run programmatically (see `jml.ledger.engine.upgrade`).
 
 The caller passes an open connection in `config.attributes["connection"]`; the
 migrations run inside the caller's transaction. Without one (a developer making a new

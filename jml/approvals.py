@@ -1,0 +1,173 @@
+"""The approval rules: who may decide a high-risk grant, and what a decision does.
+
+Pure: no database, no I/O. The ledger reads an approval exception and the decisions
+already recorded on it, asks `decide` what a request does, and writes the answer in
+the same transaction::
+
+    request = Approve(by="hanna", role="hr")       # DecisionRefused: empty name
+    decision = decide(exception, recorded, request)  # DecisionRefused: not allowed
+
+The rules:
+- Only an `open` exception of kind `approval` can be decided (a closed one is no
+  longer needed; an approved or rejected one is decided already).
+- An approval names a role the bundle lists (`data["approvers"]`); each role approves
+  once, and each by a different person. When every listed role has approved, the
+  exception is `approved`.
+- A rejection by anyone rejects the exception at once.
+
+Every refusal raises `DecisionRefused` with a one-line message for the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from jml.model import IssueKind
+
+APPROVAL = IssueKind.APPROVAL.value
+OPEN, CLOSED, APPROVED, REJECTED = "open", "closed", "approved", "rejected"
+
+
+class DecisionRefused(Exception):
+    """The rules do not allow this decision; the message is one line for the user."""
+
+
+class Subject(Protocol):
+    """The facts of the exception a decision is about (an ExceptionRecord has them)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+
+
+class Recorded(Protocol):
+    """A decision already recorded on the exception (an ApprovalRecord has these)."""
+
+    @property
+    def role(self) -> str | None: ...
+    @property
+    def approver(self) -> str: ...
+    @property
+    def decision(self) -> str: ...
+
+
+def _approver_name(name: str | None) -> str:
+    """The name recorded for an approver: without surrounding blanks, never empty."""
+    cleaned = (name or "").strip()
+    if not cleaned:
+        raise DecisionRefused("the approver's name is empty")
+    return cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class Approve:
+    """`by` approves, acting as `role`. Construction refuses an empty name."""
+
+    by: str
+    role: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by", _approver_name(self.by))
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """`by` rejects, for `reason`. Construction refuses an empty name."""
+
+    by: str
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by", _approver_name(self.by))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to record: the approval row (`role` None for a rejection), the exception's
+    status afterwards (still `open` until every role has approved), the roles still
+    waited for, and the audit entry's action and detail."""
+
+    approver: str
+    role: str | None
+    decision: str
+    reason: str | None
+    status: str
+    waiting_for: tuple[str, ...]
+    action: str
+    detail: dict[str, Any]
+
+
+def approvers_of(subject: Subject) -> list[str]:
+    """The roles the bundle lists as approvers, in its order."""
+    return [str(role) for role in (subject.data or {}).get("approvers") or []]
+
+
+def approved_roles(recorded: Iterable[Recorded]) -> dict[str, str]:
+    """Role -> who approved as it, in the order recorded."""
+    return {r.role: r.approver for r in recorded if r.decision == APPROVED and r.role is not None}
+
+
+def waiting_for(subject: Subject, recorded: Iterable[Recorded]) -> tuple[str, ...]:
+    """The approver roles that have not approved yet, in the bundle's order."""
+    done = approved_roles(recorded)
+    return tuple(role for role in approvers_of(subject) if role not in done)
+
+
+def decide(subject: Subject, recorded: Iterable[Recorded], request: Approve | Reject) -> Decision:
+    """What `request` does to the approval exception `subject`, given the decisions
+    already `recorded` on it; DecisionRefused when the rules do not allow it."""
+    _require_open_approval(subject)
+    data = subject.data or {}
+    if isinstance(request, Reject):
+        return Decision(
+            approver=request.by, role=None, decision=REJECTED, reason=request.reason,
+            status=REJECTED, waiting_for=(), action="reject",
+            detail={"exception_id": subject.id, "bundle": data.get("bundle"),
+                    "rule": data.get("rule"), "status": REJECTED},
+        )  # fmt: skip
+    approvers = approvers_of(subject)
+    role, by = request.role, request.by
+    if role not in approvers:
+        raise DecisionRefused(
+            f"role {role!r} may not approve exception {subject.id}"
+            f" (bundle {data.get('bundle')!r} lists approvers: {', '.join(approvers) or 'none'})"
+        )
+    done = approved_roles(recorded)
+    if role in done:
+        raise DecisionRefused(
+            f"role {role!r} has already approved exception {subject.id} (by {done[role]})"
+        )
+    for other_role, approver in done.items():
+        if approver == by:
+            raise DecisionRefused(
+                f"{by} has already approved exception {subject.id} as {other_role!r};"
+                " each role needs a different approver"
+            )
+    waiting = tuple(r for r in approvers if r not in done and r != role)
+    status = OPEN if waiting else APPROVED
+    return Decision(
+        approver=by, role=role, decision=APPROVED, reason=None, status=status,
+        waiting_for=waiting, action="approve",
+        detail={"exception_id": subject.id, "bundle": data.get("bundle"), "rule": data.get("rule"),
+                "role": role, "status": status, "waiting_for": list(waiting)},
+    )  # fmt: skip
+
+
+def _require_open_approval(subject: Subject) -> None:
+    if subject.kind != APPROVAL:
+        raise DecisionRefused(
+            f"exception {subject.id} is a {subject.kind} exception, not an approval"
+        )
+    if subject.status == CLOSED:
+        raise DecisionRefused(
+            f"exception {subject.id} is closed: the approval is no longer needed"
+        )
+    if subject.status != OPEN:
+        raise DecisionRefused(f"exception {subject.id} is already {subject.status}")

@@ -1,0 +1,99 @@
+"""Approvals in the ledger: recording decisions on approval exceptions, and reading
+them back. The rules themselves are `jml.approvals` (pure); each function here reads
+the exception (row-locked) and its recorded decisions, asks the rules, and writes the
+decision, the exception's new status and the audit entry, in one transaction.
+A refusal of the rules becomes a `LedgerError` with the same one-line message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from jml import approvals as rules
+from jml.ledger import audit, issues
+from jml.ledger import tables as t
+from jml.ledger.engine import columns_of, now, read, write
+from jml.ledger.errors import LedgerError
+from jml.ledger.records import ApprovalRecord, AuditEntry, ExceptionRecord
+
+_a = t.approvals.c
+_x = t.exceptions.c
+
+
+def _recorded(conn: Connection, exception_id: int) -> list[ApprovalRecord]:
+    rows = conn.execute(
+        select(*columns_of(t.approvals, ApprovalRecord))
+        .where(_a.exception_id == exception_id)
+        .order_by(_a.id)
+    )
+    return [ApprovalRecord(*row) for row in rows]
+
+
+@contextmanager
+def _refusal_as_ledger_error() -> Iterator[None]:
+    try:
+        yield
+    except rules.DecisionRefused as exc:
+        raise LedgerError(str(exc)) from exc
+
+
+def approve(engine: Engine, exception_id: int, *, by: str, role: str) -> ExceptionRecord:
+    """Record `by`'s approval as `role`; returns the exception afterwards."""
+    with _refusal_as_ledger_error():
+        request = rules.Approve(by, role)
+    return _record(engine, exception_id, request)
+
+
+def reject(engine: Engine, exception_id: int, *, by: str, reason: str | None) -> ExceptionRecord:
+    """Record `by`'s rejection; returns the exception afterwards."""
+    with _refusal_as_ledger_error():
+        request = rules.Reject(by, reason)
+    return _record(engine, exception_id, request)
+
+
+def _record(engine: Engine, exception_id: int, request: rules.Approve | rules.Reject) -> ExceptionRecord:
+    at = now()
+    with write(engine) as conn:
+        subject = issues.one(conn, exception_id, lock=True)
+        with _refusal_as_ledger_error():
+            decision = rules.decide(subject, _recorded(conn, exception_id), request)
+        conn.execute(
+            insert(t.approvals).values(
+                exception_id=exception_id, role=decision.role, approver=decision.approver,
+                decision=decision.decision, reason=decision.reason, at=at,
+            )
+        )  # fmt: skip
+        if decision.status != rules.OPEN:
+            conn.execute(
+                update(t.exceptions)
+                .where(_x.id == exception_id)
+                .values(status=decision.status, closed_at=at)
+            )
+        entry = AuditEntry(
+            run_id=None, actor=decision.approver, action=decision.action,
+            employee_id=subject.employee_id, target=subject.target,
+            detail=decision.detail, reason=decision.reason,
+        )  # fmt: skip
+        audit.insert_entries(conn, [entry], at)
+        return issues.one(conn, exception_id)
+
+
+def decided(engine: Engine) -> dict[str, str]:
+    """Issue key -> "approved" | "rejected", for the approvals decided and still live."""
+    with read(engine) as conn:
+        rows = conn.execute(
+            select(_x.key, _x.status).where(_x.kind == issues.APPROVAL, _x.status.in_(issues.DECIDED))
+        ).all()
+    return dict(rows)
+
+
+def recorded(engine: Engine, exception_id: int) -> list[ApprovalRecord]:
+    """The decisions recorded on an exception, oldest first; LedgerError if there is
+    no such exception."""
+    with read(engine) as conn:
+        issues.one(conn, exception_id)
+        return _recorded(conn, exception_id)

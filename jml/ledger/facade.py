@@ -1,0 +1,223 @@
+"""`Ledger`: the facade over the ledger's modules, the only API the rest of jml uses.
+
+Each method is one short transaction in one module: `runs`, `lock`, `persons`,
+`accounts`, `journal`, `issues` (the exception queue), `approvals` and `audit`; the
+engine, its pragmas and the schema upgrade are `engine`. Methods take and return the
+value types of `jml.ledger.records`, plain dicts, sets and tuples, never database rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date
+
+from sqlalchemy.engine import Engine
+
+from jml.ledger import accounts, approvals, audit, journal, lock, persons, runs
+from jml.ledger import issues as queue
+from jml.ledger.engine import make_engine, upgrade
+from jml.ledger.journal import Journalled
+from jml.ledger.records import (
+    ApprovalRecord,
+    AuditEntry,
+    AuditRecord,
+    ExceptionRecord,
+    JournalRecord,
+    LockHolder,
+    LockInfo,
+    PersonState,
+)
+from jml.model import Issue, IssueKind
+
+
+class Ledger:
+    """The state store. Make one with `Ledger.open(url)`; `close()` when done."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # -- life cycle ----------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str) -> Ledger:
+        """Connect to the ledger at the SQLAlchemy `url`, upgrading its schema to head.
+
+        For a SQLite file the parent folder is created if missing; foreign keys, WAL
+        and a busy timeout are switched on for every connection.
+        """
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    def close(self) -> None:
+        """Release every connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- the run lock ----------------------------------------------------------------
+
+    def acquire_lock(self, holder: LockHolder, ttl: float, name: str = "run") -> LockInfo | None:
+        """Take the run lock (a lease of `ttl` seconds) for `holder`; None when taken.
+
+        The lock is free when nobody holds it, when its lease has expired, or when its
+        holder was a process on this host that no longer exists (a killed run). Taking
+        it over from such a holder marks that holder's unfinished runs `failed`.
+        Otherwise the current holder's lease is returned and nothing changes.
+        """
+        return lock.acquire(self._engine, holder, ttl, name)
+
+    def renew_lock(self, holder: LockHolder, ttl: float, name: str = "run") -> None:
+        """Extend the holder's lease; LedgerError if it no longer holds the lock."""
+        lock.renew(self._engine, holder, ttl, name)
+
+    def release_lock(self, holder: LockHolder, name: str = "run") -> None:
+        """Give the lock back (nothing happens if the holder no longer has it)."""
+        lock.release(self._engine, holder, name)
+
+    # -- runs ----------------------------------------------------------------------
+
+    def start_run(self, *, as_of: date, dry_run: bool, override_safety: bool, actor: str) -> int:
+        """Record a run as `running`; returns its id."""
+        return runs.start(
+            self._engine, as_of=as_of, dry_run=dry_run, override_safety=override_safety, actor=actor
+        )
+
+    def finish_run(self, run_id: int, status: str, summary: dict) -> None:
+        """Record how a run ended (`status` one of tables.RUN_STATUSES, else ValueError)
+        and its summary; LedgerError for an unknown run."""
+        runs.finish(self._engine, run_id, status, summary)
+
+    # -- persons -------------------------------------------------------------------
+
+    def person_states(self) -> dict[str, PersonState]:
+        """Every person the ledger knows, by employee_id."""
+        return persons.states(self._engine)
+
+    def save_person_states(self, run_id: int, states: Iterable[PersonState]) -> None:
+        """Insert or update the given persons' states (others are left as they are).
+
+        A new person gets `first_seen_run = last_seen_run = run_id`. A known one gets
+        the new state, and `last_seen_run = run_id` unless the state says it is absent
+        (`absent_since` set): last_seen_run is the last run whose feed had the person.
+        """
+        persons.save(self._engine, run_id, states)
+
+    # -- accounts and grants -------------------------------------------------------
+
+    def account_links(self, target: str) -> dict[str, str]:
+        """employee_id -> the target's account id, for the accounts jml has linked."""
+        return accounts.links(self._engine, target)
+
+    def link_accounts(self, run_id: int, target: str, links: dict[str, str]) -> None:
+        """Remember (or change) which account on `target` belongs to each employee_id."""
+        accounts.link(self._engine, run_id, target, links)
+
+    def unlink_accounts(self, target: str, employee_ids: Iterable[str]) -> None:
+        """Forget the account links of these persons on `target` (e.g. after delete)."""
+        accounts.unlink(self._engine, target, employee_ids)
+
+    def grants(self, target: str) -> dict[tuple[str, str], str]:
+        """(employee_id, entitlement) -> reason, for what jml granted on `target`."""
+        return accounts.grants(self._engine, target)
+
+    def record_grants(self, run_id: int, target: str, grants: Iterable[tuple[str, str, str]]) -> None:
+        """Remember grants made on `target`: (employee_id, entitlement, reason) each.
+
+        A grant already known keeps its granted_at; a new reason replaces the old one.
+        """
+        accounts.record_grants(self._engine, run_id, target, grants)
+
+    def remove_grants(self, target: str, pairs: Iterable[tuple[str, str]]) -> None:
+        """Forget grants on `target`: (employee_id, entitlement) each."""
+        accounts.remove_grants(self._engine, target, pairs)
+
+    # -- the write-ahead journal ---------------------------------------------------
+
+    def journal_pending(self, run_id: int, operations: Sequence[Journalled]) -> list[int]:
+        """Record operations as `pending` before they are applied; returns their ids,
+        in the order given. `seq` continues after the run's earlier operations."""
+        return journal.pending(self._engine, run_id, operations)
+
+    def journal_finish(self, results: Iterable[tuple[int, str, str | None]]) -> None:
+        """Settle journalled operations: (id, 'done' | 'failed', error or None) each."""
+        journal.finish(self._engine, results)
+
+    def pending_operations(self) -> list[JournalRecord]:
+        """Operations still `pending`, from any run (a run that stopped mid-apply)."""
+        return journal.unsettled(self._engine)
+
+    # -- exceptions ----------------------------------------------------------------
+
+    def sync_issues(
+        self,
+        run_id: int,
+        issues: list[Issue],
+        *,
+        kinds: set[IssueKind],
+        skip_targets: Collection[str] = frozenset(),
+    ) -> tuple[int, int]:
+        """Make the exception queue agree with what a run found; returns (opened, closed).
+
+        `issues` are all the issues the run found of the kinds in `kinds`. An issue
+        whose key has a live exception (open; for approval also approved or rejected)
+        refreshes it; any other opens a new exception. A live exception of one of
+        `kinds` whose key was not found is closed (its cause is gone; a decided
+        approval no longer needed is void) unless its target is in `skip_targets`
+        (a target the run could not read says nothing about its causes).
+        """
+        return queue.sync(self._engine, run_id, issues, kinds=kinds, skip_targets=skip_targets)
+
+    def list_exceptions(self, status: str = "open") -> list[ExceptionRecord]:
+        """Exceptions with this status ("open", "closed", "approved", "rejected") or
+        "all", oldest first."""
+        return queue.listed(self._engine, status)
+
+    def count_open(self) -> int:
+        """How many exceptions are open."""
+        return queue.count_open(self._engine)
+
+    # -- approvals -----------------------------------------------------------------
+
+    def approve(self, exception_id: int, *, by: str, role: str) -> ExceptionRecord:
+        """Record `by`'s approval, as `role`, of an open approval exception.
+
+        When every role the bundle lists has approved (each by a different person),
+        the exception becomes `approved`. Returns the exception. LedgerError for an
+        unknown id, an exception that is not an open approval, a role the bundle does
+        not list, a role that has approved already, or a person approving twice
+        (the rules are `jml.approvals`).
+        """
+        return approvals.approve(self._engine, exception_id, by=by, role=role)
+
+    def reject(self, exception_id: int, *, by: str, reason: str | None = None) -> ExceptionRecord:
+        """Record `by`'s rejection of an open approval exception: it becomes `rejected`
+        and the bundle is not granted. Returns the exception."""
+        return approvals.reject(self._engine, exception_id, by=by, reason=reason)
+
+    def approval_decisions(self) -> dict[str, str]:
+        """Issue key -> "approved" | "rejected", for the approvals decided and still live."""
+        return approvals.decided(self._engine)
+
+    def approvals(self, exception_id: int) -> list[ApprovalRecord]:
+        """The decisions recorded on an exception, oldest first (role None: a rejection)."""
+        return approvals.recorded(self._engine, exception_id)
+
+    # -- audit ---------------------------------------------------------------------
+
+    def append_audit(self, entries: Iterable[AuditEntry]) -> None:
+        """Append entries to the audit trail (there is no way to change or remove one)."""
+        audit.append(self._engine, entries)
+
+    def audit_trail(self, employee_id: str | None = None, limit: int | None = None) -> list[AuditRecord]:
+        """Audit entries in the order they were written, for one person or everyone;
+        with `limit`, the latest `limit` entries (still oldest first)."""
+        return audit.trail(self._engine, employee_id, limit)

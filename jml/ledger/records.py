@@ -1,0 +1,125 @@
+"""What the ledger takes and gives back: frozen value types, free of SQLAlchemy.
+
+Every public `Ledger` method returns these (or plain dicts, sets and tuples of
+strings), never database rows. Timestamps are aware UTC datetimes; `detail` and `data`
+are the JSON documents as stored (dates read back as ISO text, sets and tuples as
+lists). `dataclasses.asdict(record)` gives the mapping the CLI prints as JSON.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class PersonState:
+    """What the ledger remembers of a person between runs."""
+
+    employee_id: str
+    lifecycle: str
+    terminated_on: date | None = None
+    absent_since: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    """Who asks for the run lock: a unique id, and the host and pid of its process."""
+
+    id: str
+    host: str
+    pid: int
+
+    @classmethod
+    def this_process(cls) -> LockHolder:
+        host, pid = socket.gethostname(), os.getpid()
+        return cls(f"{host}:{pid}:{uuid.uuid4().hex[:8]}", host, pid)
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    """Who holds the run lock, since when, and until when its lease runs."""
+
+    holder: str
+    host: str
+    pid: int
+    acquired_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line to append to the audit trail: who (`actor`) did what (`action`) to
+    whom, and why."""
+
+    run_id: int | None
+    actor: str
+    action: str
+    employee_id: str | None = None
+    target: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One line of the audit trail as written, with its id and time."""
+
+    id: int
+    at: datetime
+    run_id: int | None
+    actor: str
+    action: str
+    employee_id: str | None
+    target: str | None
+    detail: dict[str, Any]
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecord:
+    """One journalled operation: `status` is pending, done or failed (with `error`)."""
+
+    id: int
+    run_id: int
+    seq: int
+    target: str
+    employee_id: str
+    action: str
+    account_id: str | None
+    detail: dict[str, Any]
+    reason: str
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionRecord:
+    """One exception of the queue people work. `status` is open, closed, approved or
+    rejected; `closed_run` is the run that found its cause gone."""
+
+    id: int
+    kind: str
+    key: str
+    employee_id: str | None
+    target: str | None
+    detail: str
+    status: str
+    data: dict[str, Any]
+    opened_run: int
+    closed_run: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    """One decision recorded on an approval exception (`role` None: a rejection)."""
+
+    role: str | None
+    approver: str
+    decision: str
+    reason: str | None
+    at: datetime
