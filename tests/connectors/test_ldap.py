@@ -11,8 +11,8 @@ import ldap3
 import pytest
 
 from connectors.base import Permanent, Retryable
-from connectors.targets.ldap import LdapTargetConnector
-from connectors.targets.ldap_dn import dn_key, rdn_value
+from connectors.targets.ldap.driver import LdapTargetConnector
+from connectors.targets.ldap.dn import dn_key, rdn_value
 from jml.config import LdapTarget
 from jml.model import Action
 from tests import servers

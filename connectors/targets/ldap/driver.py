@@ -65,7 +65,7 @@ from ldap3.protocol.rfc4527 import post_read_control
 from ldap3.utils.conv import escape_filter_chars
 
 from connectors.base import ClosesOnExit, Conflict, NotFound, Outcome, Permanent, Retryable, TargetError
-from connectors.targets.ldap_dn import dn_key, escape_dn_value, first_rdn, rdn_value, render_dn, split_dn
+from connectors.targets.ldap.dn import dn_key, escape_dn_value, first_rdn, rdn_value, render_dn, split_dn
 from connectors.targets.common import (
     Call,
     attributes_of,
