@@ -1,11 +1,16 @@
 """The LDAP driver on the kernel against a real OpenLDAP slapd (one per session, a fresh
 subtree per test), checked by reading the directory itself: DNs and escaping,
 objectClasses, group entries, memberships and manager links that follow a moved entry,
-the last member of a groupOfNames, adoption of an unlinked entry, and clear errors."""
+the last member of a groupOfNames, adoption of an unlinked entry, clear errors, and
+whether a failure may have been applied (a lost reply to a create is settled, never a
+second entry)."""
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import ldap3
 import pytest
@@ -14,6 +19,7 @@ from connectors.base import ConfigurationError, Permanent, Retryable
 from connectors.kernel import Kernel
 from connectors.targets.ldap import LdapDriver
 from connectors.targets.ldap.dn import dn_key, rdn_value
+from connectors.targets.ldap.wire import Wire
 from jml.config import LdapTarget
 from jml.operations import Action
 from tests import servers
@@ -184,3 +190,82 @@ def test_paged_read_of_more_entries_than_a_page(slapd, ldap_tree) -> None:
     assert sorted(a.external_id for a in snapshot.accounts) == people
     assert all(a.entitlements == {"all"} for a in snapshot.accounts)
 
+
+@pytest.mark.parametrize(("code", "maybe_applied"), [(51, False), (52, False), (3, True), (80, True)])
+def test_retryable_results_say_whether_the_server_acted(slapd, ldap_tree, code: int, maybe_applied: bool) -> None:
+    error = Wire(config(slapd, ldap_tree), "x").error("add A1", {"result": code, "description": "d"})
+    assert isinstance(error, Retryable) and error.status == code
+    assert error.maybe_applied is maybe_applied
+
+
+def test_a_bind_that_cannot_connect_was_not_applied(ldap_tree) -> None:
+    nowhere = servers.SlapdServer("127.0.0.1", servers.free_port(), "cn=admin,dc=example,dc=org", "pw", "dc=example,dc=org")
+    with connect(config(nowhere, ldap_tree), "pw") as dead:
+        (outcome,) = apply(dead, [create("A1")])
+    assert isinstance(outcome.error, Retryable) and outcome.error.maybe_applied is False
+
+
+def test_a_create_whose_reply_was_lost_is_settled_not_added_twice(slapd, ldap_tree, raw) -> None:
+    with reply_dropping_relay(slapd) as relay:
+        relayed = servers.SlapdServer(relay.host, relay.port, slapd.bind_dn, slapd.password, slapd.suffix)
+        retry = {"attempts": 2, "backoff_seconds": 0}
+        target = LdapTarget.model_validate(ldap_target("dir", relayed, ldap_tree, ENV, retry=retry))
+        with connect(target, slapd.password) as directory:
+            assert directory.read().accounts == []  # bound: the next request is the add
+            relay.drop_next_reply.set()
+            applied = directory.apply([create("A1")])
+            found = accounts(directory.read())
+    ok(applied.outcomes)
+    assert (applied.settled, applied.retried) == (1, 0)  # found by a lookup, not sent again
+    assert applied.outcomes[0].account_id == found["A1"].id
+    assert list(entries(raw, ldap_tree.people_dn)) == [f"uid=A1,{ldap_tree.people_dn}"]
+
+
+class Relay:
+    """A TCP relay in front of slapd; see `reply_dropping_relay`."""
+
+    def __init__(self, listener: socket.socket) -> None:
+        self.host, self.port = listener.getsockname()
+        self.drop_next_reply = threading.Event()
+
+
+@contextmanager
+def reply_dropping_relay(upstream: servers.SlapdServer) -> Iterator[Relay]:
+    """Relay connections to the server; once `drop_next_reply` is set, the server's next
+    reply is not passed on: the client's connection closes instead (the server acted,
+    the client never hears of it)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    relay = Relay(listener)
+
+    def pump(source: socket.socket, sink: socket.socket, replies: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if replies and relay.drop_next_reply.is_set():
+                    relay.drop_next_reply.clear()
+                    break
+                sink.sendall(data)
+        except OSError:  # the other direction ended the connection
+            pass
+        for end in (source, sink):  # shutdown wakes the other direction's recv
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            end.close()
+
+    def serve() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # closed: the relay stops
+                return
+            server = socket.create_connection((upstream.host, upstream.port))
+            for source, sink, replies in ((client, server, False), (server, client, True)):
+                threading.Thread(target=pump, args=(source, sink, replies), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield relay
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        listener.close()
