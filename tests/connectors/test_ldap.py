@@ -199,7 +199,8 @@ def test_retryable_results_say_whether_the_server_acted(slapd, ldap_tree, code: 
 
 
 def test_a_bind_that_cannot_connect_was_not_applied(ldap_tree) -> None:
-    nowhere = servers.SlapdServer("127.0.0.1", servers.free_port(), "cn=admin,dc=example,dc=org", "pw", "dc=example,dc=org")
+    suffix = "dc=example,dc=org"
+    nowhere = servers.SlapdServer("127.0.0.1", servers.free_port(), f"cn=admin,{suffix}", "pw", suffix)
     with connect(config(nowhere, ldap_tree), "pw") as dead:
         (outcome,) = apply(dead, [create("A1")])
     assert isinstance(outcome.error, Retryable) and outcome.error.maybe_applied is False

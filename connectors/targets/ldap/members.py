@@ -71,14 +71,16 @@ class Members:
         for add, member in changes:  # one by one, idempotently
             if add:
                 addition = {"member": [(ldap3.MODIFY_ADD, [member])]}
-                self._wire.do(f"add a member to group {name}", "modify", group_dn, addition, ok=(ATTRIBUTE_OR_VALUE_EXISTS,))
+                what = f"add a member to group {name}"
+                self._wire.do(what, "modify", group_dn, addition, ok=(ATTRIBUTE_OR_VALUE_EXISTS,))
             else:
                 self._remove(group_dn, member)
 
     def create_group(self, name: str, members: Sequence[str]) -> bool:
         """Add the group with these member DNs; False when another client created it."""
         record = {"objectClass": GROUP_CLASSES, "cn": name, "member": list(members)}
-        code = self._wire.do(f"add group {name}", "add", self._tree.group_dn(name), attributes=record, ok=(ENTRY_ALREADY_EXISTS,))
+        group_dn = self._tree.group_dn(name)
+        code = self._wire.do(f"add group {name}", "add", group_dn, attributes=record, ok=(ENTRY_ALREADY_EXISTS,))
         if code != SUCCESS:
             return False
         log.info("target %s: created group %r", self._wire.name, name)
@@ -93,7 +95,8 @@ class Members:
                 self._remove(group_dn, old_dn)
                 continue
             changes = {"member": [(ldap3.MODIFY_DELETE, [old_dn]), (ldap3.MODIFY_ADD, [new_dn])]}
-            self._wire.do("move a membership", "modify", group_dn, changes, ok=(ATTRIBUTE_OR_VALUE_EXISTS, NO_SUCH_ATTRIBUTE))
+            moved = (ATTRIBUTE_OR_VALUE_EXISTS, NO_SUCH_ATTRIBUTE)  # the new DN there already, the old one gone
+            self._wire.do("move a membership", "modify", group_dn, changes, ok=moved)
         reports = f"(&{PERSON_FILTER}(manager={escape_filter_chars(old_dn)}))"
         link = {"manager": [(ldap3.MODIFY_REPLACE, [new_dn] if new_dn else [])]}
         for _, base in self._tree.containers():
