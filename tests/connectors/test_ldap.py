@@ -1,34 +1,47 @@
-"""The LDAP target against a real OpenLDAP slapd (one per session, a fresh subtree per
-test), checked by reading the directory itself: DNs and escaping, objectClasses,
-group entries, memberships and manager links that follow a moved entry, the last
-member of a groupOfNames, adoption of an unlinked entry, and clear errors."""
+"""The LDAP driver on the kernel against a real OpenLDAP slapd (one per session, a fresh
+subtree per test), checked by reading the directory itself: DNs and escaping,
+objectClasses, group entries, memberships and manager links that follow a moved entry,
+the last member of a groupOfNames, adoption of an unlinked entry, clear errors, and
+whether a failure may have been applied (a lost reply to a create is settled, never a
+second entry)."""
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import ldap3
 import pytest
 
-from connectors.base import Permanent, Retryable
-from connectors.targets.ldap import LdapTargetConnector
-from connectors.targets.ldap_dn import dn_key, rdn_value
+from connectors.base import ConfigurationError, Permanent, Retryable
+from connectors.kernel import Kernel
+from connectors.targets.ldap import LdapDriver
+from connectors.targets.ldap.dn import dn_key, rdn_value
+from connectors.targets.ldap.wire import Wire
 from jml.config import LdapTarget
-from jml.model import Action
+from jml.operations import Action
 from tests import servers
 from tests.connectors.apps import ldap_target
-from tests.connectors.test_contract import accounts, attributes, create, grant, ok, op, revoke, update
+from tests.connectors.test_contract import accounts, apply, attributes, create, grant, ok, op, revoke, update
 
 ENV = "JML_TEST_LDAP_PASSWORD"
 
 
 def config(slapd: servers.SlapdServer, tree: servers.LdapTree, **options) -> LdapTarget:
-    return LdapTarget.model_validate(ldap_target("dir", slapd, tree, ENV, **options))
+    """The test subtree's target, one try per operation (the driver's own answers)."""
+    return LdapTarget.model_validate(ldap_target("dir", slapd, tree, ENV, retry={"attempts": 1}, **options))
+
+
+def connect(target: LdapTarget, password: str) -> Kernel:
+    """The LDAP driver on the kernel."""
+    return Kernel(LdapDriver(target, environ={ENV: password}), target.retry)
 
 
 @pytest.fixture
-def directory(slapd: servers.SlapdServer, ldap_tree: servers.LdapTree) -> Iterator[LdapTargetConnector]:
-    with LdapTargetConnector(config(slapd, ldap_tree), environ={ENV: slapd.password}) as target:
+def directory(slapd: servers.SlapdServer, ldap_tree: servers.LdapTree) -> Iterator[Kernel]:
+    with connect(config(slapd, ldap_tree), slapd.password) as target:
         yield target
 
 
@@ -48,7 +61,7 @@ def entries(raw: ldap3.Connection, base: str, attributes: list[str] | None = Non
 
 
 def test_entries_as_the_issue_maps_them(directory, raw, ldap_tree) -> None:
-    ok(directory.apply([create("M1"), create("R1", manager="M1"), grant("R1", "staff")]))
+    ok(apply(directory, [create("M1"), create("R1", manager="M1"), grant("R1", "staff")]))
     people = entries(raw, ldap_tree.people_dn)
     dn = f"uid=R1,{ldap_tree.people_dn}"
     assert set(people) == {f"uid=M1,{ldap_tree.people_dn}", dn}
@@ -64,25 +77,25 @@ def test_entries_as_the_issue_maps_them(directory, raw, ldap_tree) -> None:
     assert groups[f"cn=staff,{ldap_tree.groups_dn}"]["member"] == [dn]
 
 
-def test_dn_and_filter_values_are_escaped(directory, raw, ldap_tree) -> None:
+def test_dn_and_filter_values_are_escaped(directory, raw, slapd, ldap_tree) -> None:
     tricky = ["O'Brien, Jr.", "A+B=C", "*)(uid=*", " lead#"]
-    ok(directory.apply([create(eid, user_name=f"u{n}@x.org", email=f"u{n}@x.org") for n, eid in enumerate(tricky)]))
-    ok(directory.apply([grant("A+B=C", "R&D, Ops+Sec"), grant("*)(uid=*", "R&D, Ops+Sec")]))
+    ok(apply(directory, [create(eid, user_name=f"u{n}@x.org", email=f"u{n}@x.org") for n, eid in enumerate(tricky)]))
+    ok(apply(directory, [grant("A+B=C", "R&D, Ops+Sec"), grant("*)(uid=*", "R&D, Ops+Sec")]))
     uids = sorted(rdn_value(dn)[1] for dn in entries(raw, ldap_tree.people_dn))
     assert uids == sorted(tricky)  # one entry each, named by the exact employee_id
     groups = entries(raw, ldap_tree.groups_dn)
     assert [rdn_value(dn)[1] for dn in groups] == ["R&D, Ops+Sec"]
     # a fresh connector finds each by a filter: `*)(uid=*` must match itself only
-    with LdapTargetConnector(directory._config, environ={ENV: directory._password}) as fresh:
-        ok(fresh.apply([op("*)(uid=*", Action.DISABLE)]))
+    with connect(config(slapd, ldap_tree), slapd.password) as fresh:
+        ok(apply(fresh, [op("*)(uid=*", Action.DISABLE)]))
     assert [rdn_value(dn)[1] for dn in entries(raw, ldap_tree.disabled_dn)] == ["*)(uid=*"]
     found = accounts(directory.read())
     assert found["A+B=C"].entitlements == found["*)(uid=*"].entitlements == {"R&D, Ops+Sec"}
 
 
 def test_memberships_and_manager_links_follow_a_moved_entry(directory, raw, ldap_tree) -> None:
-    ok(directory.apply([create("M1"), create("R1", manager="M1"), grant("M1", "staff"), grant("R1", "staff")]))
-    ok(directory.apply([op("M1", Action.DISABLE)]))
+    ok(apply(directory, [create("M1"), create("R1", manager="M1"), grant("M1", "staff"), grant("R1", "staff")]))
+    ok(apply(directory, [op("M1", Action.DISABLE)]))
     moved = f"uid=M1,{ldap_tree.disabled_dn}"
     assert list(entries(raw, ldap_tree.disabled_dn)) == [moved]
     members = entries(raw, ldap_tree.groups_dn)[f"cn=staff,{ldap_tree.groups_dn}"]["member"]
@@ -92,12 +105,12 @@ def test_memberships_and_manager_links_follow_a_moved_entry(directory, raw, ldap
 
 
 def test_the_last_member_leaves_a_placeholder_and_a_delete_leaves_no_trace(directory, raw, ldap_tree) -> None:
-    ok(directory.apply([create("A1"), create("R1", manager="A1"), grant("A1", "solo")]))
-    ok(directory.apply([revoke("A1", "solo")]))
+    ok(apply(directory, [create("A1"), create("R1", manager="A1"), grant("A1", "solo")]))
+    ok(apply(directory, [revoke("A1", "solo")]))
     group = f"cn=solo,{ldap_tree.groups_dn}"
     assert entries(raw, ldap_tree.groups_dn)[group]["member"] == [group]  # groupOfNames needs one
     assert accounts(directory.read())["A1"].entitlements == set()
-    ok(directory.apply([grant("A1", "solo"), grant("R1", "solo"), op("A1", Action.DELETE)]))
+    ok(apply(directory, [grant("A1", "solo"), grant("R1", "solo"), op("A1", Action.DELETE)]))
     assert {dn_key(m) for m in entries(raw, ldap_tree.groups_dn)[group]["member"]} == {
         dn_key(group), dn_key(f"uid=R1,{ldap_tree.people_dn}")
     }
@@ -112,45 +125,45 @@ def test_an_unlinked_entry_is_adopted_and_renamed(directory, raw, ldap_tree) -> 
     (account,) = snapshot.accounts
     assert (account.external_id, account.user_name, account.active) == (None, "jane@x.org", True)
     changes = {"external_id": [None, "E9"], "given_name": [None, "Jane"]}
-    ok(directory.apply([op("E9", Action.UPDATE, {"changes": changes}, account_id=account.id)]))
+    ok(apply(directory, [op("E9", Action.UPDATE, {"changes": changes}, account_id=account.id)]))
     (adopted,) = directory.read().accounts
     assert (adopted.external_id, adopted.id, adopted.attributes["given_name"]) == ("E9", account.id, "Jane")
     assert list(entries(raw, ldap_tree.people_dn)) == [f"uid=E9,{ldap_tree.people_dn}"]
 
 
 def test_a_report_created_before_its_manager_exists_gets_no_dangling_link(directory, caplog) -> None:
-    ok(directory.apply([create("R1", manager="NOBODY")]))
+    ok(apply(directory, [create("R1", manager="NOBODY")]))
     assert accounts(directory.read())["R1"].attributes["manager"] is None
-    assert "manager NOBODY of R1 has no entry" in caplog.text
+    assert "manager NOBODY of R1 has no account" in caplog.text  # the kernel's warning
 
 
 def test_a_user_name_change_alone_is_written_to_mail(directory) -> None:
-    ok(directory.apply([create("A1")]))
-    ok(directory.apply([update("A1", user_name="new@example.com")]))
+    ok(apply(directory, [create("A1")]))
+    ok(apply(directory, [update("A1", user_name="new@example.com")]))
     found = accounts(directory.read())["A1"]
     assert found.attributes["email"] == found.attributes["user_name"] == "new@example.com"
     assert found.attributes == attributes("A1", user_name="new@example.com", email="new@example.com")
 
 
 def test_clear_errors(slapd, ldap_tree) -> None:
-    with pytest.raises(ValueError, match=f"target dir: environment variable {ENV} is not set"):
-        LdapTargetConnector(config(slapd, ldap_tree), environ={})
-    with pytest.raises(ValueError, match="target dir: people_dn is not a DN"):
-        LdapTargetConnector(LdapTarget.model_validate({**ldap_target("dir", slapd, ldap_tree, ENV), "people_dn": "not a dn"}), environ={ENV: "x"})
-    with LdapTargetConnector(config(slapd, ldap_tree), environ={ENV: "wrong"}) as wrong:
+    with pytest.raises(ConfigurationError, match=f"target dir: environment variable {ENV} is not set"):
+        LdapDriver(config(slapd, ldap_tree), environ={})
+    with pytest.raises(ConfigurationError, match="target dir: people_dn is not a DN"):
+        LdapDriver(LdapTarget.model_validate({**ldap_target("dir", slapd, ldap_tree, ENV), "people_dn": "not a dn"}), environ={ENV: "x"})
+    with connect(config(slapd, ldap_tree), "wrong") as wrong:
         with pytest.raises(Permanent, match="bind: LDAP 49 invalidCredentials"):
             wrong.read()
-        outcomes = wrong.apply([create("A1")])
+        outcomes = apply(wrong, [create("A1")])
         assert isinstance(outcomes[0].error, Permanent)
     missing = {**ldap_target("dir", slapd, ldap_tree, ENV), "disabled_dn": f"ou=nowhere,{slapd.suffix}"}
-    with LdapTargetConnector(LdapTarget.model_validate(missing), environ={ENV: slapd.password}) as target:
+    with connect(LdapTarget.model_validate(missing), slapd.password) as target:
         with pytest.raises(Permanent, match=f"dir: ou=nowhere,{slapd.suffix} does not exist in the directory"):
             target.read()
 
 
 def test_the_password_never_shows(slapd, ldap_tree, caplog) -> None:
-    with LdapTargetConnector(config(slapd, ldap_tree), environ={ENV: slapd.password}) as target:
-        ok(target.apply([create("A1"), grant("A1", "g")]))
+    with connect(config(slapd, ldap_tree), slapd.password) as target:
+        ok(apply(target, [create("A1"), grant("A1", "g")]))
         target.read()
         assert slapd.password not in repr(target)
     assert slapd.password not in caplog.text
@@ -159,20 +172,101 @@ def test_the_password_never_shows(slapd, ldap_tree, caplog) -> None:
 def test_a_server_that_goes_away_is_retryable_and_comes_back(tmp_path) -> None:
     with servers.slapd_server(tmp_path) as server:
         tree = server.tree()
-        target = LdapTargetConnector(config(server, tree), environ={ENV: server.password})
-        ok(target.apply([create("A1")]))
+        target = connect(config(server, tree), server.password)
+        ok(apply(target, [create("A1")]))
     try:  # the server stopped: the open connection is dead
         with pytest.raises(Retryable):
             target.read()
-        assert isinstance(target.apply([op("A1", Action.DISABLE)])[0].error, Retryable)
+        assert isinstance(apply(target, [op("A1", Action.DISABLE)])[0].error, Retryable)
     finally:
         target.close()
 
 
 def test_paged_read_of_more_entries_than_a_page(slapd, ldap_tree) -> None:
-    with LdapTargetConnector(config(slapd, ldap_tree, page_size=7), environ={ENV: slapd.password}) as target:
+    with connect(config(slapd, ldap_tree, page_size=7), slapd.password) as target:
         people = [f"P{n:02d}" for n in range(30)]
-        ok(target.apply([create(eid) for eid in people] + [grant(eid, "all") for eid in people]))
+        ok(apply(target, [create(eid) for eid in people] + [grant(eid, "all") for eid in people]))
         snapshot = target.read()
     assert sorted(a.external_id for a in snapshot.accounts) == people
     assert all(a.entitlements == {"all"} for a in snapshot.accounts)
+
+
+@pytest.mark.parametrize(("code", "maybe_applied"), [(51, False), (52, False), (3, True), (80, True)])
+def test_retryable_results_say_whether_the_server_acted(slapd, ldap_tree, code: int, maybe_applied: bool) -> None:
+    error = Wire(config(slapd, ldap_tree), "x").error("add A1", {"result": code, "description": "d"})
+    assert isinstance(error, Retryable) and error.status == code
+    assert error.maybe_applied is maybe_applied
+
+
+def test_a_bind_that_cannot_connect_was_not_applied(ldap_tree) -> None:
+    suffix = "dc=example,dc=org"
+    nowhere = servers.SlapdServer("127.0.0.1", servers.free_port(), f"cn=admin,{suffix}", "pw", suffix)
+    with connect(config(nowhere, ldap_tree), "pw") as dead:
+        (outcome,) = apply(dead, [create("A1")])
+    assert isinstance(outcome.error, Retryable) and outcome.error.maybe_applied is False
+
+
+def test_a_create_whose_reply_was_lost_is_settled_not_added_twice(slapd, ldap_tree, raw) -> None:
+    with reply_dropping_relay(slapd) as relay:
+        relayed = servers.SlapdServer(relay.host, relay.port, slapd.bind_dn, slapd.password, slapd.suffix)
+        retry = {"attempts": 2, "backoff_seconds": 0}
+        target = LdapTarget.model_validate(ldap_target("dir", relayed, ldap_tree, ENV, retry=retry))
+        with connect(target, slapd.password) as directory:
+            assert directory.read().accounts == []  # bound: the next request is the add
+            relay.drop_next_reply.set()
+            applied = directory.apply([create("A1")])
+            found = accounts(directory.read())
+    ok(applied.outcomes)
+    assert (applied.settled, applied.retried) == (1, 0)  # found by a lookup, not sent again
+    assert applied.outcomes[0].account_id == found["A1"].id
+    assert list(entries(raw, ldap_tree.people_dn)) == [f"uid=A1,{ldap_tree.people_dn}"]
+
+
+class Relay:
+    """A TCP relay in front of slapd; see `reply_dropping_relay`."""
+
+    def __init__(self, listener: socket.socket) -> None:
+        self.host, self.port = listener.getsockname()
+        self.drop_next_reply = threading.Event()
+
+
+@contextmanager
+def reply_dropping_relay(upstream: servers.SlapdServer) -> Iterator[Relay]:
+    """Relay connections to the server; once `drop_next_reply` is set, the server's next
+    reply is not passed on: the client's connection closes instead (the server acted,
+    the client never hears of it)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    relay = Relay(listener)
+
+    def pump(source: socket.socket, sink: socket.socket, replies: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if replies and relay.drop_next_reply.is_set():
+                    relay.drop_next_reply.clear()
+                    break
+                sink.sendall(data)
+        except OSError:  # the other direction ended the connection
+            pass
+        for end in (source, sink):  # shutdown wakes the other direction's recv
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            end.close()
+
+    def serve() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # closed: the relay stops
+                return
+            server = socket.create_connection((upstream.host, upstream.port))
+            for source, sink, replies in ((client, server, False), (server, client, True)):
+                threading.Thread(target=pump, args=(source, sink, replies), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield relay
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        listener.close()
