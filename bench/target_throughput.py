@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from connectors.base import Target  # noqa: E402
 from connectors.factory import build_target  # noqa: E402
 from jml.config import LdapTarget, ScimTarget, SqlTarget  # noqa: E402
-from jml.model import Action, Operation  # noqa: E402
+from jml.operations import Create, Grant, Operation  # noqa: E402
 from tests import servers  # noqa: E402
 from tests.connectors.apps import create_app_schema, ldap_target, sql_target  # noqa: E402
 
@@ -46,11 +46,11 @@ def operations(count: int, grants: bool) -> list[Operation]:
             "display_name": f"Given{n} Bench", "email": f"b{n}@example.com", "employee_number": eid,
             "department": "Engineering", "title": "ENG", "manager": manager,
         }  # fmt: skip
-        ops.append(Operation("t", eid, Action.CREATE, {"attributes": attributes, "active": True}, "bench"))
+        ops.append(Create(target="t", employee_id=eid, reason="bench", attributes=attributes, active=True))
     if grants:
         for n in range(count):
             name = "managers" if n % 10 == 0 else "all-staff"
-            ops.append(Operation("t", f"B{n:06d}", Action.GRANT, {"entitlement": name}, "bench"))
+            ops.append(Grant(target="t", employee_id=f"B{n:06d}", reason="bench", entitlement=name))
     return ops
 
 
@@ -104,7 +104,7 @@ def measure(target: Target, ops: list[Operation]) -> tuple[float, int]:
     failed = 0
     started = time.perf_counter()
     for start in range(0, len(ops), BATCH):
-        failed += sum(1 for outcome in target.apply(ops[start : start + BATCH]) if not outcome.ok)
+        failed += sum(1 for outcome in target.apply(ops[start : start + BATCH]).outcomes if not outcome.ok)
     return time.perf_counter() - started, failed
 
 
