@@ -8,7 +8,8 @@ rows and statements in `...rows`, transactions in `...connection`.
 - A handle is the user's key, typed as the key column; `account_id` is its text.
   `read` is one streamed SELECT of each table; `lookup` selects by external_id (two
   users with one external_id are a Conflict); `resolve` types an id given as text
-  (no I/O: a key that is not there is NotFound when written to).
+  without asking for the row (updating a key that is not there is NotFound; deleting
+  it is done).
 - Transactional: every round of the kernel runs in one transaction (`session`). When the
   database refuses a statement, the primitive raises `Aborted` with the typed error
   (`connectors.targets.sql.errors`): the kernel rolls the round back and applies each
@@ -147,6 +148,7 @@ class SqlDriver(Driver):
         return handle
 
     def _update(self, tables: Tables, what: str, key: Handle, employee_id: str, columns: Mapping[str, Any]) -> None:
+        """Set these columns of the user of `key`; NotFound when there is no such row."""
         with self._db.connected(what) as conn:
             updated = conn.execute(rows.update_user(tables, key, columns)).rowcount
         if updated == 0:
