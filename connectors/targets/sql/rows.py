@@ -1,0 +1,177 @@
+"""Accounts as the app's rows, and every statement the SQL driver sends; no I/O.
+
+Statements are SQLAlchemy constructs over `Tables` (names quoted by the dialect) and
+every value is a bound parameter. Keys are typed as the key column (the driver's
+handles); a manager is written as the manager's key.
+
+- reading: `users_query`, `roles_query`, then `reading_of` makes the accounts (exactly
+  the held attributes each, `manager` as the manager's employee_id) and the handles;
+  `keys_query` finds keys by external_id;
+- writing a user: `insert_user` (RETURNING the key when the app generates it, else the
+  key is the employee_id), `update_user` with `changed_columns` or `active_columns`,
+  `delete_user` (its roles, the manager links to it, then the row);
+- roles: `add_roles` inserts a row only where it is missing, `remove_roles` deletes;
+  both are executed with `role_params` per change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Delete, Insert, Select, Update, and_, bindparam, delete, exists, insert, select, update
+from sqlalchemy.sql.elements import BindParameter
+
+from connectors.kernel.driver import Handle, Reading
+from connectors.targets.sql.schema import Tables
+from jml.model import ACCOUNT_ATTRIBUTES, Account, Snapshot
+
+__all__ = [
+    "active_columns",
+    "add_roles",
+    "changed_columns",
+    "delete_user",
+    "insert_user",
+    "keys_query",
+    "reading_of",
+    "remove_roles",
+    "role_params",
+    "roles_query",
+    "update_user",
+    "users_query",
+]
+
+
+# -- reading -----------------------------------------------------------------------
+
+
+def users_query(tables: Tables) -> Select:
+    """key, external_id, active, then the held attributes' columns (in `tables.columns`
+    order), of every user."""
+    return select(tables.key, tables.external_id, tables.active, *tables.columns.values())
+
+
+def roles_query(tables: Tables) -> Select:
+    """(user key, role name) of every role row."""
+    return select(tables.role_user, tables.role_name)
+
+
+def keys_query(tables: Tables, employee_ids: Sequence[str]) -> Select:
+    """(external_id, key) of the users linked to these employee_ids."""
+    return select(tables.external_id, tables.key).where(tables.external_id.in_(list(employee_ids)))
+
+
+def reading_of(target: str, tables: Tables, users: Sequence[Sequence[Any]], roles: Iterable[Sequence[Any]]) -> Reading:
+    """The snapshot of the rows of `users_query` and `roles_query`, and the handles."""
+    external_of = {row[0]: row[1] for row in users}
+    entitlements: dict[Any, set[str]] = {}
+    for user, role in roles:
+        if role is not None:
+            entitlements.setdefault(user, set()).add(str(role))
+    held = list(tables.columns)
+    accounts = []
+    for row in users:
+        attributes: dict[str, str | None] = {}
+        for canonical, value in zip(held, row[3:], strict=True):
+            if canonical == "manager":
+                attributes[canonical] = _text(external_of.get(value)) if value is not None else None
+            else:
+                attributes[canonical] = _text(value)
+        accounts.append(
+            Account(
+                id=str(row[0]),
+                external_id=_text(row[1]),
+                active=bool(row[2]),
+                attributes=attributes,
+                entitlements=entitlements.get(row[0], set()),
+            )
+        )
+    handles: dict[str, Handle] = {str(row[1]): row[0] for row in users if row[1] is not None}
+    groups = {name for names in entitlements.values() for name in names}
+    snapshot = Snapshot(target=target, accounts=accounts, groups=groups, held=frozenset(held))
+    return Reading(snapshot, handles)
+
+
+# -- writing a user ----------------------------------------------------------------
+
+
+def insert_user(tables: Tables, employee_id: str, values: Mapping[str, Any], active: bool) -> tuple[Insert, dict[str, Any]]:
+    """The INSERT of one user and its parameters: the held attributes of `values`
+    (`manager`: the manager's key), RETURNING the key when the app generates it."""
+    row: dict[str, Any] = {
+        tables.external_id.name: employee_id,
+        tables.active.name: tables.active_value(active),
+    }
+    for canonical, column in tables.columns.items():
+        row[column.name] = values.get(canonical)
+    statement = insert(tables.users)
+    if tables.generated_key:
+        return statement.returning(tables.key), row
+    row[tables.key.name] = employee_id
+    return statement, row
+
+
+def changed_columns(tables: Tables, values: Mapping[str, Any], link_to: str | None) -> dict[str, Any]:
+    """column name -> value of an update: the held attributes of `values` (None: no
+    value; `manager`: the manager's key), and the external_id when it links the account
+    to `link_to`. ValueError for an attribute that is no canonical one."""
+    columns: dict[str, Any] = {}
+    for attribute, value in values.items():
+        if attribute not in ACCOUNT_ATTRIBUTES:
+            raise ValueError(f"cannot update unknown attribute {attribute!r}")
+        if attribute in tables.columns:  # else not held by this app
+            columns[tables.columns[attribute].name] = value
+    if link_to is not None:
+        columns[tables.external_id.name] = link_to
+    return columns
+
+
+def active_columns(tables: Tables, active: bool) -> dict[str, Any]:
+    """column name -> value that enables or disables a user."""
+    return {tables.active.name: tables.active_value(active)}
+
+
+def update_user(tables: Tables, key: Handle, columns: Mapping[str, Any]) -> Update:
+    """The UPDATE of the user of `key` (its rowcount says whether the user is there)."""
+    return update(tables.users).where(tables.key == key).values(dict(columns))
+
+
+def delete_user(tables: Tables, key: Handle) -> list[Delete | Update]:
+    """The statements removing a user: its roles, the manager links to it, the row."""
+    statements: list[Delete | Update] = [delete(tables.roles).where(tables.role_user == key)]
+    manager = tables.columns.get("manager")
+    if manager is not None:
+        statements.append(update(tables.users).where(manager == key).values({manager.name: None}))
+    statements.append(delete(tables.users).where(tables.key == key))
+    return statements
+
+
+# -- roles -------------------------------------------------------------------------
+
+
+def role_params(key: Handle, role: str) -> dict[str, Any]:
+    """The parameters of `add_roles` / `remove_roles` for one user and role."""
+    return {"u": key, "r": role}
+
+
+def add_roles(tables: Tables) -> Insert:
+    """Insert the role row of `role_params` unless it is there already."""
+    user, role = _role_binds(tables)
+    held = and_(tables.role_user == user, tables.role_name == role)
+    return insert(tables.roles).from_select(
+        [tables.role_user, tables.role_name], select(user, role).where(~exists().where(held))
+    )
+
+
+def remove_roles(tables: Tables) -> Delete:
+    """Delete the role row of `role_params` (none there is fine)."""
+    user, role = _role_binds(tables)
+    return delete(tables.roles).where(and_(tables.role_user == user, tables.role_name == role))
+
+
+def _role_binds(tables: Tables) -> tuple[BindParameter, BindParameter]:
+    return bindparam("u", type_=tables.role_user.type), bindparam("r", type_=tables.role_name.type)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
