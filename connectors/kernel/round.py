@@ -18,6 +18,9 @@ handles, makes the values ready to write, and calls the driver's primitives:
   session is lost (`Aborted`), what the round did is forgotten and every operation is
   applied again in a session of its own, so that each gets its own outcome; after a
   retryable failure there, the rest fail alike rather than each waiting to time out.
+  When the session was lost at its commit and may have been applied, nothing is
+  replayed: every operation fails with that error (the kernel settles the creates by a
+  lookup before any is sent again).
 
 Outcomes and failures are logged by employee_id and action only (no attribute values).
 """
@@ -81,10 +84,14 @@ class Round:
             with self.driver.session():
                 run_units(units, lambda unit: self._run(unit, bulk), self.driver.concurrency, name=self.driver.name)
         except Aborted as aborted:
-            log.info("target %s: the batch was refused (%s); applying one by one", self.driver.name, aborted)
             if saved is not None:
                 self._handles.restore(saved)
-            self._one_by_one()
+            if isinstance(aborted.error, Retryable) and aborted.error.maybe_applied:
+                # the commit's answer was lost: replaying would apply it twice
+                self._fail_all(aborted.error)
+            else:
+                log.info("target %s: the batch was refused (%s); applying one by one", self.driver.name, aborted)
+                self._one_by_one()
         failed = sum(1 for outcome in self.outcomes if not outcome.ok)
         log.info(
             "target %s: applied %d operations (%d failed) in %d units of work in %.2f s",
@@ -112,11 +119,21 @@ class Round:
                 if not self._settled[index]:
                     self._fail(index, error)
 
-    def _one_by_one(self) -> None:
-        """Every operation in a session of its own (see the module docstring)."""
+    def _forget(self) -> None:
+        """Forget what a rolled-back session did."""
         self.outcomes = [Outcome(op) for op in self.operations]
+        self.propagated = [False] * len(self.operations)
         self._settled = [False] * len(self.operations)
         self._created.clear()
+
+    def _fail_all(self, error: TargetError) -> None:
+        self._forget()
+        for index in range(len(self.operations)):
+            self._fail(index, error)
+
+    def _one_by_one(self) -> None:
+        """Every operation in a session of its own (see the module docstring)."""
+        self._forget()
         for index, op in enumerate(self.operations):
             saved = self._handles.snapshot()
             unit = Unit("members" if isinstance(op, Grant | Revoke) else "account", [index])
@@ -340,6 +357,7 @@ class Round:
     def _fail(self, index: int, error: TargetError, propagated_error: bool = False) -> None:
         op = self.operations[index]
         self.outcomes[index].error = error
+        self.outcomes[index].account_id = None
         self.propagated[index] = self.propagated[index] or propagated_error
         self._settled[index] = True
         log.warning(

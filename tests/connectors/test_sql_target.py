@@ -242,8 +242,6 @@ def test_a_connection_lost_at_commit_may_have_applied(pg_database: str) -> None:
     assert rows(pg_database, "SELECT employee_id FROM app_users") == []  # (here it had not)
 
 
-@pytest.mark.xfail(strict=True, reason="the kernel applies a round again one by one after every Aborted, also after"
-                   " a commit that may have been applied (connectors/kernel/round.py, Round.run)")
 def test_a_create_whose_commit_reply_was_lost_is_not_made_twice(pg_database: str) -> None:
     create_app_schema(pg_database)
     config = config_of(pg_database, retry={"attempts": 2, "backoff_seconds": 0})
