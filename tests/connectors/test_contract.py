@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from app import launchers
 from connectors.base import NotFound, Permanent, Retryable, Target, TargetError
 from connectors.factory import build_target
 from jml.config import LdapTarget, ScimTarget, SqlTarget
 from jml.model import ACCOUNT_ATTRIBUTES, Account, Action, Operation, Snapshot
-from tests import servers
 from tests.connectors.apps import create_app_schema, ldap_target, sql_target
 
 SECRET_ENV = "JML_CONTRACT_SECRET"
@@ -48,7 +48,7 @@ def system(request: pytest.FixtureRequest, tmp_path) -> System:
             config = ScimTarget(name="t", type="scim", url=url, token_env=SECRET_ENV, timeout=5)
             return build_target(config, env)
 
-        return System(kind, lambda: scim(tenant.url), lambda: scim(f"http://127.0.0.1:{servers.free_port()}"))
+        return System(kind, lambda: scim(tenant.url), lambda: scim(f"http://127.0.0.1:{launchers.free_port()}"))
     if kind == "ldap":
         slapd = request.getfixturevalue("slapd")
         tree = request.getfixturevalue("ldap_tree")
@@ -58,13 +58,13 @@ def system(request: pytest.FixtureRequest, tmp_path) -> System:
             entry = ldap_target("t", slapd, tree, SECRET_ENV, timeout=5)
             return build_target(LdapTarget.model_validate({**entry, "url": url}), env)
 
-        return System(kind, lambda: ldap(slapd.url), lambda: ldap(f"ldap://127.0.0.1:{servers.free_port()}"))
+        return System(kind, lambda: ldap(slapd.url), lambda: ldap(f"ldap://127.0.0.1:{launchers.free_port()}"))
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'app.db'}"
         dead_url = f"sqlite:///{tmp_path / 'no-such-folder' / 'app.db'}"
     else:
         url = request.getfixturevalue("pg_database")
-        dead_url = f"postgresql+psycopg://postgres@127.0.0.1:{servers.free_port()}/app"
+        dead_url = f"postgresql+psycopg://postgres@127.0.0.1:{launchers.free_port()}/app"
     create_app_schema(url)
 
     def sql(target_url: str) -> Target:

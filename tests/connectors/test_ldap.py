@@ -10,30 +10,30 @@ from collections.abc import Iterator
 import ldap3
 import pytest
 
+from app import launchers
 from connectors.base import Permanent, Retryable
 from connectors.targets.ldap import LdapTargetConnector
 from connectors.targets.ldap_dn import dn_key, rdn_value
 from jml.config import LdapTarget
 from jml.model import Action
-from tests import servers
 from tests.connectors.apps import ldap_target
 from tests.connectors.test_contract import accounts, attributes, create, grant, ok, op, revoke, update
 
 ENV = "JML_TEST_LDAP_PASSWORD"
 
 
-def config(slapd: servers.SlapdServer, tree: servers.LdapTree, **options) -> LdapTarget:
+def config(slapd: launchers.SlapdServer, tree: launchers.LdapTree, **options) -> LdapTarget:
     return LdapTarget.model_validate(ldap_target("dir", slapd, tree, ENV, **options))
 
 
 @pytest.fixture
-def directory(slapd: servers.SlapdServer, ldap_tree: servers.LdapTree) -> Iterator[LdapTargetConnector]:
+def directory(slapd: launchers.SlapdServer, ldap_tree: launchers.LdapTree) -> Iterator[LdapTargetConnector]:
     with LdapTargetConnector(config(slapd, ldap_tree), environ={ENV: slapd.password}) as target:
         yield target
 
 
 @pytest.fixture
-def raw(slapd: servers.SlapdServer) -> Iterator[ldap3.Connection]:
+def raw(slapd: launchers.SlapdServer) -> Iterator[ldap3.Connection]:
     connection = slapd.connection()
     try:
         yield connection
@@ -157,7 +157,7 @@ def test_the_password_never_shows(slapd, ldap_tree, caplog) -> None:
 
 
 def test_a_server_that_goes_away_is_retryable_and_comes_back(tmp_path) -> None:
-    with servers.slapd_server(tmp_path) as server:
+    with launchers.slapd_server(tmp_path) as server:
         tree = server.tree()
         target = LdapTargetConnector(config(server, tree), environ={ENV: server.password})
         ok(target.apply([create("A1")]))
