@@ -21,7 +21,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.types.entrypoint import EntrypointType
 
-from flows.alerts import ensure_alerts
+from deployments.alerts import ensure_alerts
 from flows.decide_approval import decide_approval
 from flows.hr_sync import hr_sync
 from flows.provision_person import provision_person

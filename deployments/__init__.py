@@ -1,0 +1,1 @@
+"""The jml deployments, their schedules and their alerts, defined once."""
