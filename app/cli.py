@@ -24,6 +24,7 @@ from jml.config import ConfigError
 from jml.ledger import LedgerError, RunLocked
 from jml.lifecycle import today
 from jml.model import describe_detail
+from jml.outcome import EXIT_CODES
 
 app = typer.Typer(
     add_completion=False,
@@ -87,7 +88,6 @@ def run(
     _check_state(config, settings)
     _quiet_prefect()
     from flows.hr_sync import hr_sync
-    from tasks.report import EXIT_CODES
 
     with contextlib.redirect_stdout(sys.stderr):
         state = hr_sync(
