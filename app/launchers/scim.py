@@ -76,7 +76,7 @@ def scim_server(
             _scim2_server_command(),
             "--hostname", "127.0.0.1",
             "--port", str(port),
-            "--bearer-token", token,
+            f"--bearer-token={token}",  # one word: a token may start with "-"
         ] + (["--dynamic-tenants"] if tenants else [])  # fmt: skip
         if service_provider_config is not None:
             config_file = Path(folder) / "service-provider-config.json"
