@@ -25,7 +25,7 @@ from faker import Faker
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jml.scim_process import scim_server  # noqa: E402
+from app.launchers import scim_server  # noqa: E402
 
 DEPARTMENTS = ["Engineering", "Sales", "Finance", "Marketing", "Support", "Legal", "People"]
 HEADER = [

@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app import launchers  # noqa: E402
 from connectors.base import Target  # noqa: E402
 from connectors.factory import build_target  # noqa: E402
 from jml.config import LdapTarget, ScimTarget, SqlTarget  # noqa: E402
 from jml.operations import Create, Grant, Operation  # noqa: E402
-from tests import servers  # noqa: E402
 from tests.connectors.apps import create_app_schema, ldap_target, sql_target  # noqa: E402
 
 BATCH = 100  # operations per apply call, as tasks/apply.py cuts them (MIN_BATCH)
@@ -61,7 +61,7 @@ def systems(names: list[str], fast: bool) -> Iterator[dict[str, Callable[[], Tar
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="jml-bench-")))
         made: dict[str, Callable[[], Target]] = {}
         if "scim" in names:
-            scim = stack.enter_context(servers.scim_server())
+            scim = stack.enter_context(launchers.scim_server())
 
             def scim_target() -> Target:
                 tenant = scim.tenant()
@@ -70,7 +70,7 @@ def systems(names: list[str], fast: bool) -> Iterator[dict[str, Callable[[], Tar
 
             made["scim"] = scim_target
         if "ldap" in names:
-            slapd = stack.enter_context(servers.slapd_server(folder / "slapd", durable=not fast))
+            slapd = stack.enter_context(launchers.slapd_server(folder / "slapd", durable=not fast))
 
             def ldap() -> Target:
                 config = LdapTarget.model_validate(ldap_target("t", slapd, slapd.tree(), SECRET))
@@ -88,7 +88,7 @@ def systems(names: list[str], fast: bool) -> Iterator[dict[str, Callable[[], Tar
             made["sqlite"] = sqlite
         if "postgresql" in names:
             pg_folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="jml-bench-pg-")))
-            postgres = stack.enter_context(servers.postgres_server(pg_folder, durable=not fast))
+            postgres = stack.enter_context(launchers.postgres_server(pg_folder, durable=not fast))
 
             def postgresql() -> Target:
                 url = postgres.database()

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from plan_100k import write_config, write_feed  # noqa: E402
 
-from jml.scim_process import scim_server  # noqa: E402
+from app.launchers import scim_server  # noqa: E402
 
 
 def count_task_runs(flow_run_id) -> int:

@@ -1,5 +1,4 @@
-"""What the jml flows besides hr_sync share: a recorded run under the run lock, and
-their names (the deployments, the alerts and `jml serve` refer to them)."""
+"""What the jml flows besides hr_sync share: a recorded run under the run lock."""
 
 from __future__ import annotations
 
@@ -8,10 +7,6 @@ from contextlib import contextmanager
 from datetime import date
 
 from tasks.context import RunContext, open_context
-
-#: The flows jml serves, by deployment name (each deployment is named like its flow).
-FLOW_NAMES = ("hr-sync", "reconcile", "provision-person", "decide-approval")
-
 
 @contextmanager
 def recorded_run(

@@ -20,13 +20,14 @@ from prefect.utilities.annotations import quote
 
 from jml.ledger import AuditEntry
 from jml.lifecycle import today
+from jml.outcome import ATTENTION, FAILED, HALTED
 from tasks.apply import apply_batch, batches
 from tasks.approvals import wait_for_decisions
 from tasks.artifacts import ApplyProgress
 from tasks.context import RunContext, open_context
 from tasks.evaluate import assess_lifecycles, entitle, resolve_persons
 from tasks.planning import plan_changes
-from tasks.report import ATTENTION, FAILED, HALTED, RunOutcome, report_run
+from tasks.report import RunOutcome, report_run
 from tasks.sources import read_and_validate
 from tasks.targets import read_targets
 from tasks.verify import verify

@@ -12,6 +12,7 @@ from prefect.cache_policies import NONE
 from jml.evaluate import Assessment
 from jml.ledger import AuditEntry
 from jml.model import Action, Issue, IssueKind, Lifecycle
+from jml.outcome import ATTENTION, CONVERGED, FAILED, HALTED
 from jml.resolve import Resolved
 from tasks.apply import BatchResult
 from tasks.artifacts import publish_exceptions
@@ -20,8 +21,6 @@ from tasks.planning import Checked
 from tasks.sources import Feed
 from tasks.targets import TargetState
 
-CONVERGED, ATTENTION, HALTED, FAILED = "converged", "attention", "halted", "failed"
-EXIT_CODES = {CONVERGED: 0, FAILED: 1, ATTENTION: 3, HALTED: 4}
 #: The exception kinds a sync run speaks for: every kind but `orphan` (reconcile's).
 SYNC_KINDS = frozenset(IssueKind) - {IssueKind.ORPHAN}
 

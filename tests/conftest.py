@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
-from tests import servers
+from app import launchers
 
 # No per-example deadline: on a loaded 2-core machine a slow example is not a failure.
 settings.register_profile("jml", deadline=None)
@@ -15,51 +15,51 @@ settings.load_profile("jml")
 
 
 @pytest.fixture(scope="session")
-def scim_server() -> Iterator[servers.ScimServer]:
+def scim_server() -> Iterator[launchers.ScimServer]:
     """One scim2-server process for the test session (bearer token, dynamic tenants)."""
-    with servers.scim_server() as server:
+    with launchers.scim_server() as server:
         yield server
 
 
 @pytest.fixture
-def scim_tenant(scim_server: servers.ScimServer) -> servers.ScimTenant:
+def scim_tenant(scim_server: launchers.ScimServer) -> launchers.ScimTenant:
     """A fresh, empty tenant of the session's scim2-server: `url` and `token`."""
     return scim_server.tenant()
 
 
 @pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.PrefectServer]:
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[launchers.PrefectServer]:
     """One real `prefect server` for the session; CLI subprocesses report to it."""
-    with servers.prefect_server(tmp_path_factory.mktemp("prefect-home")) as server:
+    with launchers.prefect_server(tmp_path_factory.mktemp("prefect-home")) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.SlapdServer]:
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[launchers.SlapdServer]:
     """One throwaway OpenLDAP slapd for the test session (suffix dc=example,dc=org)."""
-    with servers.slapd_server(tmp_path_factory.mktemp("slapd")) as server:
+    with launchers.slapd_server(tmp_path_factory.mktemp("slapd")) as server:
         yield server
 
 
 @pytest.fixture
-def ldap_tree(slapd: servers.SlapdServer) -> servers.LdapTree:
+def ldap_tree(slapd: launchers.SlapdServer) -> launchers.LdapTree:
     """A fresh subtree of the session's slapd: people, groups and disabled containers."""
     return slapd.tree()
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[servers.PostgresServer]:
+def postgres() -> Iterator[launchers.PostgresServer]:
     """One throwaway PostgreSQL cluster for the test session (initdb + pg_ctl; the
     folder is outside pytest's tmp tree so the postgres user can reach it)."""
     import tempfile
     from pathlib import Path
 
     with tempfile.TemporaryDirectory(prefix="jml-postgres-") as folder:
-        with servers.postgres_server(Path(folder)) as server:
+        with launchers.postgres_server(Path(folder)) as server:
             yield server
 
 
 @pytest.fixture
-def pg_database(postgres: servers.PostgresServer) -> str:
+def pg_database(postgres: launchers.PostgresServer) -> str:
     """The SQLAlchemy URL of a fresh, empty database of the session's cluster."""
     return postgres.database()

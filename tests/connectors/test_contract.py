@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import pytest
 
+from app import launchers
 from connectors.base import NotFound, Outcome, Retryable, Target, TargetError
 from connectors.factory import build_target
 from jml.config import LdapTarget, ScimTarget, SqlTarget
 from jml.model import ACCOUNT_ATTRIBUTES, Account, Snapshot
 from jml.operations import Action, Create, Operation, from_journal
-from tests import servers
 from tests.connectors.apps import create_app_schema, ldap_target, sql_target
 
 SECRET_ENV = "JML_CONTRACT_SECRET"
@@ -55,7 +55,7 @@ def system(request: pytest.FixtureRequest, tmp_path) -> System:
             config = ScimTarget(name="t", type="scim", url=url, token_env=SECRET_ENV, timeout=5, retry=ONE_TRY)
             return build_target(config, env)
 
-        dead = f"http://127.0.0.1:{servers.free_port()}"
+        dead = f"http://127.0.0.1:{launchers.free_port()}"
         return System(kind, lambda: scim(tenant.url), lambda: scim(dead), {"user_name": None})  # 400
     if kind == "ldap":
         slapd = request.getfixturevalue("slapd")
@@ -66,7 +66,7 @@ def system(request: pytest.FixtureRequest, tmp_path) -> System:
             entry = ldap_target("t", slapd, tree, SECRET_ENV, timeout=5, retry=ONE_TRY)
             return build_target(LdapTarget.model_validate({**entry, "url": url}), env)
 
-        dead = f"ldap://127.0.0.1:{servers.free_port()}"
+        dead = f"ldap://127.0.0.1:{launchers.free_port()}"
         # mail is an IA5String: the directory refuses a non-ASCII address
         return System(kind, lambda: ldap(slapd.url), lambda: ldap(dead), {"email": "bäd@example.com"})
     if kind == "sqlite":
@@ -74,7 +74,7 @@ def system(request: pytest.FixtureRequest, tmp_path) -> System:
         dead_url = f"sqlite:///{tmp_path / 'no-such-folder' / 'app.db'}"
     else:
         url = request.getfixturevalue("pg_database")
-        dead_url = f"postgresql+psycopg://postgres@127.0.0.1:{servers.free_port()}/app"
+        dead_url = f"postgresql+psycopg://postgres@127.0.0.1:{launchers.free_port()}/app"
     create_app_schema(url)
 
     def sql(target_url: str) -> Target:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jml import cli
+from app import cli
 from jml.model import KNOWN_COLUMNS
 
 GOOD = {

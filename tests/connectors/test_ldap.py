@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import ldap3
 import pytest
 
+from app import launchers
 from connectors.base import ConfigurationError, Permanent, Retryable
 from connectors.kernel import Kernel
 from connectors.targets.ldap import LdapDriver
@@ -22,14 +23,13 @@ from connectors.targets.ldap.dn import dn_key, rdn_value
 from connectors.targets.ldap.wire import Wire
 from jml.config import LdapTarget
 from jml.operations import Action
-from tests import servers
 from tests.connectors.apps import ldap_target
 from tests.connectors.test_contract import accounts, apply, attributes, create, grant, ok, op, revoke, update
 
 ENV = "JML_TEST_LDAP_PASSWORD"
 
 
-def config(slapd: servers.SlapdServer, tree: servers.LdapTree, **options) -> LdapTarget:
+def config(slapd: launchers.SlapdServer, tree: launchers.LdapTree, **options) -> LdapTarget:
     """The test subtree's target, one try per operation (the driver's own answers)."""
     return LdapTarget.model_validate(ldap_target("dir", slapd, tree, ENV, retry={"attempts": 1}, **options))
 
@@ -40,13 +40,13 @@ def connect(target: LdapTarget, password: str) -> Kernel:
 
 
 @pytest.fixture
-def directory(slapd: servers.SlapdServer, ldap_tree: servers.LdapTree) -> Iterator[Kernel]:
+def directory(slapd: launchers.SlapdServer, ldap_tree: launchers.LdapTree) -> Iterator[Kernel]:
     with connect(config(slapd, ldap_tree), slapd.password) as target:
         yield target
 
 
 @pytest.fixture
-def raw(slapd: servers.SlapdServer) -> Iterator[ldap3.Connection]:
+def raw(slapd: launchers.SlapdServer) -> Iterator[ldap3.Connection]:
     connection = slapd.connection()
     try:
         yield connection
@@ -170,7 +170,7 @@ def test_the_password_never_shows(slapd, ldap_tree, caplog) -> None:
 
 
 def test_a_server_that_goes_away_is_retryable_and_comes_back(tmp_path) -> None:
-    with servers.slapd_server(tmp_path) as server:
+    with launchers.slapd_server(tmp_path) as server:
         tree = server.tree()
         target = connect(config(server, tree), server.password)
         ok(apply(target, [create("A1")]))
@@ -200,7 +200,7 @@ def test_retryable_results_say_whether_the_server_acted(slapd, ldap_tree, code: 
 
 def test_a_bind_that_cannot_connect_was_not_applied(ldap_tree) -> None:
     suffix = "dc=example,dc=org"
-    nowhere = servers.SlapdServer("127.0.0.1", servers.free_port(), f"cn=admin,{suffix}", "pw", suffix)
+    nowhere = launchers.SlapdServer("127.0.0.1", launchers.free_port(), f"cn=admin,{suffix}", "pw", suffix)
     with connect(config(nowhere, ldap_tree), "pw") as dead:
         (outcome,) = apply(dead, [create("A1")])
     assert isinstance(outcome.error, Retryable) and outcome.error.maybe_applied is False
@@ -208,7 +208,7 @@ def test_a_bind_that_cannot_connect_was_not_applied(ldap_tree) -> None:
 
 def test_a_create_whose_reply_was_lost_is_settled_not_added_twice(slapd, ldap_tree, raw) -> None:
     with reply_dropping_relay(slapd) as relay:
-        relayed = servers.SlapdServer(relay.host, relay.port, slapd.bind_dn, slapd.password, slapd.suffix)
+        relayed = launchers.SlapdServer(relay.host, relay.port, slapd.bind_dn, slapd.password, slapd.suffix)
         retry = {"attempts": 2, "backoff_seconds": 0}
         target = LdapTarget.model_validate(ldap_target("dir", relayed, ldap_tree, ENV, retry=retry))
         with connect(target, slapd.password) as directory:
@@ -231,7 +231,7 @@ class Relay:
 
 
 @contextmanager
-def reply_dropping_relay(upstream: servers.SlapdServer) -> Iterator[Relay]:
+def reply_dropping_relay(upstream: launchers.SlapdServer) -> Iterator[Relay]:
     """Relay connections to the server; once `drop_next_reply` is set, the server's next
     reply is not passed on: the client's connection closes instead (the server acted,
     the client never hears of it)."""

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from app import launchers
 from connectors.base import SourceError
 from connectors.sources.rest import RestSourceConnector, dig
 from expectations.runner import validate_feed
@@ -169,7 +170,7 @@ def test_a_missing_token_variable(hris: servers.HrisServer) -> None:
 
 
 def test_an_unreachable_api(hris: servers.HrisServer) -> None:
-    config = source(hris)._config.model_copy(update={"url": f"http://127.0.0.1:{servers.free_port()}/workers"})
+    config = source(hris)._config.model_copy(update={"url": f"http://127.0.0.1:{launchers.free_port()}/workers"})
     with pytest.raises(SourceError, match=r"ConnectError.*\(after 3 tries\)$"):
         RestSourceConnector(config, environ={TOKEN_ENV: "x"}).read()
 

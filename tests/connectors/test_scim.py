@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from app import launchers
 from connectors.base import ConfigurationError, Conflict, NotFound, Outcome, Permanent, Retryable, Target
 from connectors.kernel import Kernel
 from connectors.targets.scim import ScimDriver, scim_filter_string
@@ -28,7 +29,7 @@ TOKEN_ENV = "JML_TEST_SCIM_TOKEN"
 
 
 def connect(
-    tenant: servers.ScimTenant, *, bulk: bool = True, token: str | None = None, **options
+    tenant: launchers.ScimTenant, *, bulk: bool = True, token: str | None = None, **options
 ) -> Kernel:
     """The SCIM driver on the kernel, one try per operation (the driver's own answers)."""
     config = ScimTarget(
@@ -85,7 +86,7 @@ def assert_all_ok(outcomes) -> None:
     assert not failed
 
 
-def raw_client(tenant: servers.ScimTenant) -> httpx.Client:
+def raw_client(tenant: launchers.ScimTenant) -> httpx.Client:
     return httpx.Client(base_url=tenant.url + "/", headers={"Authorization": f"Bearer {tenant.token}"})
 
 
@@ -110,7 +111,7 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def connector(scim_tenant: servers.ScimTenant, mode: str) -> Iterator[Kernel]:
+def connector(scim_tenant: launchers.ScimTenant, mode: str) -> Iterator[Kernel]:
     with connect(scim_tenant, bulk=mode == "bulk") as target:
         yield target
 
@@ -139,7 +140,7 @@ def test_filter_string_escapes_quotes_and_backslashes() -> None:
     assert scim_filter_string("back\\slash") == '"back\\\\slash"'
 
 
-def test_lookup_by_external_id_matches_only_that_account(scim_tenant: servers.ScimTenant) -> None:
+def test_lookup_by_external_id_matches_only_that_account(scim_tenant: launchers.ScimTenant) -> None:
     tricky = ['O"Brien', 'a" or "1" eq "1', "back\\slash"]
     with connect(scim_tenant) as first:
         assert_all_ok(apply(first, [create(e, user_name=f"u{n}@example.com") for n, e in enumerate(tricky)]))
@@ -180,7 +181,7 @@ def test_create_with_managers_in_the_same_batch(connector: Kernel) -> None:
     assert all(set(account.attributes) == set(ACCOUNT_ATTRIBUTES) for account in snapshot.accounts)
 
 
-def test_create_sends_the_scim_mapping(scim_tenant: servers.ScimTenant, mode: str) -> None:
+def test_create_sends_the_scim_mapping(scim_tenant: launchers.ScimTenant, mode: str) -> None:
     with connect(scim_tenant, bulk=mode == "bulk") as target:
         outcomes = apply(target, [create("E1"), create("E2", manager="E1")])
     assert_all_ok(outcomes)
@@ -198,7 +199,7 @@ def test_create_sends_the_scim_mapping(scim_tenant: servers.ScimTenant, mode: st
     assert user[ENTERPRISE]["manager"]["value"] == outcomes[0].account_id
 
 
-def test_create_with_manager_across_batches_and_instances(scim_tenant: servers.ScimTenant, mode: str) -> None:
+def test_create_with_manager_across_batches_and_instances(scim_tenant: launchers.ScimTenant, mode: str) -> None:
     bulk = mode == "bulk"
     with connect(scim_tenant, bulk=bulk) as target:
         assert_all_ok(apply(target, [create("E1")]))
@@ -262,7 +263,7 @@ def test_update_removes_the_manager(connector: Kernel) -> None:
     assert by_employee(connector.read())["E2"].attributes["manager"] is None
 
 
-def test_update_adopts_an_unlinked_account(scim_tenant: servers.ScimTenant, mode: str) -> None:
+def test_update_adopts_an_unlinked_account(scim_tenant: launchers.ScimTenant, mode: str) -> None:
     with raw_client(scim_tenant) as client:
         existing = client.post("Users", json={"schemas": [USER], "userName": "e7@example.com"}).json()
     with connect(scim_tenant, bulk=mode == "bulk") as target:
@@ -372,7 +373,7 @@ def test_grants_and_revokes_on_a_group_are_one_patch(
     assert accounts["E1"].entitlements == {"vpn", "wiki"}
 
 
-def test_group_deleted_since_the_read(connector: Kernel, scim_tenant: servers.ScimTenant) -> None:
+def test_group_deleted_since_the_read(connector: Kernel, scim_tenant: launchers.ScimTenant) -> None:
     assert_all_ok(apply(connector, [create("E1"), create("E2"), grant("E1", "vpn")]))
     snapshot = connector.read()
     with raw_client(scim_tenant) as client:
@@ -406,13 +407,13 @@ def test_group_created_meanwhile_on_a_server_with_unique_names() -> None:
         return servers.Scripted(500, {"detail": f"unexpected {method} {path}"})
 
     with servers.scripted_server(respond) as server:
-        with connect(servers.ScimTenant(url=server.url, token="t")) as target:
+        with connect(launchers.ScimTenant(url=server.url, token="t")) as target:
             outcomes = apply(target, [grant("E1", "vpn", account_id="u1")])
     assert_all_ok(outcomes)
     assert ("PATCH", "/Groups/g1") in server.requests
 
 
-def test_grant_to_an_existing_group_of_a_fresh_instance(scim_tenant: servers.ScimTenant, mode: str) -> None:
+def test_grant_to_an_existing_group_of_a_fresh_instance(scim_tenant: launchers.ScimTenant, mode: str) -> None:
     bulk = mode == "bulk"
     with connect(scim_tenant, bulk=bulk) as first:
         assert_all_ok(apply(first, [create("E1"), create("E2"), grant("E1", "vpn")]))
@@ -446,7 +447,7 @@ def test_delete_is_idempotent(connector: Kernel) -> None:
 
 
 def test_read_pages_through_users_and_groups(
-    scim_tenant: servers.ScimTenant, caplog: pytest.LogCaptureFixture
+    scim_tenant: launchers.ScimTenant, caplog: pytest.LogCaptureFixture
 ) -> None:
     people = [f"E{n:02d}" for n in range(10)]
     operations = [create(people[0])] + [create(e, manager=people[0]) for e in people[1:]]
@@ -475,7 +476,7 @@ def test_read_of_an_empty_target(connector: Kernel) -> None:
 
 
 @pytest.fixture(scope="module")
-def small_bulk_server() -> Iterator[servers.ScimServer]:
+def small_bulk_server() -> Iterator[launchers.ScimServer]:
     """A scim2-server announcing small Bulk limits, to see requests split."""
     config = {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
@@ -486,12 +487,12 @@ def small_bulk_server() -> Iterator[servers.ScimServer]:
         "sort": {"supported": False},
         "etag": {"supported": True},
     }
-    with servers.scim_server(service_provider_config=config) as server:
+    with launchers.scim_server(service_provider_config=config) as server:
         yield server
 
 
 def test_bulk_requests_respect_the_advertised_limits(
-    small_bulk_server: servers.ScimServer, caplog: pytest.LogCaptureFixture
+    small_bulk_server: launchers.ScimServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     tenant = small_bulk_server.tenant()
     people = [f"E{n:02d}" for n in range(10)]
@@ -512,7 +513,7 @@ def test_bulk_requests_respect_the_advertised_limits(
 
 
 def test_bulk_and_single_paths_send_what_they_say(
-    scim_tenant: servers.ScimTenant, mode: str, caplog: pytest.LogCaptureFixture
+    scim_tenant: launchers.ScimTenant, mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     operations = [create("E1"), create("E2", manager="E1"), create("E3", manager="E1")]
     with connect(scim_tenant, bulk=mode == "bulk") as target, caplog.at_level(logging.INFO, logger="httpx"):
@@ -573,7 +574,7 @@ def test_outcomes_keep_the_order_of_the_operations(connector: Kernel) -> None:
     assert outcomes[4].account_id and outcomes[4].account_id not in {c.account_id for c in created}
 
 
-def test_wrong_token_is_a_typed_error(scim_tenant: servers.ScimTenant, mode: str) -> None:
+def test_wrong_token_is_a_typed_error(scim_tenant: launchers.ScimTenant, mode: str) -> None:
     with connect(scim_tenant, bulk=mode == "bulk", token="wrong") as target:
         with pytest.raises(Permanent) as raised:
             target.read()
@@ -583,7 +584,7 @@ def test_wrong_token_is_a_typed_error(scim_tenant: servers.ScimTenant, mode: str
 
 
 def test_connection_refused_is_retryable() -> None:
-    tenant = servers.ScimTenant(url=f"http://127.0.0.1:{servers.free_port()}/t", token="t")
+    tenant = launchers.ScimTenant(url=f"http://127.0.0.1:{launchers.free_port()}/t", token="t")
     with connect(tenant, timeout=2) as target:
         with pytest.raises(Retryable) as raised:
             target.read()
@@ -614,7 +615,7 @@ def test_retryable_statuses(status: int, headers: dict, retry_after: float | Non
         return _no_bulk_discovery(method, path) or servers.Scripted(status, error, headers)
 
     with servers.scripted_server(respond) as server:
-        with connect(servers.ScimTenant(url=server.url, token="t")) as target:
+        with connect(launchers.ScimTenant(url=server.url, token="t")) as target:
             with pytest.raises(Retryable) as raised:
                 target.read()
             outcomes = apply(target, [op("E1", Action.DISABLE, account_id="u1"), create("E2")])
@@ -630,14 +631,14 @@ def test_timeout_is_retryable() -> None:
         return _no_bulk_discovery(method, path) or servers.Scripted(200, {}, delay=1.0)
 
     with servers.scripted_server(respond) as server:
-        with connect(servers.ScimTenant(url=server.url, token="t"), timeout=0.2) as target:
+        with connect(launchers.ScimTenant(url=server.url, token="t"), timeout=0.2) as target:
             outcomes = apply(target, [op("E1", Action.DISABLE, account_id="u1")])
     assert isinstance(outcomes[0].error, Retryable)
     assert isinstance(outcomes[0].error.__cause__, httpx.TimeoutException)
 
 
 def test_logs_name_people_by_employee_id_only(
-    scim_tenant: servers.ScimTenant, mode: str, caplog: pytest.LogCaptureFixture
+    scim_tenant: launchers.ScimTenant, mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG), connect(scim_tenant, bulk=mode == "bulk") as target:
         apply(target, [create("E1", user_name="dup@example.com"), grant("E1", "vpn")])

@@ -92,7 +92,7 @@ def test_password_from_the_environment_only(postgres) -> None:
 
 
 def test_an_unreachable_database(postgres) -> None:
-    from tests.servers import free_port
+    from app.launchers import free_port
 
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/hr"
     with pytest.raises(SourceError, match=r"^source hrdb: postgresql\+psycopg://postgres@127.0.0.1:\d+/hr: the query failed: OperationalError"):

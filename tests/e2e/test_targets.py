@@ -3,7 +3,7 @@ unreachable target."""
 
 from __future__ import annotations
 
-from tests import servers
+from app import launchers
 from tests.e2e.helpers import ATTENTION, CONVERGED, Scenario, ScimView, enterprise, worker
 
 
@@ -85,7 +85,7 @@ def test_unreachable_target_waits_while_others_proceed(scenario: Scenario, scim_
             "rules": [{"name": "everyone", "when": {"employment_type": ["employee"]}, "grant": ["staff"]}],
         }
     )
-    closed = f"http://127.0.0.1:{servers.free_port()}"
+    closed = f"http://127.0.0.1:{launchers.free_port()}"
     scenario.configure(url=closed, more_targets={"wiki": wiki.tenant.url})
     scenario.write_feed([worker("E100")])
     document = scenario.sync("2026-03-02", expect=ATTENTION).json

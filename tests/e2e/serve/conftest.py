@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from jml.prefect_process import prefect_server
+from app.launchers import prefect_server
 from tests.e2e.serve.support import (
     FAST_POLL,
     Receiver,

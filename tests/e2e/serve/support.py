@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from jml.prefect_process import PrefectServer, stop
+from app.launchers import PrefectServer, stop
 
 ROOT = Path(__file__).resolve().parents[3]
 JML = str(Path(sys.executable).parent / "jml")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from jml.scim_process import free_port
+from app.launchers import free_port
 from tests.e2e.serve.support import Served, feed_rows, write_world
 
 ALERT_WITHIN = 60

@@ -97,7 +97,7 @@ def test_serving_again_updates_in_place_and_stopping_keeps_the_schedules(served:
 def test_serve_refuses_bad_input_with_one_line(tmp_path, scim_tenant):
     """No Prefect API, an API that does not answer, a missing alert secret: one line, no
     traceback, the SPEC's exit code."""
-    from jml.scim_process import free_port
+    from app.launchers import free_port
     from tests.e2e.serve.support import JML, write_world
 
     config = write_world(tmp_path, scim_tenant.url, [], alerts=[{"type": "slack", "webhook_url_env": "JML_T_SLACK"}])

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from jml.prefect_process import prefect_server
+from app.launchers import prefect_server
 from tests.e2e.serve.support import DEPLOYMENTS, FAST_POLL, ROOT, feed_rows, interrupt, scim_state, write_world
 
 PREFECT = str(Path(sys.executable).parent / "prefect")

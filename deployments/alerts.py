@@ -28,10 +28,12 @@ from prefect.events.actions import SendNotification
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 from prefect.settings import PREFECT_UI_URL
 
-from flows.common import FLOW_NAMES
+from deployments.table import DEPLOYMENTS
 from flows.hr_sync import FAILED_PREFIX
 from jml.config import AlertChannel, Config, ConfigError, SlackAlert
 
+#: The flows whose runs are watched: those of the deployments.
+FLOW_NAMES = [deployment.flow.name for deployment in DEPLOYMENTS]
 SUBJECT = "jml: {{ flow.name }} run {{ flow_run.name }} ended {{ event.resource['prefect.state-name'] }}"
 BODY = (
     "flow: {{ flow.name }}\n"
@@ -99,7 +101,7 @@ def automation(rule: Rule, blocks: list[UUID], ui: str) -> AutomationCore:
         trigger=EventTrigger(
             expect={f"prefect.flow-run.{state}" for state in rule.events},
             match={"prefect.resource.id": "prefect.flow-run.*", **rule.match},
-            match_related={"prefect.resource.role": "flow", "prefect.resource.name": list(FLOW_NAMES)},
+            match_related={"prefect.resource.role": "flow", "prefect.resource.name": FLOW_NAMES},
             for_each={"prefect.resource.id"},
             posture=Posture.Reactive,
             threshold=1,

@@ -26,9 +26,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from app.launchers import prefect_server, scim_server, stop
 from jml.model import describe_detail
-from jml.prefect_process import prefect_server, stop
-from jml.scim_process import scim_server
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DAYS = [("day1.csv", date(2026, 3, 2)), ("day2.csv", date(2026, 3, 3)), ("day3.csv", date(2026, 3, 5))]

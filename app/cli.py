@@ -25,6 +25,7 @@ from jml.config import ConfigError
 from jml.ledger import LedgerError, RunLocked
 from jml.lifecycle import today
 from jml.model import describe_detail
+from jml.outcome import EXIT_CODES
 
 app = typer.Typer(
     add_completion=False,
@@ -88,7 +89,6 @@ def run(
     _check_state(config, settings)
     _quiet_prefect()
     from flows.hr_sync import hr_sync
-    from tasks.report import EXIT_CODES
 
     with contextlib.redirect_stdout(sys.stderr):
         state = hr_sync(
@@ -293,11 +293,11 @@ def demo(
     With --ui: a local Prefect server serving the deployments until Ctrl-C."""
     _quiet_prefect()
     if ui:
-        from jml.demo import run_ui_demo
+        from app.demo import run_ui_demo
 
         raise typer.Exit(run_ui_demo(workdir, out))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the demo prints its own story
-    from jml.demo import run_demo
+    from app.demo import run_demo
 
     raise typer.Exit(run_demo(workdir, out))
 
@@ -326,12 +326,12 @@ def serve(
     _quiet_prefect()
     _check_prefect_api()
     if alerts_only:
-        from flows.alerts import ensure_alerts
+        from deployments.alerts import ensure_alerts
 
         names = ensure_alerts(settings)
         err.print(f"alerts: {', '.join(names) or 'none (no channel in alerts:)'}")
         return
-    from flows.serving import serve_all
+    from deployments.serving import serve_all
 
     serve_all(config.resolve(), settings, limit=limit)
 

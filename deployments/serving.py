@@ -1,4 +1,4 @@
-"""`jml serve`: every jml deployment served from one process, with its schedule.
+"""`jml serve`: every deployment of the table served from one process, with its schedule.
 
 The deployments are named like their flows (`hr-sync/hr-sync`, ...). Their `config`
 parameter defaults to the absolute path of the config file `jml serve` was given; each
@@ -6,8 +6,6 @@ run reads that file and the feeds afresh. Schedules come from the config's `sche
 (hr-sync hourly and reconcile nightly by default); provision-person and decide-approval
 run on demand. Stopping the process leaves the schedules on (`pause_on_shutdown=False`),
 so a restart or another server picks them up.
-
-deployments/prefect.yaml declares the same four deployments for a work pool.
 """
 
 from __future__ import annotations
@@ -21,14 +19,9 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.types.entrypoint import EntrypointType
 
-from flows.alerts import ensure_alerts
-from flows.decide_approval import decide_approval
-from flows.hr_sync import hr_sync
-from flows.provision_person import provision_person
-from flows.reconcile import reconcile
+from deployments.alerts import ensure_alerts
+from deployments.table import DEPLOYMENTS
 from jml.config import Config, ScheduleConfig
-
-TAGS = ["jml"]
 
 
 def schedules(entry: ScheduleConfig | None) -> list[Schedule]:
@@ -40,25 +33,18 @@ def schedules(entry: ScheduleConfig | None) -> list[Schedule]:
     return [Interval(timedelta(seconds=entry.interval), timezone=entry.timezone)]
 
 
-def deployments(config_path: Path, config: Config) -> list[RunnerDeployment]:
-    """The four deployments, their `config` parameter defaulting to `config_path`."""
-    parameters = {"config": str(config_path.resolve())}
-    plan = [
-        (hr_sync, schedules(config.schedules.hr_sync)),
-        (reconcile, schedules(config.schedules.reconcile)),
-        (provision_person, []),
-        (decide_approval, []),
-    ]
+def runner_deployments(config_path: Path, config: Config) -> list[RunnerDeployment]:
+    """The table's deployments, their `config` parameter defaulting to `config_path`."""
     return [
-        flow.to_deployment(
-            flow.name,
-            schedules=flow_schedules,
-            parameters=parameters,
-            tags=TAGS,
-            description=flow.description,
+        deployment.flow.to_deployment(
+            deployment.name,
+            schedules=schedules(deployment.schedule_in(config.schedules)),
+            parameters=deployment.parameters(str(config_path.resolve())),
+            tags=list(deployment.tags),
+            description=deployment.description,
             entrypoint_type=EntrypointType.MODULE_PATH,
         )
-        for flow, flow_schedules in plan
+        for deployment in DEPLOYMENTS
     ]
 
 
@@ -69,7 +55,7 @@ def serve_all(config_path: Path, config: Config, *, limit: int | None = None) ->
     # Ctrl-C works even when started from a shell that ignores SIGINT in the background.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
-    serve(*deployments(config_path, config), pause_on_shutdown=False, limit=limit)
+    serve(*runner_deployments(config_path, config), pause_on_shutdown=False, limit=limit)
 
 
 def _interrupt(signum, frame) -> None:

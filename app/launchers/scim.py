@@ -12,18 +12,17 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from app.launchers.ports import free_port
+from app.launchers.processes import answers_ok, stop, wait_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +43,6 @@ class ScimServer:
     def tenant(self) -> ScimTenant:
         """A new, empty tenant (the server creates it on its first request)."""
         return ScimTenant(url=f"{self.url}/{uuid.uuid4().hex}", token=self.token)
-
-
-def free_port() -> int:
-    """A TCP port free on the loopback interface right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _scim2_server_command() -> str:
@@ -84,7 +76,7 @@ def scim_server(
             _scim2_server_command(),
             "--hostname", "127.0.0.1",
             "--port", str(port),
-            "--bearer-token", token,
+            f"--bearer-token={token}",  # one word: a token may start with "-"
         ] + (["--dynamic-tenants"] if tenants else [])  # fmt: skip
         if service_provider_config is not None:
             config_file = Path(folder) / "service-provider-config.json"
@@ -94,27 +86,9 @@ def scim_server(
         server = ScimServer(url=f"http://127.0.0.1:{port}", token=token)
         try:
             probe = f"{server.url}/ready-probe" if tenants else server.url
-            _wait_until_ready(process, f"{probe}/ServiceProviderConfig", startup_timeout)
+            wait_until(
+                process, answers_ok(f"{probe}/ServiceProviderConfig"), name="scim2-server", timeout=startup_timeout
+            )
             yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_ready(process: subprocess.Popen, probe: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"scim2-server exited with status {process.returncode} at start")
-        try:
-            if httpx.get(probe, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"scim2-server did not answer within {timeout} s")
-        time.sleep(0.05)
+            stop(process, timeout=5)

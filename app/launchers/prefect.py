@@ -11,15 +11,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from jml.scim_process import free_port
+from app.launchers.ports import free_port
+from app.launchers.processes import answers_ok, stop, wait_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +41,6 @@ class PrefectServer:
         }
 
 
-def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
-    """Terminate a child process; kill it if it does not stop within `timeout`."""
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @contextmanager
 def prefect_server(home: Path, *, startup_timeout: float = 60.0) -> Iterator[PrefectServer]:
     """Start `prefect server start` on a free loopback port with its own PREFECT_HOME,
@@ -68,25 +55,14 @@ def prefect_server(home: Path, *, startup_timeout: float = 60.0) -> Iterator[Pre
     env.update(PREFECT_UI_API_URL=server.api_url, PREFECT_UI_URL=server.ui_url)
     command = [str(Path(sys.executable).parent / "prefect"), "server", "start",
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    with (home / "server.log").open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log = home / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
         try:
-            _wait_until_healthy(process, server, startup_timeout)
+            wait_until(
+                process, answers_ok(f"{server.api_url}/health"),
+                name="prefect server", timeout=startup_timeout, interval=0.2, log=log,
+            )  # fmt: skip
             yield server
         finally:
             stop(process)
-
-
-def _wait_until_healthy(process: subprocess.Popen, server: PrefectServer, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"prefect server exited at start; see {server.home / 'server.log'}")
-        try:
-            if httpx.get(f"{server.api_url}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"prefect server did not answer within {timeout} s")
-        time.sleep(0.2)
