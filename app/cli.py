@@ -24,7 +24,7 @@ from connectors.base import SourceError
 from jml.config import ConfigError
 from jml.ledger import LedgerError, RunLocked
 from jml.lifecycle import today
-from jml.model import describe_detail
+from jml.operations import describe
 from jml.outcome import EXIT_CODES
 
 app = typer.Typer(
@@ -81,10 +81,10 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """One hr_sync flow run."""
-    from tasks.context import load_settings
+    from pipeline.run import load_settings
 
     day = _as_of(as_of)
-    settings = load_settings(config)[0]  # a bad config is exit 2 before any run starts
+    settings = load_settings(config).config  # a bad config is exit 2 before any run starts
     _check_secrets(settings)
     _check_state(config, settings)
     _quiet_prefect()
@@ -148,41 +148,41 @@ def _print_run(document: dict) -> None:
 @app.command()
 def plan(config: ConfigOpt = DEFAULT_CONFIG, as_of: AsOfOpt = None, as_json: JsonOpt = False) -> None:
     """Show the plan; nothing is applied or recorded."""
-    from flows.hr_sync import direct, plan_stages
-    from tasks.context import open_context
+    from pipeline import sync
+    from pipeline.outcome import Execution, Scope, all_issues
+    from pipeline.run import open_run
 
-    ctx = open_context(config, as_of=_as_of(as_of), dry_run=True)
-    try:
-        _check_secrets(ctx.config)
-        outcome = plan_stages(ctx, direct)
-    finally:
-        ctx.close()
-    if outcome.error:  # a source that could not be read: bad input
-        raise Exit(2, f"error: {outcome.error}")
-    operations = outcome.checked.plan.operations if outcome.checked else []
+    day = _as_of(as_of)
+    with open_run(config, as_of=day, record=False) as run:
+        _check_secrets(run.config)
+        planned = sync.plan(run)
+    if planned.error:  # a source that could not be read: bad input
+        raise Exit(2, f"error: {planned.error}")
+    operations = planned.checked.plan.operations if planned.checked else ()
     if as_json:
+        issues = all_issues(planned, Execution(), Scope())
         _emit(
             {
-                "as_of": ctx.as_of.isoformat(),
-                "halt": outcome.halt,
+                "as_of": day.isoformat(),
+                "halt": planned.halt,
                 "operations": [op.to_json() for op in operations],
                 "issues": [
                     {"kind": i.kind.value, "employee_id": i.employee_id, "target": i.target, "detail": i.detail}
-                    for i in outcome.issues()
+                    for i in issues
                 ],
             }
         )
     else:
-        table = Table(title=f"plan as of {ctx.as_of.isoformat()}: {len(operations)} operations")
+        table = Table(title=f"plan as of {day.isoformat()}: {len(operations)} operations")
         for column in ("target", "employee_id", "action", "detail", "reason"):
             table.add_column(column)
         for op in operations[:200]:
-            table.add_row(op.target, op.employee_id, op.action.value, describe_detail(op.detail), op.reason)
+            table.add_row(op.target, op.employee_id, op.action.value, op.describe(), op.reason)
         out.print(table)
         if len(operations) > 200:
             out.print(f"... and {len(operations) - 200} more (use --json for all)")
-    if outcome.halt:
-        raise Exit(4, f"halted: {outcome.halt}")
+    if planned.halt:
+        raise Exit(4, f"halted: {planned.halt}")
 
 
 def _ledger(config: Path):
@@ -275,7 +275,7 @@ def audit(
     for e in entries:
         table.add_row(
             str(e.at)[:19], str(e.run_id or ""), e.actor, e.action, e.employee_id or "",
-            e.target or "", describe_detail(e.detail), e.reason or "",
+            e.target or "", describe(e.action, e.detail), e.reason or "",
         )
     out.print(table)
 
@@ -315,9 +315,9 @@ def serve(
     """Serve the deployments (hr-sync, reconcile, provision-person, decide-approval) to
     the Prefect API in PREFECT_API_URL, with their schedules and alerts, until Ctrl-C;
     the schedules stay on when it stops."""
-    from tasks.context import load_settings
+    from pipeline.run import load_settings
 
-    settings = load_settings(config)[0]
+    settings = load_settings(config).config
     _check_secrets(settings)
     for n, channel in enumerate(settings.alerts):
         variable = getattr(channel, "webhook_url_env", None)

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.launchers import prefect_server, scim_server, stop
-from jml.model import describe_detail
+from jml.operations import describe
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DAYS = [("day1.csv", date(2026, 3, 2)), ("day2.csv", date(2026, 3, 3)), ("day3.csv", date(2026, 3, 5))]
@@ -95,7 +95,7 @@ def show_day(console: Console, document: dict, ledger) -> None:
         done.add_column(column)
     for entry in ledger.audit_trail():
         if entry.run_id == document["run_id"] and entry.employee_id:
-            done.add_row(entry.employee_id, entry.action, describe_detail(entry.detail), entry.reason or "")
+            done.add_row(entry.employee_id, entry.action, describe(entry.action, entry.detail), entry.reason or "")
     console.print(done)
     issues = Table(title="open exceptions (jml exceptions)")
     for column in ("id", "kind", "employee_id", "detail"):

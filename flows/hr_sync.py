@@ -1,5 +1,5 @@
 """The hr_sync flow: HR feed to verified access, one task per stage (and per batch in
-apply).
+apply), composed by `pipeline.sync`:
 
     validate -> resolve -> read-targets -> lifecycle -> entitle -> plan -> apply -> verify -> report
 
@@ -9,116 +9,23 @@ The final state names the outcome: Completed (converged), Completed named `Atten
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date
+from typing import Any
 
 from prefect import flow
 from prefect.states import Completed, Failed, State
-from prefect.utilities.annotations import quote
 
-from jml.ledger import AuditEntry
 from jml.lifecycle import today
 from jml.outcome import ATTENTION, FAILED, HALTED
-from tasks.apply import apply_batch, batches
+from pipeline import sync
+from pipeline.outcome import Execution, Planned, Scope
+from pipeline.run import Run, open_run
 from tasks.approvals import wait_for_decisions
-from tasks.artifacts import ApplyProgress
-from tasks.context import RunContext, open_context
-from tasks.evaluate import assess_lifecycles, entitle, resolve_persons
-from tasks.planning import plan_changes
-from tasks.report import RunOutcome, report_run
-from tasks.sources import read_and_validate
-from tasks.targets import read_targets
-from tasks.verify import verify
+from tasks.artifacts import ApplyProgress, publish_run
+from tasks.stage import in_task
 
-#: How a stage is called: `in_flow` runs it as a Prefect task, `direct` as a plain
-#: function (for `jml plan`, which records nothing and needs no Prefect run).
-Call = Callable[..., object]
-
-
-def in_flow(stage, *args):
-    """Run a stage as a Prefect task; large payloads are quoted so Prefect does not walk
-    through them looking for futures."""
-    return stage(*(quote(a) if not isinstance(a, (RunContext, str)) else a for a in args))
-
-
-def direct(stage, *args):
-    """Run a stage's function without Prefect."""
-    return stage.fn(*args)
-
-
-@contextmanager
-def _timed(ctx: RunContext, timings: dict[str, float], stage: str) -> Iterator[None]:
-    """Time a stage; renew the run lock's lease after it."""
-    started = time.perf_counter()
-    yield
-    timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
-    ctx.renew_lock()
-
-
-def plan_stages(ctx: RunContext, call: Call) -> RunOutcome:
-    """Every stage up to the plan and its safety gates; nothing is written to targets."""
-    timings: dict[str, float] = {}
-    with _timed(ctx, timings, "validate"):
-        feed = call(read_and_validate, ctx)
-    outcome = RunOutcome(feed=feed, timings=timings, error=feed.error)
-    if feed.error:
-        return outcome
-    if feed.halt and not _override(ctx, outcome, feed.halt, possible=not feed.final):
-        return outcome
-    with _timed(ctx, timings, "resolve"):
-        outcome.resolved = call(resolve_persons, ctx, feed)
-    with _timed(ctx, timings, "read-targets"):
-        outcome.targets = call(read_targets, ctx)
-    snapshots = outcome.targets.snapshots
-    with _timed(ctx, timings, "lifecycle"):
-        outcome.assessment = call(assess_lifecycles, ctx, outcome.resolved, snapshots)
-    return entitle_and_plan(ctx, outcome, call)
-
-
-def entitle_and_plan(ctx: RunContext, outcome: RunOutcome, call: Call) -> RunOutcome:
-    """The entitle and plan stages (again, after approvals were decided mid-run)."""
-    timings, snapshots = outcome.timings, outcome.targets.snapshots
-    with _timed(ctx, timings, "entitle"):
-        outcome.policy_issues = call(entitle, ctx, outcome.assessment, snapshots)
-    with _timed(ctx, timings, "plan"):
-        outcome.checked = call(plan_changes, ctx, outcome.assessment, snapshots)
-    if outcome.checked.halt:
-        _override(ctx, outcome, outcome.checked.halt, possible=True)
-    return outcome
-
-
-def _override(ctx: RunContext, outcome: RunOutcome, gate: str, *, possible: bool) -> bool:
-    """Whether a tripped gate is overridden (`--override-safety`); else the run halts."""
-    if possible and ctx.override_safety:
-        if gate not in outcome.overridden:  # the plan is made again after approvals
-            outcome.overridden.append(gate)
-        return True
-    outcome.halt = gate
-    return False
-
-
-def apply_and_verify(ctx: RunContext, outcome: RunOutcome) -> None:
-    """Apply the plan batch by batch per target, then read back what was touched."""
-    touched: dict[str, set[str]] = {}
-    progress = ApplyProgress(len(outcome.checked.plan.operations), outcome.flow)
-    with _timed(ctx, outcome.timings, "apply"):
-        for target, target_batches in batches(outcome.checked.plan.operations).items():
-            failed: set[str] = set()
-            for i, batch in enumerate(target_batches):
-                result = in_flow(apply_batch, ctx, target, batch)
-                outcome.batches.append(result)
-                progress.advance(len(batch))
-                touched.setdefault(target, set()).update(result.done_persons)
-                failed |= result.failed_persons
-                if result.down:
-                    outcome.parked[target] = sum(len(b) for b in target_batches[i + 1 :])
-                    break
-            touched[target] -= failed
-        progress.finish()
-    with _timed(ctx, outcome.timings, "verify"):
-        outcome.drift = in_flow(verify, ctx, outcome.assessment, touched)
+#: How an Attention run with failed operations or unreachable targets starts its message.
+FAILED_PREFIX = "operations failed"
 
 
 @flow(name="hr-sync", persist_result=False)
@@ -144,32 +51,35 @@ def hr_sync(
         approval_timeout: Seconds to wait for those decisions; then the run goes on
             without the grants still waiting.
     """
-    ctx = open_context(
-        config, as_of=as_of or today(), dry_run=dry_run, override_safety=override_safety, actor=actor
-    )
-    try:
-        with ctx.run_lock():
-            ctx.run_id = ctx.ledger.start_run(
-                as_of=ctx.as_of, dry_run=dry_run, override_safety=override_safety, actor=actor
-            )
-            outcome = plan_stages(ctx, in_flow)
-            stopped = outcome.halt or outcome.error
-            if wait_for_approvals and not stopped and not dry_run:
-                if wait_for_decisions(ctx, outcome.policy_issues, approval_timeout):
-                    entitle_and_plan(ctx, outcome, in_flow)
-            ctx.ledger.append_audit(
-                AuditEntry(ctx.run_id, actor, "override_safety", None, None, {"gate": gate}, None)
-                for gate in outcome.overridden
-            )
-            if not stopped and not dry_run:
-                apply_and_verify(ctx, outcome)
-            document = in_flow(report_run, ctx, outcome)
-    finally:
-        ctx.close()
+    options = {"dry_run": dry_run, "override_safety": override_safety, "actor": actor}
+    with open_run(config, as_of=as_of or today(), record=True, **options) as run:
+        planned = sync.plan(run, in_task)
+        if wait_for_approvals and planned.proceeds and not dry_run and planned.entitled is not None:
+            if wait_for_decisions(run, planned.entitled.issues, approval_timeout):
+                planned = sync.entitle_and_plan(run, planned, in_task)
+        sync.audit_overrides(run, planned)
+        execution = apply_and_verify(run, planned, "hr-sync") if planned.proceeds and not dry_run else Execution()
+        document = finish(run, planned, execution, Scope(flow="hr-sync"))
     return final_state(document)
 
 
-def final_state(document: dict) -> State:
+def apply_and_verify(run: Run, planned: Planned, flow_name: str) -> Execution:
+    """Apply the plan as tasks, with a progress artifact; then verify."""
+    assert planned.checked is not None
+    progress = ApplyProgress(len(planned.checked.plan.operations), flow_name)
+    execution = sync.apply(run, planned, in_task, progress.advance)
+    progress.finish()
+    return execution
+
+
+def finish(run: Run, planned: Planned, execution: Execution, scope: Scope) -> dict[str, Any]:
+    """The report task, then the run's artifacts; the run's JSON document."""
+    document = sync.report(run, planned, execution, scope, in_task)
+    publish_run(run, document, scope.flow)
+    return document
+
+
+def final_state(document: dict[str, Any]) -> State:
     """The flow run's state for a run document; its message carries the counts (the
     alerts quote it, and match `operations failed*` for an Attention worth an alert)."""
     status = document["status"]
@@ -182,11 +92,7 @@ def final_state(document: dict) -> State:
     return Completed(data=document, message=state_message(document))
 
 
-#: How an Attention run with failed operations or unreachable targets starts its message.
-FAILED_PREFIX = "operations failed"
-
-
-def state_message(document: dict) -> str:
+def state_message(document: dict[str, Any]) -> str:
     """One line: what failed (if anything), then the counts."""
     ops = document["operations"]
     counts = (

@@ -12,19 +12,21 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import Failed, State
 
-from flows.common import recorded_run
-from flows.hr_sync import apply_and_verify, final_state, in_flow, plan_stages, today
+from flows.hr_sync import apply_and_verify, final_state, finish
+from jml.lifecycle import today
 from jml.model import IssueKind
-from jml.plan import deprovision_guard
-from tasks.context import RunContext
-from tasks.report import RunOutcome, report_run
-from tasks.scope import live_issues, only_persons
+from pipeline import sync
+from pipeline.outcome import Execution, Planned, Scope
+from pipeline.report import live_issues
+from pipeline.run import open_run
+from tasks.stage import in_task
 
+FLOW = "provision-person"
 #: What a one-person run cannot judge for everyone: kept as they are for others.
 PER_PERSON = (IssueKind.DRIFT, IssueKind.FAILED_OPERATION, IssueKind.SAFETY_HALT)
 
 
-@flow(name="provision-person", persist_result=False)
+@flow(name=FLOW, persist_result=False)
 def provision_person(employee_id: str, config: str = "jml.yaml", actor: str = "prefect") -> State:
     """Re-evaluate one person from the HR feed and apply their changes now.
 
@@ -36,38 +38,27 @@ def provision_person(employee_id: str, config: str = "jml.yaml", actor: str = "p
     employee_id = employee_id.strip()
     if not employee_id:
         return Failed(message="employee_id is empty: name the person to provision")
-    with recorded_run(config, as_of=today(), actor=actor) as ctx:
-        outcome = plan_stages(ctx, in_flow)
-        outcome.flow = "provision-person"
-        if outcome.checked is not None:
-            narrow(outcome, employee_id, ctx)
-            if not outcome.halt:
-                apply_and_verify(ctx, outcome)
-        outcome.kept = live_issues(ctx, PER_PERSON, lambda row: row.employee_id != employee_id)
-        document = in_flow(report_run, ctx, outcome)
-    missing = not_provisionable(outcome, employee_id)
-    if missing and not outcome.halt:
+    with open_run(config, as_of=today(), record=True, actor=actor) as run:
+        planned = sync.plan(run, in_task)
+        execution = Execution()
+        if planned.checked is not None:
+            planned = sync.for_person(run, planned, employee_id)
+            if planned.proceeds:
+                execution = apply_and_verify(run, planned, FLOW)
+        kept = live_issues(run, PER_PERSON, lambda row: row.employee_id != employee_id)
+        document = finish(run, planned, execution, Scope(flow=FLOW, kept=kept))
+    missing = not_provisionable(planned, employee_id)
+    if missing and not planned.halt:
         return Failed(data=document, message=missing)
     return final_state(document)
 
 
-def narrow(outcome: RunOutcome, employee_id: str, ctx: RunContext) -> None:
-    """Cut the plan to the person and judge the deprovision guard on that plan alone."""
-    only_persons(outcome, {employee_id})
-    checked = outcome.checked
-    checked.halt, checked.figures = deprovision_guard(
-        checked.plan, outcome.targets.snapshots, ctx.config.safety
-    )
-    # The feed gate never gets here (no plan); any halt so far is the full plan's guard.
-    outcome.halt = checked.halt if checked.halt and not ctx.override_safety else None
-
-
-def not_provisionable(outcome: RunOutcome, employee_id: str) -> str | None:
+def not_provisionable(planned: Planned, employee_id: str) -> str | None:
     """Why the person could not be provisioned from the feed, or None."""
-    if outcome.resolved is None:
+    if planned.resolved is None:
         return None
-    if employee_id in outcome.resolved.held:
+    if employee_id in planned.resolved.held:
         return f"{employee_id} is held back (quarantined or duplicate): see `jml exceptions`"
-    if outcome.assessment is not None and employee_id not in outcome.assessment.desired:
+    if planned.assessment is not None and employee_id not in planned.assessment.desired:
         return f"{employee_id} is not in the HR feed"
     return None

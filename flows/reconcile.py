@@ -13,18 +13,22 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from flows.common import recorded_run
-from flows.hr_sync import apply_and_verify, final_state, in_flow, plan_stages, today
+from flows.hr_sync import apply_and_verify, final_state, finish
+from jml.lifecycle import today
 from jml.model import IssueKind
-from tasks.reconcile import find_differences
-from tasks.report import report_run
-from tasks.scope import live_issues, only_persons
+from pipeline import sync
+from pipeline.outcome import Execution, Scope
+from pipeline.reconcile import find_differences
+from pipeline.report import live_issues
+from pipeline.run import open_run
+from tasks.stage import in_task
 
+FLOW = "reconcile"
 #: The exception kinds reconcile speaks for (failed_operation too when it fixes).
 KINDS = frozenset({IssueKind.DRIFT, IssueKind.ORPHAN})
 
 
-@flow(name="reconcile", persist_result=False)
+@flow(name=FLOW, persist_result=False)
 def reconcile(config: str = "jml.yaml", fix: bool = False, actor: str = "prefect") -> State:
     """Compare every target with the desired state: drift, orphans, active leavers.
 
@@ -34,30 +38,21 @@ def reconcile(config: str = "jml.yaml", fix: bool = False, actor: str = "prefect
             accounts); false means report only and write nothing to any target.
         actor: Who started the run, as recorded in the audit trail.
     """
-    with recorded_run(config, as_of=today(), actor=actor, dry_run=not fix) as ctx:
-        outcome = plan_stages(ctx, in_flow)
-        outcome.flow = "reconcile"
-        if outcome.checked is None:  # the feed gate halted: nothing to compare with
-            return final_state(in_flow(report_run, ctx, outcome))
-        if not fix:
-            outcome.halt = None  # the deprovision guard only matters when writing
-        findings = in_flow(
-            find_differences, ctx, outcome.resolved, outcome.targets, outcome.assessment, outcome.checked
-        )
-        drifted = findings.drifted()
-        only_persons(outcome, drifted if fix else set())
-        outcome.assessment.states = []  # person states are hr-sync's to keep
-        outcome.kinds = KINDS
-        if fix and not outcome.halt:
-            apply_and_verify(ctx, outcome)
-            outcome.kinds = KINDS | {IssueKind.FAILED_OPERATION}
-            attempted = {op.employee_id for op in outcome.checked.plan.operations}
-            outcome.kept = live_issues(
-                ctx, [IssueKind.FAILED_OPERATION], lambda row: row.employee_id not in attempted
-            )
-            fixed = set().union(*(b.done_persons for b in outcome.batches)) - set().union(
-                *(b.failed_persons for b in outcome.batches)
-            )
-            findings.drift = [i for i in findings.drift if i.employee_id not in fixed]
-        outcome.drift = findings.drift + findings.orphans + outcome.drift
-        return final_state(in_flow(report_run, ctx, outcome))
+    with open_run(config, as_of=today(), record=True, actor=actor, read_only=not fix) as run:
+        planned = sync.plan(run, in_task)
+        if planned.checked is None:  # the feed gate halted: nothing to compare with
+            return final_state(finish(run, planned, Execution(), Scope(flow=FLOW, kinds=KINDS, save_states=False)))
+        assert planned.entitled is not None
+        findings = in_task(FLOW, find_differences, run, planned.resolved, planned.targets,
+                           planned.entitled.desired, planned.checked)  # fmt: skip
+        planned = sync.for_drift(planned, findings.drifted(), fix=fix)
+        execution, kinds, kept = Execution(), KINDS, ()
+        if fix and planned.proceeds:
+            execution = apply_and_verify(run, planned, FLOW)
+            attempted = planned.checked.plan.persons() if planned.checked else set()
+            kinds = KINDS | {IssueKind.FAILED_OPERATION}
+            kept = live_issues(run, [IssueKind.FAILED_OPERATION], lambda row: row.employee_id not in attempted)
+            done = set().union(*(b.done_persons for b in execution.batches))
+            findings = findings.without(done - set().union(*(b.failed_persons for b in execution.batches)))
+        scope = Scope(flow=FLOW, kinds=kinds, kept=kept, found=findings.drift + findings.orphans, save_states=False)
+        return final_state(finish(run, planned, execution, scope))

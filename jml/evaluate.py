@@ -3,12 +3,14 @@
 `assess_persons` gives each person of the feed a lifecycle state, finds persons known
 from earlier runs who are missing from the feed (`absent`), and returns the person states
 the ledger keeps between runs. `entitle_persons` applies the policy to those who should
-hold an account.
+hold an account: it returns their desired state with grants (new values; the
+assessment is not changed).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Set
+from dataclasses import dataclass, replace
 from datetime import date
 
 from jml.config import LifecycleConfig
@@ -22,14 +24,22 @@ from jml.resolve import Resolved
 _ENTITLED = (Lifecycle.PREHIRE, Lifecycle.ACTIVE, Lifecycle.SUSPENDED)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Assessment:
     """Every person to act on with their lifecycle (grants still empty), the `absent`
     issues, and the person states to save."""
 
-    desired: dict[str, Desired]
-    issues: list[Issue] = field(default_factory=list)
-    states: list[PersonState] = field(default_factory=list)
+    desired: Mapping[str, Desired]
+    issues: tuple[Issue, ...] = ()
+    states: tuple[PersonState, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Entitled:
+    """Every person to act on with their grants, and the approval and SoD issues."""
+
+    desired: Mapping[str, Desired]
+    issues: tuple[Issue, ...] = ()
 
 
 def assess_persons(
@@ -37,8 +47,8 @@ def assess_persons(
     *,
     as_of: date,
     config: LifecycleConfig,
-    known: dict[str, PersonState],
-    with_account: set[str],
+    known: Mapping[str, PersonState],
+    with_account: Set[str],
 ) -> Assessment:
     """Lifecycle of every resolved person, and what to do about absent ones.
 
@@ -47,25 +57,27 @@ def assess_persons(
     back) who still has an account is absent: an `absent` issue, and with
     `absent: deprovision` a termination dated from the first day they were missing.
     """
-    result = Assessment(desired={})
+    desired: dict[str, Desired] = {}
+    issues: list[Issue] = []
+    states: list[PersonState] = []
     for eid, record in resolved.persons.items():
         previous = known.get(eid)
         state, ended = assess(record, as_of, config, previous.terminated_on if previous else None)
-        result.desired[eid] = Desired(eid, state, record)
-        result.states.append(PersonState(eid, state.value, ended, None))
+        desired[eid] = Desired(eid, state, record)
+        states.append(PersonState(eid, state.value, ended, None))
 
     for eid, previous in known.items():
         if eid in resolved.persons or eid in resolved.held or eid not in with_account:
             continue
         since = previous.absent_since or as_of
-        result.states.append(PersonState(eid, previous.lifecycle, previous.terminated_on, since))
+        states.append(PersonState(eid, previous.lifecycle, previous.terminated_on, since))
         if config.absent == "deprovision":
             state = termination_state(since, as_of, config)
-            result.desired[eid] = Desired(eid, state, None)
+            desired[eid] = Desired(eid, state, None)
             action = "deprovisioned (lifecycle.absent: deprovision)"
         else:
             action = "nothing revoked until a person decides"
-        result.issues.append(
+        issues.append(
             Issue(
                 IssueKind.ABSENT,
                 f"absent:{eid}",
@@ -74,10 +86,10 @@ def assess_persons(
                 data={"absent_since": since.isoformat()},
             )
         )
-    return result
+    return Assessment(desired, tuple(issues), tuple(states))
 
 
-def holdings(snapshots: dict[str, Snapshot]) -> dict[str, dict[str, set[str]]]:
+def holdings(snapshots: Mapping[str, Snapshot]) -> dict[str, dict[str, set[str]]]:
     """employee_id -> target -> entitlements held now, from the targets' snapshots."""
     held: dict[str, dict[str, set[str]]] = {}
     for target, snapshot in snapshots.items():
@@ -91,19 +103,19 @@ def entitle_persons(
     assessment: Assessment,
     *,
     engine: PolicyEngine,
-    decisions: dict[str, str],
-    snapshots: dict[str, Snapshot],
-) -> list[Issue]:
-    """Fill in the grants of every person who should hold an account; return the
-    approval and SoD issues."""
+    decisions: Mapping[str, str],
+    snapshots: Mapping[str, Snapshot],
+) -> Entitled:
+    """The desired state with the grants of every person who should hold an account,
+    and the approval and SoD issues."""
     held = holdings(snapshots)
+    desired: dict[str, Desired] = {}
     issues: list[Issue] = []
-    for desired in assessment.desired.values():
-        if desired.lifecycle not in _ENTITLED:
+    for eid, person in assessment.desired.items():
+        if person.lifecycle not in _ENTITLED or person.record is None:
+            desired[eid] = person
             continue
-        entitlements = engine.entitle(
-            desired.record, decisions=decisions, held=held.get(desired.employee_id, {})
-        )
-        desired.grants = entitlements.grants
+        entitlements = engine.entitle(person.record, decisions=decisions, held=held.get(eid, {}))
+        desired[eid] = replace(person, grants=entitlements.grants)
         issues.extend(entitlements.issues)
-    return issues
+    return Entitled(desired, tuple(issues))

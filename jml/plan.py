@@ -15,6 +15,7 @@ and compared.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 
 from jml.model import Account, HrRecord, Issue, IssueKind, Lifecycle, Snapshot
@@ -36,7 +37,7 @@ _WITH_ACCOUNT = (Lifecycle.PREHIRE, Lifecycle.ACTIVE, Lifecycle.SUSPENDED)
 _PHASE = {action: i for i, action in enumerate(Action)}
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Desired:
     """What one person should have. `record` is None for a person absent from the feed
     who is being deprovisioned; `grants` maps target -> entitlement -> reason."""
@@ -44,23 +45,31 @@ class Desired:
     employee_id: str
     lifecycle: Lifecycle
     record: HrRecord | None
-    grants: dict[str, dict[str, str]] = field(default_factory=dict)
+    grants: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The operations, the issues found while planning, and the accounts matched
     (target -> employee_id -> account id) so the ledger can link them."""
 
-    operations: list[Operation] = field(default_factory=list)
-    issues: list[Issue] = field(default_factory=list)
-    matched: dict[str, dict[str, str]] = field(default_factory=dict)
+    operations: tuple[Operation, ...] = ()
+    issues: tuple[Issue, ...] = ()
+    matched: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def persons(self, actions: frozenset[Action] | None = None) -> set[str]:
         """The employee_ids with an operation (of one of `actions`, if given)."""
         return {
             op.employee_id for op in self.operations if actions is None or op.action in actions
         }
+
+    def only(self, persons: Set[str]) -> Plan:
+        """This plan cut to these persons' operations and matched accounts."""
+        return Plan(
+            tuple(op for op in self.operations if op.employee_id in persons),
+            self.issues,
+            {target: {e: a for e, a in links.items() if e in persons} for target, links in self.matched.items()},
+        )
 
 
 def desired_attributes(record: HrRecord, manager: str | None) -> dict[str, str | None]:
@@ -93,7 +102,7 @@ class AccountIndex:
         return self.by_external.get(employee_id)
 
 
-def manager_depths(records: dict[str, HrRecord]) -> dict[str, int]:
+def manager_depths(records: Mapping[str, HrRecord]) -> dict[str, int]:
     """How many managers stand above each person (cycles are cut where they close)."""
     depths: dict[str, int] = {}
     for start in records:
@@ -113,40 +122,43 @@ def manager_depths(records: dict[str, HrRecord]) -> dict[str, int]:
 
 
 def build_plan(
-    desired: dict[str, Desired],
-    snapshots: dict[str, Snapshot],
-    links: dict[str, dict[str, str]],
-    managed: dict[str, set[str]],
+    desired: Mapping[str, Desired],
+    snapshots: Mapping[str, Snapshot],
+    links: Mapping[str, Mapping[str, str]],
+    managed: Mapping[str, Set[str]],
 ) -> Plan:
     """The operations that take every target from its snapshot to the desired state.
 
     Only persons in `desired` are touched; held and absent persons are simply left out.
     """
-    plan = Plan()
+    ops: list[Operation] = []
+    issues: list[Issue] = []
+    matched: dict[str, dict[str, str]] = {}
     records = {eid: d.record for eid, d in desired.items() if d.record is not None}
     depth = manager_depths(records)
     for target, snapshot in snapshots.items():
-        _plan_target(plan, target, snapshot, desired, links.get(target, {}), managed[target])
-    plan.operations.sort(
+        matched[target] = {}
+        _plan_target(ops, issues, matched[target], target, snapshot, desired, links.get(target, {}), managed[target])
+    ops.sort(
         key=lambda op: (
             _PHASE[op.action],
             depth.get(op.employee_id, 0) if isinstance(op, Create) else 0,
         )
     )
-    return plan
+    return Plan(tuple(ops), tuple(issues), matched)
 
 
 def _plan_target(
-    plan: Plan,
+    ops: list[Operation],
+    issues: list[Issue],
+    matched: dict[str, str],
     target: str,
     snapshot: Snapshot,
-    desired: dict[str, Desired],
-    links: dict[str, str],
-    managed: set[str],
+    desired: Mapping[str, Desired],
+    links: Mapping[str, str],
+    managed: Set[str],
 ) -> None:
     index = AccountIndex(snapshot)
-    ops = plan.operations
-    matched = plan.matched.setdefault(target, {})
     wanted: dict[str, tuple[Desired, Account | None, bool]] = {}
     gone: set[str] = set()
 
@@ -155,7 +167,7 @@ def _plan_target(
         if person.lifecycle in _WITH_ACCOUNT and person.grants.get(target):
             adopt = False
             if account is None:
-                account, adopt = _by_user_name(plan, target, index, person)
+                account, adopt = _by_user_name(issues, target, index, person)
                 if account is None and adopt:
                     continue  # conflict: left alone
             wanted[eid] = (person, account, adopt)
@@ -176,7 +188,7 @@ def _plan_target(
 
 
 def _by_user_name(
-    plan: Plan, target: str, index: AccountIndex, person: Desired
+    issues: list[Issue], target: str, index: AccountIndex, person: Desired
 ) -> tuple[Account | None, bool]:
     """(account, True) to adopt an unlinked account with the person's userName;
     (None, True) on a conflict (an issue is added); (None, False) when there is none."""
@@ -186,7 +198,7 @@ def _by_user_name(
         return None, False
     if account.external_id is None:
         return account, True
-    plan.issues.append(
+    issues.append(
         Issue(
             IssueKind.CONFLICT,
             f"conflict:{target}:{eid}",

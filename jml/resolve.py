@@ -17,7 +17,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, fields, replace
 
 from jml.model import HrRecord, Issue, IssueKind
 
@@ -30,13 +31,13 @@ _MERGED_FIELDS = [
 ]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Resolved:
     """One record per person to act on, the issues found and the ids held back."""
 
-    persons: dict[str, HrRecord]
-    issues: list[Issue] = field(default_factory=list)
-    held: set[str] = field(default_factory=set)
+    persons: Mapping[str, HrRecord]
+    issues: tuple[Issue, ...] = ()
+    held: frozenset[str] = frozenset()
 
 
 def merge(records: list[HrRecord]) -> HrRecord:
@@ -55,11 +56,11 @@ def merge(records: list[HrRecord]) -> HrRecord:
     return replace(best, **values, extra=extra)
 
 
-def resolve(records_by_precedence: list[list[HrRecord]], known_ids: set[str] = frozenset()) -> Resolved:
+def resolve(records_by_precedence: Sequence[Sequence[HrRecord]], held: Set[str] = frozenset()) -> Resolved:
     """Resolve the valid records of every source, best precedence first.
 
-    `known_ids` are employee_ids that exist but are held back elsewhere (quarantined
-    rows): a manager_id naming one of them is not unknown.
+    `held` are employee_ids held back already (quarantined rows): they are held in the
+    result too, and a manager_id naming one of them is not unknown.
     """
     grouped: dict[str, list[HrRecord]] = defaultdict(list)
     for records in records_by_precedence:
@@ -67,7 +68,9 @@ def resolve(records_by_precedence: list[list[HrRecord]], known_ids: set[str] = f
             grouped[record.employee_id].append(record)
     persons = {eid: merge(recs) for eid, recs in grouped.items()}
     sources = {eid: sorted({r.source for r in recs if r.source}) for eid, recs in grouped.items()}
-    result = Resolved(persons={})
+    issues: list[Issue] = []
+    held_back: set[str] = set(held)
+    resolved: dict[str, HrRecord] = {}
 
     by_email: dict[str, list[str]] = defaultdict(list)
     for eid, record in persons.items():
@@ -77,8 +80,8 @@ def resolve(records_by_precedence: list[list[HrRecord]], known_ids: set[str] = f
             continue
         ids = ", ".join(f"{eid} ({', '.join(sources[eid]) or '?'})" for eid in sorted(eids))
         for eid in eids:
-            result.held.add(eid)
-            result.issues.append(
+            held_back.add(eid)
+            issues.append(
                 Issue(
                     IssueKind.DUPLICATE,
                     f"duplicate:{eid}",
@@ -91,14 +94,14 @@ def resolve(records_by_precedence: list[list[HrRecord]], known_ids: set[str] = f
                 )
             )
 
-    everyone = persons.keys() | known_ids
+    everyone = persons.keys() | held
     for eid, record in persons.items():
-        if eid in result.held:
+        if eid in held_back:
             continue
         manager = record.manager_id
         if manager is not None and (manager not in everyone or manager == eid):
             record = replace(record, manager_id=None)
-            result.issues.append(
+            issues.append(
                 Issue(
                     IssueKind.DATA_QUALITY,
                     f"data_quality:manager:{eid}",
@@ -108,5 +111,5 @@ def resolve(records_by_precedence: list[list[HrRecord]], known_ids: set[str] = f
                     data={"manager_id": manager},
                 )
             )
-        result.persons[eid] = record
-    return result
+        resolved[eid] = record
+    return Resolved(persons=resolved, issues=tuple(issues), held=frozenset(held_back))

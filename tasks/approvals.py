@@ -27,7 +27,7 @@ from pydantic import Field, create_model
 from jml.approvals import approvers_of, waiting_for
 from jml.ledger import LedgerError
 from jml.model import Issue, IssueKind
-from tasks.context import RunContext
+from pipeline.run import Run
 from tasks.logs import run_logger
 
 #: How often the paused run looks whether it was resumed.
@@ -56,21 +56,21 @@ def role_field(role: str) -> str:
     return "approver_" + re.sub(r"[^A-Za-z0-9]+", "_", role).strip("_").lower()
 
 
-def open_pending(ctx: RunContext, issues: list[Issue]) -> list[Pending]:
+def open_pending(run: Run, issues: list[Issue]) -> list[Pending]:
     """Record this run's approval issues as exceptions (the report would, later) and
     return those still open, with the roles each waits for."""
     approvals = [issue for issue in issues if issue.kind is IssueKind.APPROVAL]
-    ctx.ledger.sync_issues(ctx.run_id, approvals, kinds={IssueKind.APPROVAL})
+    run.ledger.sync_issues(run.run_id, approvals, kinds={IssueKind.APPROVAL})
     keys = {issue.key for issue in approvals}
     pending = []
-    for row in ctx.ledger.list_exceptions("open"):
+    for row in run.ledger.list_exceptions("open"):
         if row.kind != IssueKind.APPROVAL.value or row.key not in keys:
             continue
         data = row.data or {}
         pending.append(
             Pending(
                 row.id, row.employee_id, data.get("bundle", "?"), data.get("rule", "?"),
-                tuple(approvers_of(row)), waiting_for(row, ctx.ledger.approvals(row.id)),
+                tuple(approvers_of(row)), waiting_for(row, run.ledger.approvals(row.id)),
             )
         )  # fmt: skip
     return pending
@@ -115,7 +115,7 @@ def decision_form(pending: list[Pending]) -> type[RunInput]:
     return create_model("ApprovalDecisions", __base__=RunInput, **fields)
 
 
-def record(ctx: RunContext, pending: list[Pending], answer: RunInput) -> int:
+def record(run: Run, pending: list[Pending], answer: RunInput) -> int:
     """Record the decisions given in the form; return how many were recorded. A decision
     the ledger refuses (e.g. one person for two roles) is logged and left pending."""
     logger = run_logger()
@@ -127,21 +127,21 @@ def record(ctx: RunContext, pending: list[Pending], answer: RunInput) -> int:
             if choice == "approve":
                 for role in p.waiting:
                     if names.get(role):
-                        ctx.ledger.approve(p.exception_id, by=names[role], role=role)
+                        run.ledger.approve(p.exception_id, by=names[role], role=role)
                         recorded += 1
             elif choice == "reject":
                 by = ", ".join(sorted({n for r, n in names.items() if n})) or "prefect-ui"
-                ctx.ledger.reject(p.exception_id, by=by, reason=answer.reason or None)
+                run.ledger.reject(p.exception_id, by=by, reason=answer.reason or None)
                 recorded += 1
         except LedgerError as exc:
             logger.warning("exception %d (%s): decision not recorded: %s", p.exception_id, p.employee_id, exc)
     return recorded
 
 
-def wait_for_decisions(ctx: RunContext, issues: list[Issue], timeout: int) -> int:
+def wait_for_decisions(run: Run, issues: list[Issue], timeout: int) -> int:
     """Pause for the approvals this run found pending; return how many decisions were
     recorded (0 when nothing was pending or nobody answered in time)."""
-    pending = open_pending(ctx, issues)
+    pending = open_pending(run, issues)
     if not pending:
         return 0
     logger = run_logger()
@@ -155,7 +155,7 @@ def wait_for_decisions(ctx: RunContext, issues: list[Issue], timeout: int) -> in
         logger.warning("no decisions within %d s; going on without those grants", timeout)
         _resume_after_timeout()
         return 0
-    return record(ctx, pending, answer)
+    return record(run, pending, answer)
 
 
 def _resume_after_timeout() -> None:

@@ -325,6 +325,6 @@ def test_planning_again_after_applying_a_plan_finds_nothing_to_do(system: System
         desired["S1"] = Desired("S1", Lifecycle.TERMINATED, desired["S1"].record)
         ok(apply(fresh, build_plan(desired, {"t": fresh.read()}, {"t": {}}, managed).operations))
         found = accounts(fresh.read())
-        assert build_plan(desired, {"t": fresh.read()}, {"t": {}}, managed).operations == []
+        assert build_plan(desired, {"t": fresh.read()}, {"t": {}}, managed).operations == ()
     assert found["R1"].entitlements == {"eng"} and found["R1"].attributes["manager"] is None
     assert found["S1"].entitlements == set() and found["S1"].active is False

@@ -87,7 +87,7 @@ def test_the_minimal_mapping_holds_only_what_it_maps(database: str) -> None:
         (account,) = snapshot.accounts
         assert set(account.attributes) == held  # given_name, manager...: not held, not read back
         assert (account.user_name, account.attributes["display_name"]) == ("ada@example.com", "Ada Lovelace")
-        assert build_plan(desired, {"app": target.read()}, {"app": {}}, {"app": {"staff"}}).operations == []
+        assert build_plan(desired, {"app": target.read()}, {"app": {}}, {"app": {"staff"}}).operations == ()
         ok(apply(target, [op("E1", Action.UPDATE, {"changes": {"department": ["Eng", "Sales"], "display_name": ["Ada Lovelace", "Ada L"]}})]))
     assert rows(database, "SELECT full_name FROM app_users") == [("Ada L",)]
 

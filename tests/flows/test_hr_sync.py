@@ -10,9 +10,9 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from connectors.targets.scim import ScimTargetConnector
+from connectors.kernel import Kernel
+from connectors.targets.scim import ScimDriver
 from flows.hr_sync import hr_sync
-from jml.model import Action
 
 HEADER = "employee_id,first_name,last_name,email,department,job_code,manager_id,employment_type,status,hire_date"
 AS_OF = date(2026, 3, 2)
@@ -109,24 +109,25 @@ def test_task_runs_do_not_grow_with_the_population(tmp_path, tenant_env, scim_se
     assert counts[1500] - counts[300] <= 16 - 9  # batches grow in size, not in number
 
 
-class SilentlyDroppingGrants(ScimTargetConnector):
+class SilentlyDroppingGrants(ScimDriver):
     """A target that reports grants as done without doing them: a fault no real server
     produces on demand, so it is the one stand-in in these tests."""
 
-    def apply(self, operations):
-        outcomes = super().apply([op for op in operations if op.action is not Action.GRANT])
-        done = {id(o.operation): o for o in outcomes}
-        from connectors.base import Outcome
+    def change_members(self, group, changes):
+        removals = [(add, handle) for add, handle in changes if not add]
+        if removals:
+            super().change_members(group, removals)
 
-        return [done.get(id(op), Outcome(op)) for op in operations]
+    def create_group(self, group, members):
+        return True  # "created", with nobody in it
 
 
 def test_verify_reports_drift_when_the_target_does_not_hold_what_it_acknowledged(
     tmp_path, tenant_env, monkeypatch
 ):
-    import tasks.context
+    import pipeline.run
 
-    monkeypatch.setattr(tasks.context, "build_target", lambda cfg: SilentlyDroppingGrants(cfg))
+    monkeypatch.setattr(pipeline.run, "build_target", lambda cfg: Kernel(SilentlyDroppingGrants(cfg), cfg.retry))
     config = write_world(tmp_path, tenant_env.url, people(2))
     document = hr_sync(config=str(config), as_of=AS_OF, return_state=True).result()
     assert document["status"] == "attention"

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import httpx
 
-from connectors.targets.scim import ScimTargetConnector
+from connectors.factory import build_target
 from flows.hr_sync import hr_sync
 from flows.reconcile import reconcile
 from jml.config import load_config
 from jml.ledger import ExceptionRecord, Ledger
-from jml.model import Action, Operation
+from jml.operations import Revoke
 from tests.flows.test_hr_sync import AS_OF, people, tenant_env, write_world  # noqa: F401 (fixture)
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -26,7 +26,7 @@ def open_exceptions(config) -> dict[str, ExceptionRecord]:
 
 
 def scim(config):
-    return ScimTargetConnector(load_config(config).target("app"))
+    return build_target(load_config(config).target("app"))
 
 
 def post_user(tenant, **fields) -> dict:
@@ -54,7 +54,7 @@ def test_reconcile_reports_then_fixes_drift_and_leaves_orphans_alone(tmp_path, t
     # Someone strips a membership by hand; a leaver is not yet synced; two strangers appear.
     e1 = accounts(config)["E00001"]
     connector = scim(config)
-    connector.apply([Operation("app", "E00001", Action.REVOKE, {"entitlement": "engineering"}, "test", e1.id)])
+    connector.apply([Revoke(target="app", employee_id="E00001", reason="test", entitlement="engineering", account_id=e1.id)])
     connector.close()
     feed = tmp_path / "workers.csv"
     feed.write_text(feed.read_text().replace("E00002,First2,Last2,p2@example.com,Engineering,ENG,E00000,employee,active",

@@ -40,7 +40,8 @@ from jml.ledger import (
 )
 from jml.ledger.engine import alembic_config, make_engine
 from jml.ledger.tables import metadata
-from jml.model import Action, Issue, IssueKind, Lifecycle, Operation
+from jml.model import Issue, IssueKind, Lifecycle
+from jml.operations import Change, Create, Grant, Operation, Update
 
 POSTGRES_URL = os.environ.get("JML_TEST_POSTGRES_URL")
 AS_OF = date(2026, 5, 20)
@@ -362,24 +363,17 @@ def test_grants(ledger, run):
 # ---------------------------------------------------------------------------- journal
 
 
-def _op(employee_id: str, action: Action = Action.GRANT, **detail) -> Operation:
-    return Operation(
-        target="app",
-        employee_id=employee_id,
-        action=action,
-        detail=detail or {"entitlement": "all-staff"},
-        reason="rule 1: staff",
-    )
+def _op(employee_id: str, account_id: str | None = None) -> Operation:
+    return Grant(target="app", employee_id=employee_id, reason="rule 1: staff", entitlement="all-staff", account_id=account_id)
 
 
 def test_journal(ledger, db):
     r1 = new_run(ledger)
     ops = [
-        _op("E1", Action.CREATE, attributes={"user_name": "a@x"}, active=True),
-        _op("E2"),
-        _op("E3", Action.DISABLE, since=date(2026, 5, 1)),
+        Create(target="app", employee_id="E1", reason="rule 1: staff", attributes={"user_name": "a@x"}),
+        _op("E2", account_id="acc-2"),
+        Update(target="app", employee_id="E3", reason="rule 1: staff", changes={"ends": Change(None, date(2026, 5, 1))}),
     ]
-    ops[1].account_id = "acc-2"
     ids = ledger.journal_pending(r1, ops)
     assert len(ids) == 3 and ids == sorted(ids)
     assert ledger.journal_pending(r1, []) == []
@@ -392,7 +386,7 @@ def test_journal(ledger, db):
     assert first["action"] == "create" and first["status"] == "pending"
     assert first["detail"] == {"attributes": {"user_name": "a@x"}, "active": True}
     assert journal[1]["account_id"] == "acc-2"
-    assert journal[2]["detail"] == {"since": "2026-05-01"}
+    assert journal[2]["detail"] == {"changes": {"ends": [None, "2026-05-01"]}}
     assert first["created_at"].tzinfo is not None
 
     ledger.journal_finish([(ids[0], "done", None), (ids[1], "failed", "HTTP 400: bad")])
@@ -402,7 +396,8 @@ def test_journal(ledger, db):
     assert [o.id for o in pending] == [ids[2], more[0], later[0]]
     assert {o.run_id for o in pending} == {r1, r2}
     assert pending[0] == JournalRecord(
-        ids[2], r1, 3, "app", "E3", "disable", None, {"since": "2026-05-01"}, "rule 1: staff", "pending", None
+        ids[2], r1, 3, "app", "E3", "update", None, {"changes": {"ends": [None, "2026-05-01"]}}, "rule 1: staff",
+        "pending", None
     )
     settled = {o["id"]: o for o in journal_rows(db, r1)}
     assert settled[ids[0]]["status"] == "done" and settled[ids[0]]["error"] is None

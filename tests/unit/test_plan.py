@@ -50,7 +50,7 @@ def test_manager_cycle_does_not_hang():
 
 
 def test_unchanged_person_has_empty_plan():
-    assert plan_for([desired("E1")], [account("E1", entitlements=["all-staff"])]).operations == []
+    assert plan_for([desired("E1")], [account("E1", entitlements=["all-staff"])]).operations == ()
 
 
 def test_mover_updates_grants_and_revokes_managed_only():
@@ -82,7 +82,7 @@ def test_suspended_and_prehire_are_inactive_with_entitlements():
 
 
 def test_not_yet_creates_nothing():
-    assert plan_for([desired("E1", Lifecycle.NOT_YET)]).operations == []
+    assert plan_for([desired("E1", Lifecycle.NOT_YET)]).operations == ()
 
 
 def test_rehire_reuses_the_account():
@@ -106,7 +106,7 @@ def test_unlinked_account_with_same_user_name_is_adopted():
 def test_same_user_name_other_external_id_is_conflict():
     other = replace(account("E1"), external_id="X9")
     plan = plan_for([desired("E1")], [other])
-    assert plan.operations == []
+    assert plan.operations == ()
     assert [i.kind for i in plan.issues] == [IssueKind.CONFLICT]
 
 
@@ -148,7 +148,7 @@ def test_applying_a_plan_then_planning_again_is_empty(world):
     plan = plan_for(people, accounts)
     after = apply_to_snapshot(Snapshot("app", accounts), plan.operations)
     again = build_plan({d.employee_id: d for d in people}, {"app": after}, {"app": {}}, MANAGED)
-    assert again.operations == []
+    assert again.operations == ()
 
 
 @settings(max_examples=150, deadline=None)

@@ -1,0 +1,143 @@
+"""The apply stage: one batch of operations to one target, under the write-ahead journal.
+
+`batches(operations)` cuts a plan per target into at most MAX_BATCHES batches of at
+least MIN_BATCH operations, in plan order, so the number of apply task runs never grows
+with the population. `apply_batch(run, target, operations)`:
+1. renews the run lock and journals every operation `pending` before any is sent;
+2. applies them through the target's kernel (retries, lost replies settled);
+3. journals each outcome `done` or `failed`, and records what was applied: account
+   links of creates, grants with their reasons, grants and links dropped by revokes and
+   deletes, and one audit entry per applied operation (its run, actor and reason);
+4. returns the counts, a `failed_operation` issue per failed operation, and, when the
+   target turned out to be down, the issue naming it (its later batches are parked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from connectors.base import Outcome
+from jml.ledger import AuditEntry
+from jml.model import Issue, IssueKind
+from jml.operations import Create, Delete, Grant, Operation, Revoke
+from pipeline.run import Run
+from pipeline.targets import unreachable_issue
+
+__all__ = ["MAX_BATCHES", "MIN_BATCH", "BatchResult", "apply_batch", "batches", "failed_issue"]
+
+#: Operations per apply batch, at least: task overhead stays small next to the calls.
+MIN_BATCH = 100
+#: Apply batches per target, at most: the number of task runs of a flow run is bounded,
+#: however large the population (an initial load makes larger batches, not more).
+MAX_BATCHES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """How a batch went (see the module docstring)."""
+
+    applied: int = 0
+    failed: int = 0
+    retried: int = 0
+    settled: int = 0
+    issues: tuple[Issue, ...] = ()
+    down: Issue | None = None
+    done_persons: frozenset[str] = frozenset()
+    failed_persons: frozenset[str] = frozenset()
+
+
+def batches(operations: Sequence[Operation]) -> dict[str, list[list[Operation]]]:
+    """Target -> its operations in plan order, cut into at most MAX_BATCHES batches of
+    at least MIN_BATCH operations."""
+    per_target: dict[str, list[Operation]] = {}
+    for op in operations:
+        per_target.setdefault(op.target, []).append(op)
+    cut = {}
+    for target, ops in per_target.items():
+        size = max(MIN_BATCH, -(-len(ops) // MAX_BATCHES))
+        cut[target] = [ops[i : i + size] for i in range(0, len(ops), size)]
+    return cut
+
+
+def failed_issue(outcome: Outcome) -> Issue:
+    """The `failed_operation` issue of one operation the target did not apply."""
+    op = outcome.operation
+    entitlement = op.entitlement if isinstance(op, Grant | Revoke) else ""
+    what = f"{op.action.value} {entitlement}".strip()
+    error = outcome.error
+    return Issue(
+        IssueKind.FAILED_OPERATION,
+        f"failed_operation:{op.target}:{op.employee_id}:{op.action.value}:{entitlement}",
+        f"{op.employee_id}: {what} on {op.target} failed: {error}",
+        employee_id=op.employee_id,
+        target=op.target,
+        data={"action": op.action.value, "error": str(error), "status": error.status if error else None},
+    )
+
+
+def apply_batch(run: Run, target: str, operations: Sequence[Operation]) -> BatchResult:
+    """Journal, apply and record one batch (see the module docstring)."""
+    run.renew_lock()
+    ledger = run.ledger
+    ids = ledger.journal_pending(run.run_id, list(operations))
+    applied = run.targets[target].apply(operations)
+    ledger.journal_finish(
+        (op_id, "done" if o.ok else "failed", None if o.ok else str(o.error))
+        for op_id, o in zip(ids, applied.outcomes, strict=True)
+    )
+    down = None
+    if applied.down:
+        down = unreachable_issue(target, next(o.error for o in applied.outcomes if o.error))
+    failed = [o for o in applied.outcomes if not o.ok]
+    done = [o for o in applied.outcomes if o.ok]
+    _record(run, target, done)
+    result = BatchResult(
+        applied=len(done),
+        failed=len(failed),
+        retried=applied.retried,
+        settled=applied.settled,
+        issues=() if down else tuple(failed_issue(o) for o in failed),
+        down=down,
+        done_persons=frozenset(o.operation.employee_id for o in done),
+        failed_persons=frozenset(o.operation.employee_id for o in failed),
+    )
+    run.log.info(
+        "applied %d of %d operations on %s (%d failed, %d sent again, %d lost replies settled)",
+        result.applied, len(operations), target, result.failed, result.retried, result.settled,
+    )  # fmt: skip
+    return result
+
+
+def _record(run: Run, target: str, done: Sequence[Outcome]) -> None:
+    """The ledger's side of the applied operations: links, grants, the audit trail."""
+    links: dict[str, str] = {}
+    granted: list[tuple[str, str, str]] = []
+    revoked: list[tuple[str, str]] = []
+    deleted: list[str] = []
+    for outcome in done:
+        match outcome.operation:
+            case Create(employee_id=eid) if outcome.account_id:
+                links[eid] = outcome.account_id
+            case Grant(employee_id=eid, entitlement=name, reason=reason):
+                granted.append((eid, name, reason))
+            case Revoke(employee_id=eid, entitlement=name):
+                revoked.append((eid, name))
+            case Delete(employee_id=eid):
+                deleted.append(eid)
+    ledger = run.ledger
+    if links:
+        ledger.link_accounts(run.run_id, target, links)
+    if granted:
+        ledger.record_grants(run.run_id, target, granted)
+    if deleted:
+        gone = set(deleted)
+        revoked += [pair for pair in ledger.grants(target) if pair[0] in gone]
+        ledger.unlink_accounts(target, deleted)
+    if revoked:
+        ledger.remove_grants(target, revoked)
+    ledger.append_audit(
+        AuditEntry(run.run_id, run.actor, o.operation.action.value, o.operation.employee_id, target,
+                   o.operation.detail, o.operation.reason)
+        for o in done
+    )  # fmt: skip

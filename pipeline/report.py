@@ -1,0 +1,153 @@
+"""The report stage: record what a run found and did, finish it, and describe it.
+
+`record_run(run, planned, execution, scope)` decides the run's status and records it:
+- `failed`: a source could not be read (nothing else is recorded);
+- `halted`: a gate tripped; only the `safety_halt` exception is opened or kept;
+- a dry run changes nothing in the ledger's state: `attention` when exceptions are open
+  or the run found issues, else `converged`;
+- otherwise the exception queue is made to agree with the issues of the scope's kinds
+  (a target the run could not read closes nothing of its own), person states are kept
+  (when the scope says so) and matched accounts linked: `attention` when exceptions are
+  open, else `converged`.
+It finishes the run with its JSON document (`jml run --json`), appends `run_finished`
+to the audit trail, and returns the document. `summary_markdown` is the markdown of a
+document (the run's summary artifact).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from jml.ledger import AuditEntry, ExceptionRecord
+from jml.model import Issue, IssueKind
+from jml.outcome import ATTENTION, CONVERGED, FAILED, HALTED
+from pipeline.outcome import Execution, Planned, Scope, all_issues, movement, skipped_targets
+from pipeline.run import Run
+
+__all__ = ["halt_issue", "live_issues", "record_run", "summary_markdown"]
+
+
+def halt_issue(message: str, figures: dict[str, Any]) -> Issue:
+    """The `safety_halt` exception of a run a safety gate stopped."""
+    return Issue(IssueKind.SAFETY_HALT, "safety_halt", message, data=figures)
+
+
+def live_issues(run: Run, kinds: Iterable[IssueKind], keep: Callable[[ExceptionRecord], bool]) -> tuple[Issue, ...]:
+    """The open exceptions of `kinds` for which `keep(row)` holds, as issues identical to
+    what the ledger holds (a partial run hands them back so that they stay open)."""
+    wanted = {IssueKind(kind).value for kind in kinds}
+    return tuple(
+        Issue(IssueKind(row.kind), row.key, row.detail, row.employee_id, row.target, row.data or {})
+        for row in run.ledger.list_exceptions("open")
+        if row.kind in wanted and keep(row)
+    )
+
+
+def record_run(run: Run, planned: Planned, execution: Execution, scope: Scope) -> dict[str, Any]:
+    """Record the run's outcome (see the module docstring); its JSON document."""
+    ledger = run.ledger
+    opened = closed = 0
+    issues = all_issues(planned, execution, scope)
+    if planned.error:
+        status = FAILED
+    elif planned.halt:
+        halt = halt_issue(planned.halt, _figures(planned))
+        opened, closed = ledger.sync_issues(run.run_id, [halt], kinds={IssueKind.SAFETY_HALT})
+        status = HALTED
+    elif run.dry_run:
+        status = ATTENTION if ledger.count_open() or issues else CONVERGED
+    else:
+        skipped = skipped_targets(planned, execution)
+        opened, closed = ledger.sync_issues(run.run_id, issues, kinds=set(scope.kinds), skip_targets=skipped)
+        if scope.save_states and planned.assessment is not None:
+            ledger.save_person_states(run.run_id, planned.assessment.states)
+        if planned.checked is not None:
+            for target, links in planned.checked.plan.matched.items():
+                ledger.link_accounts(run.run_id, target, links)
+        status = ATTENTION if ledger.count_open() else CONVERGED
+    document = run_document(run, planned, execution, scope, status, opened, closed)
+    ledger.finish_run(run.run_id, status, document)
+    ledger.append_audit([AuditEntry(run.run_id, run.actor, "run_finished", None, None, {"status": status}, None)])
+    return document
+
+
+def _figures(planned: Planned) -> dict[str, Any]:
+    if planned.checked and planned.checked.halt:
+        return dict(planned.checked.figures)
+    return {"rows": planned.feed.rows, "invalid": planned.feed.invalid}
+
+
+def run_document(
+    run: Run, planned: Planned, execution: Execution, scope: Scope, status: str, opened: int, closed: int
+) -> dict[str, Any]:
+    """The run's JSON document (`jml run --json`)."""
+    operations = planned.checked.plan.operations if planned.checked else ()
+    per_target: dict[str, dict[str, int]] = {}
+    for op in operations:
+        counts = per_target.setdefault(op.target, {})
+        counts[op.action.value] = counts.get(op.action.value, 0) + 1
+    batches = execution.batches
+    timings = {**planned.timings, **execution.timings}
+    return {
+        "status": status,
+        "flow": scope.flow,
+        "run_id": run.run_id,
+        "as_of": run.as_of.isoformat(),
+        "dry_run": run.dry_run,
+        "override_safety": run.override_safety,
+        "halt": planned.halt,
+        "error": planned.error,
+        "overridden": list(planned.overridden),
+        "operations": {
+            "planned": len(operations),
+            "applied": sum(b.applied for b in batches),
+            "failed": sum(b.failed for b in batches),
+            "retried": sum(b.retried for b in batches),
+            "settled": sum(b.settled for b in batches),
+            "parked": sum(execution.parked.values()),
+        },
+        "per_target": per_target,
+        "skipped_targets": sorted(skipped_targets(planned, execution)),
+        "feed": {"rows": planned.feed.rows, "invalid": planned.feed.invalid},
+        "persons": movement(planned),
+        "exceptions_open": run.ledger.count_open(),
+        "exceptions_opened": opened,
+        "exceptions_closed": closed,
+        "timings": {stage: round(seconds, 3) for stage, seconds in timings.items()},
+    }
+
+
+def summary_markdown(document: dict[str, Any]) -> str:
+    """The markdown summary artifact of a run."""
+    ops = document["operations"]
+    lines = [
+        f"# {document.get('flow', 'hr-sync')} run {document['run_id']}: {document['status']}",
+        "",
+        f"As of **{document['as_of']}**" + (" (dry run)" if document["dry_run"] else ""),
+    ]
+    if document["halt"]:
+        lines += ["", f"**Halted**: {document['halt']}"]
+    lines += [
+        "",
+        "| planned | applied | failed | parked | exceptions open | opened | closed |",
+        "|---|---|---|---|---|---|---|",
+        f"| {ops['planned']} | {ops['applied']} | {ops['failed']} | {ops['parked']}"
+        f" | {document['exceptions_open']} | {document['exceptions_opened']}"
+        f" | {document['exceptions_closed']} |",
+        "",
+        "| joiners | movers | leavers | feed rows | invalid rows |",
+        "|---|---|---|---|---|",
+        f"| {document['persons']['joiners']} | {document['persons']['movers']}"
+        f" | {document['persons']['leavers']} | {document['feed']['rows']}"
+        f" | {document['feed']['invalid']} |",
+    ]
+    if document["per_target"]:
+        lines += ["", "| target | operations |", "|---|---|"]
+        for target, counts in sorted(document["per_target"].items()):
+            detail = ", ".join(f"{action} {n}" for action, n in sorted(counts.items()))
+            lines.append(f"| {target} | {detail} |")
+    if document["timings"]:
+        lines += ["", "| stage | seconds |", "|---|---|"]
+        lines += [f"| {stage} | {sec} |" for stage, sec in document["timings"].items()]
+    return "\n".join(lines)

@@ -1,0 +1,168 @@
+"""What every stage of one run is given: the `Run`, and how one is opened and closed.
+
+`open_run(config_path, as_of=..., record=...)` loads and checks the config and its
+policy (ConfigError, one line), opens the ledger, and yields a `Run`:
+- `record=False` (`jml plan`, `jml preview`): a dry run recorded nowhere (`run_id` None);
+- `record=True` (every flow): the ledger's run lock is taken (waiting up to
+  `lock.wait_seconds`, else RunLocked naming the holder), the run is recorded, and its
+  lease is renewed between stages (`Run.renew_lock`). `dry_run` records nothing but the
+  run (hr-sync --dry-run); `read_only` records what the run finds but says in the
+  ledger that it wrote nothing to any target (a reconcile that does not fix).
+On the way out the targets' connections and the ledger are closed and the lock released,
+whatever happened. A `Run` is a frozen value: its parameters never change; its
+collaborators (the ledger, the targets) are the stateful parts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+from connectors.base import Target
+from connectors.factory import build_target
+from jml.config import Config, LockConfig, load_config
+from jml.ledger import Ledger, LockHolder, RunLocked
+from jml.policy import Policy, PolicyEngine, load_policy
+
+__all__ = ["Lease", "Run", "Settings", "Targets", "load_settings", "open_run"]
+
+LOG = logging.getLogger("jml")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The config and its policy, checked, with the policy engine built once."""
+
+    config: Config
+    policy: Policy
+    engine: PolicyEngine = field(compare=False)
+
+    def managed(self) -> dict[str, set[str]]:
+        """Target -> the entitlements the policy manages there."""
+        return {t.name: self.policy.managed(t.name) for t in self.config.targets}
+
+
+def load_settings(config_path: str | Path) -> Settings:
+    """The config and its policy, checked; ConfigError with one line otherwise."""
+    config = load_config(config_path)
+    policy = load_policy(config.resolve(config.policy), {t.name for t in config.targets})
+    return Settings(config, policy, PolicyEngine(policy))
+
+
+class Targets:
+    """The run's target connectors, each built on first use and kept for the run (its
+    kernel remembers accounts and counts failures across the run's batches)."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._built: dict[str, Target] = {}
+
+    def __getitem__(self, name: str) -> Target:
+        if name not in self._built:
+            self._built[name] = build_target(self._config.target(name))
+        return self._built[name]
+
+    def close(self) -> None:
+        for target in self._built.values():
+            target.close()
+        self._built.clear()
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The run lock, held: `renew()` extends it (LedgerError when it was lost)."""
+
+    ledger: Ledger
+    holder: LockHolder
+    ttl: float
+
+    def renew(self) -> None:
+        self.ledger.renew_lock(self.holder, self.ttl)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run's parameters and collaborators (see the module docstring)."""
+
+    settings: Settings
+    ledger: Ledger
+    targets: Targets
+    as_of: date
+    dry_run: bool = False
+    override_safety: bool = False
+    actor: str = "jml"
+    run_id: int | None = None
+    lease: Lease | None = None
+    log: logging.Logger | logging.LoggerAdapter = field(default=LOG, compare=False)
+
+    @property
+    def config(self) -> Config:
+        return self.settings.config
+
+    @property
+    def recorded(self) -> bool:
+        """Whether the run is recorded in the ledger (not `jml plan`'s)."""
+        return self.run_id is not None
+
+    def renew_lock(self) -> None:
+        """Extend the run lock's lease; nothing to do for a run that holds none."""
+        if self.lease is not None:
+            self.lease.renew()
+
+    def logging_to(self, log: logging.Logger | logging.LoggerAdapter) -> Run:
+        """The same run, logging to `log` (a Prefect task's run logger)."""
+        return replace(self, log=log)
+
+
+@contextmanager
+def open_run(
+    config_path: str | Path,
+    *,
+    as_of: date,
+    record: bool,
+    dry_run: bool = False,
+    read_only: bool = False,
+    override_safety: bool = False,
+    actor: str = "jml",
+) -> Iterator[Run]:
+    """Open a run (see the module docstring); everything is closed on the way out."""
+    settings = load_settings(config_path)
+    ledger = Ledger.open(settings.config.state_url)
+    targets = Targets(settings.config)
+    run = Run(settings, ledger, targets, as_of, dry_run or not record, override_safety, actor)
+    try:
+        if not record:
+            yield run
+            return
+        with _lock(ledger, settings.config.lock) as lease:
+            writes_nothing = dry_run or read_only
+            run_id = ledger.start_run(as_of=as_of, dry_run=writes_nothing, override_safety=override_safety, actor=actor)
+            yield replace(run, run_id=run_id, lease=lease)
+    finally:
+        targets.close()
+        ledger.close()
+
+
+@contextmanager
+def _lock(ledger: Ledger, settings: LockConfig) -> Iterator[Lease]:
+    """Hold the ledger's run lock for the block: wait up to `wait_seconds` for it, else
+    raise RunLocked naming the holder."""
+    holder = LockHolder.this_process()
+    deadline = time.monotonic() + settings.wait_seconds
+    while (current := ledger.acquire_lock(holder, settings.ttl_seconds)) is not None:
+        if time.monotonic() >= deadline:
+            raise RunLocked(
+                f"another run holds the ledger ({current.holder}, since"
+                f" {current.acquired_at:%Y-%m-%d %H:%M:%S} UTC, lease until"
+                f" {current.expires_at:%H:%M:%S} UTC); try again when it is done"
+            )
+        time.sleep(1.0)
+    try:
+        yield Lease(ledger, holder, settings.ttl_seconds)
+    finally:
+        ledger.release_lock(holder)

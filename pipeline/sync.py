@@ -1,0 +1,163 @@
+"""How the stages compose into a run: the one sequence every entry point uses.
+
+    validate -> resolve -> read-targets -> lifecycle -> entitle -> plan -> apply -> verify -> report
+
+Each stage is called through a `Stage`, `stage(name, function, *args)`: `direct` calls
+the function (`jml plan`, which needs no Prefect run); the flows pass one that runs it
+as a Prefect task of that name. The composition times each stage and renews the run
+lock after it; it returns new values and never changes one a stage returned.
+
+- `plan(run, stage)`: every stage up to the plan and its gates. A feed gate or guard
+  that trips halts the run, unless `--override-safety` lets it pass (an empty feed or a
+  missing column cannot be overridden). A source that cannot be read stops it (error).
+- `entitle_and_plan(run, planned, stage)`: entitle and plan again (after approvals were
+  decided mid-run).
+- `apply(run, planned, stage, progress)`: the plan batch by batch per target; a target
+  found down parks its later batches; then the touched persons are read back (verify).
+- `for_person` / `for_drift`: a plan cut to what a partial run speaks for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Set
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from jml.ledger import AuditEntry
+from pipeline.apply import apply_batch, batches
+from pipeline.feed import read_feed
+from pipeline.outcome import Execution, Planned, Scope
+from pipeline.persons import assess_lifecycles, entitle, resolve_persons
+from pipeline.planning import for_persons, plan_changes
+from pipeline.report import record_run
+from pipeline.run import Run
+from pipeline.targets import read_targets
+from pipeline.verify import verify
+
+__all__ = ["Stage", "apply", "audit_overrides", "direct", "entitle_and_plan", "for_drift", "for_person", "plan", "report"]
+
+T = TypeVar("T")
+#: How a stage is called: `stage(name, function, *args)` returns `function(*args)`.
+Stage = Callable[..., Any]
+
+
+def direct(name: str, function: Callable[..., T], *args: Any) -> T:
+    """Call the stage's function as it is."""
+    return function(*args)
+
+
+class _Clock:
+    """Times the stages of one run (seconds per stage name, summed) and renews the
+    run lock after each."""
+
+    def __init__(self, run: Run, stage: Stage, timings: dict[str, float] | None = None) -> None:
+        self.run, self.stage, self.timings = run, stage, dict(timings or {})
+
+    def __call__(self, name: str, function: Callable[..., T], *args: Any) -> T:
+        started = time.perf_counter()
+        result = self.stage(name, function, *args)
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
+        self.run.renew_lock()
+        return result
+
+
+def plan(run: Run, stage: Stage = direct) -> Planned:
+    """Every stage up to the plan and its safety gates; nothing is written to targets."""
+    clock = _Clock(run, stage)
+    feed = clock("validate", read_feed, run)
+    planned = Planned(feed=feed)
+    if feed.error:
+        return replace(planned, timings=clock.timings)
+    if feed.halt:
+        planned = _gate(run, planned, feed.halt, possible=not feed.final)
+        if planned.halt:
+            return replace(planned, timings=clock.timings)
+    resolved = clock("resolve", resolve_persons, run, feed)
+    targets = clock("read-targets", read_targets, run)
+    assessment = clock("lifecycle", assess_lifecycles, run, resolved, targets)
+    planned = replace(planned, resolved=resolved, targets=targets, assessment=assessment, timings=clock.timings)
+    return entitle_and_plan(run, planned, stage)
+
+
+def entitle_and_plan(run: Run, planned: Planned, stage: Stage = direct) -> Planned:
+    """The entitle and plan stages (again, after approvals were decided mid-run)."""
+    assert planned.assessment is not None and planned.targets is not None
+    clock = _Clock(run, stage, dict(planned.timings))
+    entitled = clock("entitle", entitle, run, planned.assessment, planned.targets)
+    checked = clock("plan", plan_changes, run, entitled, planned.targets)
+    planned = replace(planned, entitled=entitled, checked=checked, timings=clock.timings)
+    return _gate(run, planned, checked.halt, possible=True) if checked.halt else planned
+
+
+def _gate(run: Run, planned: Planned, gate: str, *, possible: bool) -> Planned:
+    """The run with a tripped gate: overridden (`--override-safety`), or halted."""
+    if possible and run.override_safety:
+        if gate in planned.overridden:  # the plan is made again after approvals
+            return planned
+        return replace(planned, overridden=(*planned.overridden, gate))
+    return replace(planned, halt=gate)
+
+
+def audit_overrides(run: Run, planned: Planned) -> None:
+    """Record in the audit trail each gate an override let pass."""
+    run.ledger.append_audit(
+        AuditEntry(run.run_id, run.actor, "override_safety", None, None, {"gate": gate}, None)
+        for gate in planned.overridden
+    )
+
+
+def apply(run: Run, planned: Planned, stage: Stage = direct, progress: Callable[[int], None] = lambda n: None) -> Execution:
+    """Apply the plan batch by batch per target, then read back what was touched."""
+    assert planned.checked is not None and planned.entitled is not None
+    clock = _Clock(run, stage)
+    results = []
+    parked: dict[str, int] = {}
+    touched: dict[str, set[str]] = {}
+    started = time.perf_counter()
+    for target, target_batches in batches(planned.checked.plan.operations).items():
+        failed: set[str] = set()
+        for i, batch in enumerate(target_batches):
+            result = stage("apply", apply_batch, run, target, batch)
+            results.append(result)
+            progress(len(batch))
+            touched.setdefault(target, set()).update(result.done_persons)
+            failed |= result.failed_persons
+            if result.down:
+                parked[target] = sum(len(b) for b in target_batches[i + 1 :])
+                break
+        touched[target] -= failed
+    clock.timings["apply"] = time.perf_counter() - started
+    run.renew_lock()
+    drift = clock("verify", verify, run, planned.entitled.desired, touched)
+    return Execution(tuple(results), parked, drift, clock.timings)
+
+
+def report(run: Run, planned: Planned, execution: Execution, scope: Scope, stage: Stage = direct) -> dict[str, Any]:
+    """The report stage: the run recorded and finished; its JSON document."""
+    return stage("report", record_run, run, planned, execution, scope)
+
+
+def for_person(run: Run, planned: Planned, employee_id: str) -> Planned:
+    """The run cut to one person (`provision-person`): their operations, person state
+    and account links only, and the deprovision guard judged on their plan alone."""
+    assert planned.checked is not None and planned.targets is not None
+    checked = for_persons(run, planned.checked, {employee_id}, planned.targets)
+    halt = checked.halt if checked.halt and not run.override_safety else None
+    return replace(_only(planned, {employee_id}), checked=checked, halt=halt)
+
+
+def for_drift(planned: Planned, persons: Set[str], *, fix: bool) -> Planned:
+    """The run cut to the drifted persons a reconcile fixes (none when it only reports,
+    and then the guard does not matter: nothing is written)."""
+    return replace(_only(planned, persons if fix else set()), halt=planned.halt if fix else None)
+
+
+def _only(planned: Planned, persons: Set[str]) -> Planned:
+    assessment = planned.assessment
+    if assessment is not None:
+        assessment = replace(assessment, states=tuple(s for s in assessment.states if s.employee_id in persons))
+    checked = planned.checked
+    if checked is not None:
+        checked = replace(checked, plan=checked.plan.only(persons))
+    return replace(planned, assessment=assessment, checked=checked)

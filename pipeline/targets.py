@@ -1,0 +1,88 @@
+"""The read-targets stage: one read of every target, and the journal settled against it.
+
+`read_targets(run)` reads each configured target; a target that cannot be read (or
+whose connector cannot be built: a secret not set) is unreachable for the run, with a
+`failed_operation` issue naming it, and is skipped. In a recorded run that writes,
+operations an earlier run left `pending` (it was killed mid-apply) are then settled
+against what the targets show: `done` if applied, else `failed` (this run's plan does
+what is still missing). A target with `verify: false` is warned about on every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from connectors.base import ConnectorError
+from jml.model import Issue, IssueKind, Snapshot
+from jml.operations import from_journal
+from jml.plan import AccountIndex, is_applied
+from pipeline.run import Run
+
+__all__ = ["TargetState", "read_targets", "unreachable_issue"]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetState:
+    """The snapshots of the reachable targets, and an issue per unreachable one."""
+
+    snapshots: Mapping[str, Snapshot] = field(default_factory=dict)
+    unreachable: Mapping[str, Issue] = field(default_factory=dict)
+
+    def with_account(self) -> set[str]:
+        """The employee_ids linked to an account on some target."""
+        return {a.external_id for s in self.snapshots.values() for a in s.accounts if a.external_id}
+
+
+def unreachable_issue(target: str, error: Exception) -> Issue:
+    """The `failed_operation` issue naming a target that cannot be read or written."""
+    return Issue(
+        IssueKind.FAILED_OPERATION,
+        f"failed_operation:{target}:unreachable",
+        f"target {target} is unreachable ({error}); its changes wait for the next run",
+        target=target,
+        data={"error": str(error)},
+    )
+
+
+def read_targets(run: Run) -> TargetState:
+    """Read every target (see the module docstring)."""
+    snapshots: dict[str, Snapshot] = {}
+    unreachable: dict[str, Issue] = {}
+    for target in run.config.targets:
+        if getattr(target, "verify", True) is False:
+            run.log.warning(
+                "target %s: TLS certificate verification is OFF (verify: false); anyone on"
+                " the path can read and change what jml sends", target.name,
+            )  # fmt: skip
+        try:
+            snapshots[target.name] = run.targets[target.name].read()
+        except ConnectorError as exc:
+            run.log.warning("target %s cannot be read: %s", target.name, exc)
+            unreachable[target.name] = unreachable_issue(target.name, exc)
+    if run.recorded and not run.dry_run:
+        _settle_journal(run, snapshots)
+    return TargetState(snapshots, unreachable)
+
+
+def _settle_journal(run: Run, snapshots: Mapping[str, Snapshot]) -> None:
+    indexes = {name: AccountIndex(snapshot) for name, snapshot in snapshots.items()}
+    results = []
+    for row in run.ledger.pending_operations():
+        index = indexes.get(row.target)
+        if index is None or row.run_id == run.run_id:
+            continue
+        try:
+            op = from_journal(
+                target=row.target, employee_id=row.employee_id, action=row.action,
+                detail=row.detail, reason=row.reason, account_id=row.account_id,
+            )  # fmt: skip
+        except ValueError as exc:
+            results.append((row.id, "failed", f"settled by run {run.run_id}: unreadable ({exc}); replanned"))
+            continue
+        applied = is_applied(op, index.linked(op.employee_id, op.account_id))
+        note = f"settled by run {run.run_id}: " + ("found applied" if applied else "not applied; replanned")
+        results.append((row.id, "done" if applied else "failed", note))
+    if results:
+        run.ledger.journal_finish(results)
+        run.log.warning("settled %d operations left pending by an interrupted run", len(results))
