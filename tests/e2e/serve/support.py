@@ -90,7 +90,12 @@ class Served:
         return {**os.environ, **self.prefect.env(), "APP_TOKEN": self.tenant.token}
 
     def api(self, method: str, path: str, **kwargs) -> httpx.Response:
-        response = httpx.request(method, f"{self.prefect.api_url}{path}", timeout=30, **kwargs)
+        """One API call; a 503 (the server's database busy under load) is tried again."""
+        for attempt in range(6):
+            response = httpx.request(method, f"{self.prefect.api_url}{path}", timeout=30, **kwargs)
+            if response.status_code != 503:
+                break
+            time.sleep(0.5 * 2**attempt)
         assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
         return response
 
