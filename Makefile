@@ -37,6 +37,8 @@ system-deps:
 	fi
 
 test: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 

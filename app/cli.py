@@ -14,7 +14,7 @@ import sys
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -38,7 +38,7 @@ err = Console(stderr=True)
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The config file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 AsOfOpt = Annotated[
-    Optional[str], typer.Option("--as-of", help="Run as of this day (YYYY-MM-DD); default today (UTC).")
+    str | None, typer.Option("--as-of", help="Run as of this day (YYYY-MM-DD); default today (UTC).")
 ]
 DEFAULT_CONFIG = Path("jml.yaml")
 
@@ -234,7 +234,7 @@ def approve(
 def reject(
     exception_id: Annotated[int, typer.Argument(metavar="ID", help="The approval exception's id.")],
     by: Annotated[str, typer.Option("--by", help="Who rejects.")],
-    reason: Annotated[Optional[str], typer.Option("--reason", help="Why.")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why.")] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     as_json: JsonOpt = False,
 ) -> None:
@@ -257,7 +257,7 @@ def _decide(config: Path, as_json: bool, decide) -> None:
 @app.command()
 def audit(
     config: ConfigOpt = DEFAULT_CONFIG,
-    employee_id: Annotated[Optional[str], typer.Option("--employee-id", help="Only this person.")] = None,
+    employee_id: Annotated[str | None, typer.Option("--employee-id", help="Only this person.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """What was done to whom, when, by which run, and why."""
@@ -306,7 +306,7 @@ def demo(
 def serve(
     config: ConfigOpt = DEFAULT_CONFIG,
     limit: Annotated[
-        Optional[int], typer.Option("--limit", min=1, help="Flow runs at once, at most (default: no limit).")
+        int | None, typer.Option("--limit", min=1, help="Flow runs at once, at most (default: no limit).")
     ] = None,
     alerts_only: Annotated[
         bool, typer.Option("--alerts-only", help="Create or update the alerts, then exit (for a work pool).")

@@ -46,8 +46,8 @@ def prepare(workdir: Path, url: str) -> Path:
 def run_demo(workdir: Path, console: Console) -> int:
     """Run the three demo days; return 0 when every day ran as expected."""
     from flows.hr_sync import hr_sync
-    from jml.ledger import Ledger
     from jml.config import load_config
+    from jml.ledger import Ledger
 
     token = secrets.token_urlsafe(24)
     os.environ["APP_TOKEN"] = token

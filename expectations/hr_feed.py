@@ -19,6 +19,7 @@ when the feed has the column, so `build_suite` takes the feed's columns.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import great_expectations as gx
 from great_expectations import expectations as gxe
@@ -117,8 +118,8 @@ def _rule(name: str) -> dict:
     return {"rule": name}
 
 
-def _date_rules(column: str, required: bool) -> list:
-    rules = []
+def _date_rules(column: str, required: bool) -> list[Any]:
+    rules: list[Any] = []
     if required:
         rules.append(
             gxe.ExpectColumnValuesToNotBeNull(column=column, meta=_rule(f"{column}_present"))
@@ -134,10 +135,10 @@ def _date_rules(column: str, required: bool) -> list:
     return rules
 
 
-def expectations_for(columns: Iterable[str]) -> list:
+def expectations_for(columns: Iterable[str]) -> list[Any]:
     """The expectations for a feed with these columns, in RULES order."""
     present = set(columns)
-    rules: list = [
+    rules: list[Any] = [
         gxe.ExpectTableColumnsToMatchSet(
             column_set=list(REQUIRED_COLUMNS), exact_match=False, meta=_rule("required_columns")
         ),

@@ -15,11 +15,11 @@ serialises validations, since they share the asset.
 from __future__ import annotations
 
 import logging
-
 import threading
-from itertools import compress
 from dataclasses import dataclass, field, fields
 from datetime import date
+from itertools import compress
+from typing import Any
 
 import pandas as pd
 
@@ -115,10 +115,9 @@ def validate_feed(
 
 def _prepare(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """A copy with text cells stripped (blank -> None), a RangeIndex and a usable `_row`."""
-    prepared = {name: _clean(frame[name].tolist()) for name in columns}
-    row_numbers = frame[ROW_COLUMN].tolist() if ROW_COLUMN in frame.columns else None
-    if not _usable_row_numbers(row_numbers):
-        row_numbers = list(range(1, len(frame) + 1))  # a source without line numbers
+    prepared: dict[str, list[Any]] = {name: _clean(frame[name].tolist()) for name in columns}
+    given = frame[ROW_COLUMN].tolist() if ROW_COLUMN in frame.columns else None
+    row_numbers = given if given is not None and _usable_row_numbers(given) else range(1, len(frame) + 1)
     prepared[ROW_COLUMN] = [int(row) for row in row_numbers]
     return pd.DataFrame(
         {
@@ -300,10 +299,10 @@ def _records(
     extra_columns = [column(name) for name in extra_names]
     by_field: dict[str, list] = {
         "extra": [
-            dict(zip(extra_names, values))
+            dict(zip(extra_names, values, strict=True))
             if None not in values
-            else {name: value for name, value in zip(extra_names, values) if value is not None}
-            for values in zip(*extra_columns)
+            else {name: value for name, value in zip(extra_names, values, strict=True) if value is not None}
+            for values in zip(*extra_columns, strict=True)
         ]
         if extra_names
         else [{} for _ in range(count)],
@@ -311,13 +310,13 @@ def _records(
         "row": list(compress(row_numbers, keep)),
     }
     for name in KNOWN_COLUMNS:
-        values = column(name) if name in columns else [None] * count
+        values: list[Any] = column(name) if name in columns else [None] * count
         if name in _DATE_COLUMNS:
             values = _dates(values)
         elif name == "email":
-            values = [value.lower() for value in values]
+            values = [value.lower() for value in values]  # required: GX passed no row without one
         by_field[name] = values
-    return [HrRecord(*values) for values in zip(*(by_field[name] for name in _FIELDS))]
+    return [HrRecord(*values) for values in zip(*(by_field[name] for name in _FIELDS), strict=True)]
 
 
 def _dates(values: list[str | None]) -> list[date | None]:

@@ -4,13 +4,16 @@ gates"): the deprovision guard. Pure functions over a plan and the targets' snap
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from jml.config import SafetyConfig
 from jml.model import Snapshot
 from jml.operations import DEPROVISIONING
 from jml.plan import Plan
 
 
-def active_persons(snapshots: dict[str, Snapshot]) -> set[str]:
+def active_persons(snapshots: Mapping[str, Snapshot]) -> set[str]:
     """The employee_ids holding an active, linked account on some target."""
     return {
         a.external_id
@@ -21,8 +24,8 @@ def active_persons(snapshots: dict[str, Snapshot]) -> set[str]:
 
 
 def deprovision_guard(
-    plan: Plan, snapshots: dict[str, Snapshot], safety: SafetyConfig
-) -> tuple[str | None, dict]:
+    plan: Plan, snapshots: Mapping[str, Snapshot], safety: SafetyConfig
+) -> tuple[str | None, dict[str, Any]]:
     """(None, figures) when the plan may run; (message, figures) when it takes access
     from more than max(deprovision_floor, max_deprovision_fraction x persons with an
     active account) distinct persons."""

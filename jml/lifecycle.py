@@ -10,7 +10,7 @@ active      otherwise
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from jml.config import LifecycleConfig
 from jml.model import HrRecord, Lifecycle
@@ -18,7 +18,7 @@ from jml.model import HrRecord, Lifecycle
 
 def today() -> date:
     """The default as-of date: today in UTC."""
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def last_day(record: HrRecord) -> date | None:

@@ -63,7 +63,7 @@ class HrRecord:
         return self.extra.get(name)
 
 
-class Lifecycle(str, enum.Enum):
+class Lifecycle(enum.StrEnum):
     """Where a worker stands on the as-of date."""
 
     NOT_YET = "not_yet"  # hired later than the pre-hire window: nothing exists yet
@@ -125,7 +125,7 @@ class Snapshot:
     held: frozenset[str] = frozenset(ACCOUNT_ATTRIBUTES)
 
 
-class IssueKind(str, enum.Enum):
+class IssueKind(enum.StrEnum):
     """The kinds of exceptions of the SPEC."""
 
     QUARANTINE = "quarantine"

@@ -18,8 +18,9 @@ and the drivers `match` on their class, and the journal stores them as JSON
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Disable",
     "Enable",
     "Grant",
+    "Membership",
     "Operation",
     "Revoke",
     "Update",
@@ -40,7 +42,7 @@ __all__ = [
 ]
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     """The kinds of operation, in the order apply runs them."""
 
     CREATE = "create"
@@ -164,11 +166,10 @@ class Disable(Operation):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Grant(Operation):
-    """Add one entitlement to the account."""
+class Membership(Operation):
+    """What a grant and a revoke carry: the entitlement (a group or role membership)."""
 
     entitlement: str
-    action: ClassVar[Action] = Action.GRANT
 
     @property
     def detail(self) -> dict[str, Any]:
@@ -179,18 +180,17 @@ class Grant(Operation):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Revoke(Operation):
+class Grant(Membership):
+    """Add one entitlement to the account."""
+
+    action: ClassVar[Action] = Action.GRANT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Revoke(Membership):
     """Take one entitlement away from the account."""
 
-    entitlement: str
     action: ClassVar[Action] = Action.REVOKE
-
-    @property
-    def detail(self) -> dict[str, Any]:
-        return {"entitlement": self.entitlement}
-
-    def describe(self) -> str:
-        return self.entitlement
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,18 +218,17 @@ def from_journal(
     unknown action or a detail that does not fit it."""
     kind = _CLASSES[Action(action)]
     detail = detail or {}
-    common = {"target": target, "employee_id": employee_id, "reason": reason, "account_id": account_id}
+    on: Callable[..., Operation] = partial(kind, target=target, employee_id=employee_id, reason=reason, account_id=account_id)
     try:
         if kind is Create:
-            return Create(**common, attributes=dict(detail["attributes"]), active=bool(detail["active"]))
+            return on(attributes=dict(detail["attributes"]), active=bool(detail["active"]))
         if kind is Update:
-            changes = {name: Change(*pair) for name, pair in detail["changes"].items()}
-            return Update(**common, changes=changes)
-        if kind in (Grant, Revoke):
-            return kind(**common, entitlement=str(detail["entitlement"]))
+            return on(changes={name: Change(*pair) for name, pair in detail["changes"].items()})
+        if issubclass(kind, Membership):
+            return on(entitlement=str(detail["entitlement"]))
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"a {action} operation with detail {sorted(detail)} is malformed") from exc
-    return kind(**common)
+    return on()
 
 
 def _employee_id(value: object) -> str | None:

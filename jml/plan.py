@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
+from typing import Any
 
 from jml.model import Account, HrRecord, Issue, IssueKind, Lifecycle, Snapshot
 from jml.operations import (
@@ -180,8 +181,9 @@ def _plan_target(
 
     with_account = (set(index.by_external) | set(wanted)) - gone
     held = snapshot.held
-    for eid, (person, account, adopt) in wanted.items():
+    for person, account, adopt in wanted.values():
         record = person.record
+        assert record is not None  # a person who should hold an account is in the feed
         manager = record.manager_id if record.manager_id in with_account else None
         attributes = {k: v for k, v in desired_attributes(record, manager).items() if k in held}
         _converge(ops, target, person, account, adopt, attributes, managed)
@@ -193,6 +195,7 @@ def _by_user_name(
     """(account, True) to adopt an unlinked account with the person's userName;
     (None, True) on a conflict (an issue is added); (None, False) when there is none."""
     eid = person.employee_id
+    assert person.record is not None
     account = index.by_user.get(person.record.email.lower())
     if account is None:
         return None, False
@@ -218,13 +221,13 @@ def _take_away(
     eid: str,
     person: Desired,
     account: Account,
-    managed: set[str],
+    managed: Set[str],
 ) -> None:
     """Operations for a person who should have no usable account on the target."""
     state = person.lifecycle
     if state is Lifecycle.NOT_YET:
         return  # the hire date moved later: leave what exists alone
-    on = {"target": target, "employee_id": eid, "account_id": account.id}
+    on: dict[str, Any] = {"target": target, "employee_id": eid, "account_id": account.id}
     if state is Lifecycle.DELETE:
         ops.append(Delete(**on, reason="terminated past delete_after_days"))
         return
@@ -244,7 +247,7 @@ def _converge(
     account: Account | None,
     adopt: bool,
     attributes: dict[str, str | None],
-    managed: set[str],
+    managed: Set[str],
 ) -> None:
     """Operations that make one wanted account match the desired state (`attributes`:
     the held ones)."""
@@ -252,12 +255,12 @@ def _converge(
     active = person.lifecycle is Lifecycle.ACTIVE
     grants = person.grants[target]
     if account is None:
-        on = {"target": target, "employee_id": eid}
+        on: dict[str, Any] = {"target": target, "employee_id": eid}
         ops.append(Create(**on, reason=f"joiner ({person.lifecycle.value})", attributes=attributes, active=active))
         ops.extend(Grant(**on, reason=reason, entitlement=name) for name, reason in sorted(grants.items()))
         return
     on = {"target": target, "employee_id": eid, "account_id": account.id}
-    changes = {
+    changes: dict[str, Change] = {
         attr: Change(account.attributes.get(attr), wanted)
         for attr, wanted in attributes.items()
         if account.attributes.get(attr) != wanted

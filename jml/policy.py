@@ -12,6 +12,7 @@ Order of evaluation for one person:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -130,8 +131,8 @@ class PolicyEngine:
         self,
         record: HrRecord,
         *,
-        decisions: dict[str, str],
-        held: dict[str, set[str]],
+        decisions: Mapping[str, str],
+        held: Mapping[str, set[str]],
     ) -> Entitlements:
         """The entitlements policy gives `record` now.
 
@@ -188,7 +189,7 @@ class PolicyEngine:
 
     @staticmethod
     def _keep_held(
-        result: Entitlements, bundle: Bundle, held: dict[str, set[str]], reason: str
+        result: Entitlements, bundle: Bundle, held: Mapping[str, set[str]], reason: str
     ) -> None:
         for target, names in bundle.grants.items():
             have = held.get(target, set())

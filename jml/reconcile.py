@@ -16,6 +16,7 @@ Pure functions over a plan and snapshots; no I/O.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Set
 
 from jml.model import Issue, IssueKind, Lifecycle, Snapshot
 from jml.operations import Action, Grant, Operation, Revoke, Update
@@ -25,7 +26,7 @@ _LEAVING = (Lifecycle.TERMINATED, Lifecycle.DELETE)
 
 
 def drift_issues(
-    plan: Plan, desired: dict[str, Desired], links: dict[str, dict[str, str]]
+    plan: Plan, desired: Mapping[str, Desired], links: Mapping[str, Mapping[str, str]]
 ) -> list[Issue]:
     """One `drift` issue per (target, person) whose existing account the plan changes.
 
@@ -46,7 +47,7 @@ def drift_issues(
             what = _describe(ops)
         person = desired.get(eid)
         leaver = person is not None and person.lifecycle in _LEAVING and Action.DISABLE in actions
-        if leaver:
+        if leaver and person is not None:
             what = f"leaver ({person.lifecycle.value}) whose account is still active; {what}"
         issues.append(
             Issue(
@@ -77,10 +78,10 @@ def _describe(ops: list[Operation]) -> str:
 
 
 def orphan_issues(
-    snapshots: dict[str, Snapshot],
-    links: dict[str, dict[str, str]],
-    matched: dict[str, dict[str, str]],
-    known: set[str],
+    snapshots: Mapping[str, Snapshot],
+    links: Mapping[str, Mapping[str, str]],
+    matched: Mapping[str, Mapping[str, str]],
+    known: Set[str],
 ) -> list[Issue]:
     """One `orphan` issue per account linked to no person (see the module docstring).
     The detail names the account by its id and externalId only (no names, no email)."""

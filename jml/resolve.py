@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from jml.model import HrRecord, Issue, IssueKind
 
@@ -45,7 +46,7 @@ def merge(records: list[HrRecord]) -> HrRecord:
     best = records[0]
     if len(records) == 1:
         return best
-    values = {}
+    values: dict[str, Any] = {}
     for name in _MERGED_FIELDS:
         values[name] = next(
             (getattr(r, name) for r in records if getattr(r, name) not in (None, "")), None

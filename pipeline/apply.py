@@ -80,7 +80,7 @@ def apply_batch(run: Run, target: str, operations: Sequence[Operation]) -> Batch
     """Journal, apply and record one batch (see the module docstring)."""
     run.renew_lock()
     ledger = run.ledger
-    ids = ledger.journal_pending(run.run_id, list(operations))
+    ids = ledger.journal_pending(run.id, list(operations))
     applied = run.targets[target].apply(operations)
     ledger.journal_finish(
         (op_id, "done" if o.ok else "failed", None if o.ok else str(o.error))
@@ -127,9 +127,9 @@ def _record(run: Run, target: str, done: Sequence[Outcome]) -> None:
                 deleted.append(eid)
     ledger = run.ledger
     if links:
-        ledger.link_accounts(run.run_id, target, links)
+        ledger.link_accounts(run.id, target, links)
     if granted:
-        ledger.record_grants(run.run_id, target, granted)
+        ledger.record_grants(run.id, target, granted)
     if deleted:
         gone = set(deleted)
         revoked += [pair for pair in ledger.grants(target) if pair[0] in gone]
@@ -137,7 +137,7 @@ def _record(run: Run, target: str, done: Sequence[Outcome]) -> None:
     if revoked:
         ledger.remove_grants(target, revoked)
     ledger.append_audit(
-        AuditEntry(run.run_id, run.actor, o.operation.action.value, o.operation.employee_id, target,
+        AuditEntry(run.id, run.actor, o.operation.action.value, o.operation.employee_id, target,
                    o.operation.detail, o.operation.reason)
         for o in done
     )  # fmt: skip

@@ -53,22 +53,22 @@ def record_run(run: Run, planned: Planned, execution: Execution, scope: Scope) -
         status = FAILED
     elif planned.halt:
         halt = halt_issue(planned.halt, _figures(planned))
-        opened, closed = ledger.sync_issues(run.run_id, [halt], kinds={IssueKind.SAFETY_HALT})
+        opened, closed = ledger.sync_issues(run.id, [halt], kinds={IssueKind.SAFETY_HALT})
         status = HALTED
     elif run.dry_run:
         status = ATTENTION if ledger.count_open() or issues else CONVERGED
     else:
         skipped = skipped_targets(planned, execution)
-        opened, closed = ledger.sync_issues(run.run_id, issues, kinds=set(scope.kinds), skip_targets=skipped)
+        opened, closed = ledger.sync_issues(run.id, issues, kinds=set(scope.kinds), skip_targets=skipped)
         if scope.save_states and planned.assessment is not None:
-            ledger.save_person_states(run.run_id, planned.assessment.states)
+            ledger.save_person_states(run.id, planned.assessment.states)
         if planned.checked is not None:
             for target, links in planned.checked.plan.matched.items():
-                ledger.link_accounts(run.run_id, target, links)
+                ledger.link_accounts(run.id, target, links)
         status = ATTENTION if ledger.count_open() else CONVERGED
     document = run_document(run, planned, execution, scope, status, opened, closed)
-    ledger.finish_run(run.run_id, status, document)
-    ledger.append_audit([AuditEntry(run.run_id, run.actor, "run_finished", None, None, {"status": status}, None)])
+    ledger.finish_run(run.id, status, document)
+    ledger.append_audit([AuditEntry(run.id, run.actor, "run_finished", None, None, {"status": status}, None)])
     return document
 
 

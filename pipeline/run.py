@@ -105,6 +105,13 @@ class Run:
         return self.settings.config
 
     @property
+    def id(self) -> int:
+        """The run's id in the ledger: only a recorded run writes there."""
+        if self.run_id is None:
+            raise RuntimeError("this run is recorded nowhere (jml plan): it cannot write to the ledger")
+        return self.run_id
+
+    @property
     def recorded(self) -> bool:
         """Whether the run is recorded in the ledger (not `jml plan`'s)."""
         return self.run_id is not None

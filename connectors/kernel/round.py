@@ -215,9 +215,10 @@ class Round:
                 self._done(index, result)
                 continue
             boss = self._links.manager.get(index)
-            if boss in positions and self.outcomes[boss].error is not None:
+            refused = self.outcomes[boss].error if boss is not None and boss in positions else None
+            if refused is not None:
                 # the target refused the reference to the manager whose create failed
-                self._fail(index, propagated(self.outcomes[boss].error, "the manager's account was not created"), True)
+                self._fail(index, propagated(refused, "the manager's account was not created"), True)
             else:
                 self._fail(index, result)
 

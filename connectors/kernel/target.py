@@ -24,6 +24,7 @@ account's handle (from reads, lookups and its writes) for the life of the instan
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,8 @@ from jml.model import Snapshot
 from jml.operations import Create, Operation
 
 __all__ = ["Kernel"]
+
+log = logging.getLogger("connectors.kernel")
 
 
 class Kernel(ClosesOnExit):
@@ -70,9 +73,15 @@ class Kernel(ClosesOnExit):
 
     def read(self) -> Snapshot:
         """One full read of the target (tried again on Retryable per the policy)."""
+        started = time.monotonic()
         reading = call_with_retries(self.driver.read, self._retry, sleep=self._sleep, clock=self._clock, jitter=self._jitter)
         self._handles.replace(reading.handles)
-        return reading.snapshot
+        snapshot = reading.snapshot
+        log.info(
+            "target %s: read %d accounts and %d groups in %.2f s",
+            self.name, len(snapshot.accounts), len(snapshot.groups), time.monotonic() - started,
+        )  # fmt: skip
+        return snapshot
 
     def find(self, employee_ids: Sequence[str]) -> dict[str, str]:
         """employee_id -> account id, for those of `employee_ids` with an account."""

@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from connectors.base import Permanent, Retryable, TargetError, SourceError
+from connectors.base import Permanent, Retryable, SourceError, TargetError
 from connectors.http import RETRY_AFTER_STATUSES, is_retryable_status, retry_after_seconds
 from connectors.retry import call_with_retries
 from connectors.sources.frames import text_frame

@@ -7,7 +7,7 @@ then inserts and updates in executemany batches; removals by IN lists or execute
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Engine
@@ -28,7 +28,7 @@ def links(engine: Engine, target: str) -> dict[str, str]:
         return dict(conn.execute(select(_a.employee_id, _a.account_id).where(_a.target == target)).all())
 
 
-def link(engine: Engine, run_id: int, target: str, wanted: dict[str, str]) -> None:
+def link(engine: Engine, run_id: int, target: str, wanted: Mapping[str, str]) -> None:
     """Remember (or change) which account on `target` belongs to each employee_id."""
     if not wanted:
         return

@@ -8,7 +8,7 @@ value types of `jml.ledger.records`, plain dicts, sets and tuples, never databas
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 
 from sqlalchemy.engine import Engine
@@ -117,7 +117,7 @@ class Ledger:
         """employee_id -> the target's account id, for the accounts jml has linked."""
         return accounts.links(self._engine, target)
 
-    def link_accounts(self, run_id: int, target: str, links: dict[str, str]) -> None:
+    def link_accounts(self, run_id: int, target: str, links: Mapping[str, str]) -> None:
         """Remember (or change) which account on `target` belongs to each employee_id."""
         accounts.link(self._engine, run_id, target, links)
 

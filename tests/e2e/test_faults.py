@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests.e2e.helpers import ATTENTION, CONVERGED, JML, OTHER, Scenario, enterprise, worker
+from tests.e2e.helpers import CONVERGED, JML, OTHER, Scenario, enterprise, worker
 from tests.faultproxy import Faults, fault_proxy
 
 DAY1, DAY2 = "2026-03-02", "2026-03-03"

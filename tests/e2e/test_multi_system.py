@@ -20,9 +20,9 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
+from connectors.targets.ldap.dn import dn_key, rdn_value
 from tests import servers
 from tests.connectors.apps import create_app_schema, ldap_target, sql_target
-from connectors.targets.ldap.dn import dn_key, rdn_value
 
 JML = str(Path(sys.executable).parent / "jml")
 CSV_COLUMNS = ("employee_id", "first_name", "last_name", "email", "department", "job_code", "location",

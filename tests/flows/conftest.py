@@ -9,6 +9,13 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 
+@pytest.fixture
+def tenant_env(scim_tenant, monkeypatch):
+    """A fresh SCIM tenant whose token is in APP_TOKEN (the worlds' target secret)."""
+    monkeypatch.setenv("APP_TOKEN", scim_tenant.token)
+    return scim_tenant
+
+
 @pytest.fixture(scope="session", autouse=True)
 def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:

@@ -20,7 +20,7 @@ from prefect.input.actions import read_flow_run_input
 import tasks.approvals
 from flows.decide_approval import decide_approval
 from flows.hr_sync import hr_sync
-from tests.flows.test_hr_sync import AS_OF, tenant_env, write_world  # noqa: F401 (fixture)
+from tests.flows.test_hr_sync import AS_OF, write_world
 from tests.flows.test_reconcile import accounts, open_exceptions
 
 POLICY = (

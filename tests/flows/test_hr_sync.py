@@ -6,7 +6,6 @@ import asyncio
 from datetime import date
 from pathlib import Path
 
-import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -41,12 +40,6 @@ def people(n: int, department: str = "Engineering", status: str = "active") -> l
         f"employee,{status},2020-01-01"
         for i in range(n)
     ]
-
-
-@pytest.fixture
-def tenant_env(scim_tenant, monkeypatch):
-    monkeypatch.setenv("APP_TOKEN", scim_tenant.token)
-    return scim_tenant
 
 
 def task_run_names(flow_run_id) -> list[str]:

@@ -12,7 +12,7 @@ from flows.reconcile import reconcile
 from jml.config import load_config
 from jml.ledger import ExceptionRecord, Ledger
 from jml.operations import Revoke
-from tests.flows.test_hr_sync import AS_OF, people, tenant_env, write_world  # noqa: F401 (fixture)
+from tests.flows.test_hr_sync import AS_OF, people, write_world
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 

@@ -10,6 +10,7 @@ timestamps) the tests read with SQL on a connection of their own (`db`).
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import sqlite3
 import time
@@ -152,7 +153,7 @@ def test_revisions_form_one_line_from_the_initial_one():
     revisions = list(script.walk_revisions())  # head first
     assert len(script.get_heads()) == 1
     assert revisions[-1].revision == "0001" and revisions[-1].down_revision is None
-    for newer, older in zip(revisions, revisions[1:]):
+    for newer, older in itertools.pairwise(revisions):
         assert newer.down_revision == older.revision
 
 

@@ -1,12 +1,12 @@
 from dataclasses import replace
-from datetime import date
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jml.config import SafetyConfig
+from jml.guard import deprovision_guard
 from jml.model import Account, IssueKind, Lifecycle, Snapshot
 from jml.operations import Action
-from jml.guard import deprovision_guard
 from jml.plan import Desired, build_plan, desired_attributes, manager_depths
 from tests.unit.factories import apply_to_snapshot, record
 

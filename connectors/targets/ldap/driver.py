@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -97,15 +96,10 @@ class LdapDriver(Driver):
     # -- reading ---------------------------------------------------------------------
 
     def read(self) -> Reading:
-        started = time.monotonic()
         people = self._wire.search(self._tree.people, PERSON_FILTER, READ_ATTRIBUTES)
         disabled = self._wire.search(self._tree.disabled, PERSON_FILTER, READ_ATTRIBUTES)
         groups = self._wire.search(self._tree.groups, GROUP_FILTER, ["member"])
         reading = reading_of(self.name, people, disabled, groups)
-        log.info(
-            "target %s: read %d accounts and %d groups in %.2f s",
-            self.name, len(reading.snapshot.accounts), len(reading.snapshot.groups), time.monotonic() - started,
-        )  # fmt: skip
         return reading
 
     def lookup(self, employee_ids: Sequence[str]) -> dict[str, Entry]:

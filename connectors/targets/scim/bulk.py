@@ -107,8 +107,8 @@ def _outcome(target: str, item: BulkItem, request: Request, result: dict | None)
     if result is None:
         return Retryable(f"{what}: no result in the bulk response")
     try:
-        status = int(result.get("status"))
-    except (TypeError, ValueError):
+        status = int(result.get("status") or "")
+    except ValueError:
         return Permanent(f"{what}: bulk result without a status")
     if 200 <= status < 300:
         if request.method != "POST":

@@ -97,7 +97,8 @@ class ScimClient:
                 config = self.json(Request("GET", "ServiceProviderConfig", OK_DISCOVERY))
             except NotFound:
                 config = {}
-            bulk = config.get("bulk") if isinstance(config.get("bulk"), dict) else {}
+            found = config.get("bulk")
+            bulk: dict[str, Any] = found if isinstance(found, dict) else {}
             max_operations = _positive_int(bulk.get("maxOperations"))
             self._capabilities = Capabilities(
                 bulk=bool(bulk.get("supported")) and max_operations is not None,

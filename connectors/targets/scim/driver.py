@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -71,7 +70,6 @@ class ScimDriver(Driver):
 
     def read(self) -> Reading:
         """Every account and group, from one paged pass over each."""
-        started = time.monotonic()
         self._client.capabilities()
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"scim-read-{self.name}") as pool:
             users_future = pool.submit(self._list, "Users")
@@ -100,10 +98,6 @@ class ScimDriver(Driver):
                 handles.setdefault(account.external_id, account.id)
         with self._lock:
             self._groups = group_ids
-        log.info(
-            "target %s: read %d accounts and %d groups in %.2f s",
-            self.name, len(accounts), len(group_ids), time.monotonic() - started,
-        )  # fmt: skip
         return Reading(Snapshot(target=self.name, accounts=accounts, groups=set(group_ids)), handles)
 
     def _list(self, endpoint: str) -> list[dict]:
@@ -173,10 +167,13 @@ class ScimDriver(Driver):
         return ScimBulk(self._client, capabilities, self._request_for) if capabilities.bulk else None
 
     def _request_for(self, op: Operation, handle: Handle | None, values: Mapping[str, Any]) -> scim.Request | None:
-        """The single request of an account operation (for Bulk)."""
+        """The single request of an account operation (for Bulk); `handle` is the
+        account's, for every operation but a create."""
+        if isinstance(op, Create):
+            return scim.create_user(op.employee_id, values, op.active)
+        if handle is None:
+            raise Permanent(f"{self.name}: {op.action.value} of {op.employee_id} without an account")
         match op:
-            case Create():
-                return scim.create_user(op.employee_id, values, op.active)
             case Update():
                 return self._patch(handle, values, op.employee_id if op.links else None)
             case Enable() | Disable():

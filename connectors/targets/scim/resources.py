@@ -128,7 +128,7 @@ def patch_user(account_id: str, values: Mapping[str, Any], link: str | None) -> 
     """PATCH replacing (or, for None, removing) these attributes, and with `link` the
     externalId; None when there is nothing to change. ValueError for an attribute that
     has no SCIM path."""
-    operations = []
+    operations: list[dict[str, Any]] = []
     for attribute, new in values.items():
         path = PATCH_PATHS.get(attribute)
         if path is None:
@@ -136,7 +136,7 @@ def patch_user(account_id: str, values: Mapping[str, Any], link: str | None) -> 
         if new is None:
             operations.append({"op": "remove", "path": path})
             continue
-        value = {"value": new} if attribute == "manager" else [_work_email(new)] if attribute == "email" else new
+        value: Any = {"value": new} if attribute == "manager" else [_work_email(new)] if attribute == "email" else new
         operations.append({"op": "replace", "path": path, "value": value})
     if link is not None:
         operations.append({"op": "replace", "path": "externalId", "value": link})
@@ -216,8 +216,8 @@ def user_resource(values: Mapping[str, Any], *, external_id: str, active: bool) 
 
 def account_from_user(user: Mapping[str, Any], external_of: Mapping[str, str | None], entitlements: set[str]) -> Account:
     """The Account of a SCIM User; `manager` becomes the manager's externalId."""
-    name = user.get("name") if isinstance(user.get("name"), dict) else {}
-    enterprise = user.get(ENTERPRISE_SCHEMA) if isinstance(user.get(ENTERPRISE_SCHEMA), dict) else {}
+    name = _object(user.get("name"))
+    enterprise = _object(user.get(ENTERPRISE_SCHEMA))
     manager = enterprise.get("manager")
     manager_id = text(manager.get("value")) if isinstance(manager, dict) else None
     attributes: dict[str, str | None] = dict.fromkeys(ACCOUNT_ATTRIBUTES)
@@ -247,6 +247,11 @@ def account_from_user(user: Mapping[str, Any], external_of: Mapping[str, str | N
 def text(value: object) -> str | None:
     """A JSON value as text (None stays None)."""
     return None if value is None else str(value)
+
+
+def _object(value: object) -> Mapping[str, Any]:
+    """A JSON object, or an empty one for anything else."""
+    return value if isinstance(value, dict) else {}
 
 
 def _work_email(value: object) -> dict:

@@ -29,7 +29,6 @@ import itertools
 import logging
 import os
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -93,17 +92,12 @@ class SqlDriver(Driver):
 
     def read(self) -> Reading:
         """Every user and role row, from one streamed SELECT of each table."""
-        started = time.monotonic()
         tables = self._tables()
         options = {"yield_per": self._config.page_size}
         with self._db.connected("read") as conn:
             users = conn.execute(rows.users_query(tables), execution_options=options).all()
             roles = conn.execute(rows.roles_query(tables), execution_options=options).all()
         reading = rows.reading_of(self.name, tables, users, roles)
-        log.info(
-            "target %s: read %d accounts and %d roles in %.2f s",
-            self.name, len(reading.snapshot.accounts), len(reading.snapshot.groups), time.monotonic() - started,
-        )  # fmt: skip
         return reading
 
     def lookup(self, employee_ids: Sequence[str]) -> dict[str, Handle]:

@@ -34,7 +34,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("no sqlalchemy.url: give one in the Alembic config (see migrations/README)")
+    engine = create_engine(url)
     try:
         with engine.begin() as connection:
             _run(connection)

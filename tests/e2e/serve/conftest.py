@@ -18,11 +18,11 @@ from tests.e2e.serve.support import (
     FAST_POLL,
     Receiver,
     Served,
+    feed_rows,
     interrupt,
     start_serve,
     wait_for_deployments,
     write_world,
-    feed_rows,
 )
 
 
