@@ -62,21 +62,22 @@ def retry_after_seconds(value: str | None) -> float | None:
 def translate_httpx(what: str, timeout: float) -> Iterator[None]:
     """Raise httpx's errors inside the block as the typed errors, most specific first:
     a timeout or a transport failure is Retryable, anything else Permanent. `what`
-    (e.g. "app: GET Users") starts each message."""
+    (e.g. "app: GET Users"), when given, starts each message."""
     try:
         yield
     except httpx.TimeoutException as exc:
-        raise Retryable(f"{what}: timed out after {timeout} s", maybe_applied=not isinstance(exc, _NEVER_SENT)) from exc
+        sent = not isinstance(exc, _NEVER_SENT)
+        raise Retryable(_said(what, f"timed out after {timeout} s"), maybe_applied=sent) from exc
     except httpx.TransportError as exc:
         sent = not isinstance(exc, _NEVER_SENT)
-        raise Retryable(f"{what}: {type(exc).__name__}: {exc}", maybe_applied=sent) from exc
+        raise Retryable(_said(what, f"{type(exc).__name__}: {exc}"), maybe_applied=sent) from exc
     except httpx.HTTPError as exc:
-        raise Permanent(f"{what}: {type(exc).__name__}: {exc}") from exc
+        raise Permanent(_said(what, f"{type(exc).__name__}: {exc}")) from exc
 
 
 def error_for_status(what: str, status: int, detail: str = "", retry_after: str | None = None) -> TargetError:
     """The typed error of a failed status; `detail` is the server's own words."""
-    message = f"{what}: HTTP {status}" + (f": {detail}" if detail else "")
+    message = _said(what, f"HTTP {status}" + (f": {detail}" if detail else ""))
     if is_retryable_status(status):
         wait = retry_after_seconds(retry_after) if status in RETRY_AFTER_STATUSES else None
         return Retryable(message, status=status, retry_after=wait, maybe_applied=status not in NOT_APPLIED_STATUSES)
@@ -85,3 +86,7 @@ def error_for_status(what: str, status: int, detail: str = "", retry_after: str 
     if status in CONFLICT_STATUSES:
         return Conflict(message, status=status)
     return Permanent(message, status=status)
+
+
+def _said(what: str, text: str) -> str:
+    return f"{what}: {text}" if what else text

@@ -37,7 +37,7 @@ import httpx
 import pandas as pd
 
 from connectors.base import Permanent, Retryable, SourceError, TargetError
-from connectors.http import RETRY_AFTER_STATUSES, is_retryable_status, retry_after_seconds
+from connectors.http import error_for_status, translate_httpx
 from connectors.retry import call_with_retries
 from connectors.sources.frames import text_frame
 from jml.config import RestSource
@@ -143,22 +143,12 @@ class RestSourceConnector:
             raise self._fail(url, f"{exc}{tries}") from None
 
     def _get(self, client: httpx.Client, url: str) -> object:
-        """GET one page: Retryable for what may pass, Permanent for the rest."""
-        try:
+        """GET one page: Retryable for what may pass, another TargetError for the rest."""
+        with translate_httpx("", self._config.timeout):
             response = client.get(url)
-        except httpx.TimeoutException:
-            raise Retryable(f"timed out after {self._config.timeout} s") from None
-        except httpx.TransportError as exc:
-            raise Retryable(f"{type(exc).__name__}: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise Permanent(f"{type(exc).__name__}: {exc}") from None
         status = response.status_code
         if status >= 400:
-            message = f"HTTP {status}"
-            if is_retryable_status(status):
-                after = retry_after_seconds(response.headers.get("Retry-After")) if status in RETRY_AFTER_STATUSES else None
-                raise Retryable(message, status=status, retry_after=after)
-            raise Permanent(message, status=status)
+            raise error_for_status("", status, retry_after=response.headers.get("Retry-After"))
         try:
             return response.json()
         except ValueError:

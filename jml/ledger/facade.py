@@ -16,7 +16,6 @@ from sqlalchemy.engine import Engine
 from jml.ledger import accounts, approvals, audit, journal, lock, persons, runs
 from jml.ledger import issues as queue
 from jml.ledger.engine import make_engine, upgrade
-from jml.ledger.journal import Journalled
 from jml.ledger.records import (
     ApprovalRecord,
     AuditEntry,
@@ -28,6 +27,7 @@ from jml.ledger.records import (
     PersonState,
 )
 from jml.model import Issue, IssueKind
+from jml.operations import Operation
 
 
 class Ledger:
@@ -142,7 +142,7 @@ class Ledger:
 
     # -- the write-ahead journal ---------------------------------------------------
 
-    def journal_pending(self, run_id: int, operations: Sequence[Journalled]) -> list[int]:
+    def journal_pending(self, run_id: int, operations: Sequence[Operation]) -> list[int]:
         """Record operations as `pending` before they are applied; returns their ids,
         in the order given. `seq` continues after the run's earlier operations."""
         return journal.pending(self._engine, run_id, operations)

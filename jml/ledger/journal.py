@@ -2,16 +2,14 @@
 and settled `done` or `failed` after, so that a run which stopped mid-apply leaves
 behind exactly what it may or may not have done.
 
-The journal reads only these attributes of an operation (`Journalled`): `target`,
-`employee_id`, `action` (an enum; its value is stored), `account_id`, `detail` (a
-JSON-able dict) and `reason`.
+An operation is stored as its target, employee_id, action, account id, reason and
+`detail` (its JSON, as `jml plan --json` prints it); `jml.operations.from_journal`
+makes it again from a `JournalRecord`.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Engine
@@ -20,29 +18,13 @@ from jml.ledger import runs
 from jml.ledger import tables as t
 from jml.ledger.engine import columns_of, execute_many, now, read, text_of, write
 from jml.ledger.records import JournalRecord
+from jml.operations import Operation
 
 _o = t.operations.c
 SETTLED = ("done", "failed")
 
 
-class Journalled(Protocol):
-    """What the journal records of an operation."""
-
-    @property
-    def target(self) -> str: ...
-    @property
-    def employee_id(self) -> str: ...
-    @property
-    def action(self) -> enum.Enum: ...
-    @property
-    def account_id(self) -> str | None: ...
-    @property
-    def detail(self) -> Mapping[str, Any]: ...
-    @property
-    def reason(self) -> str: ...
-
-
-def pending(engine: Engine, run_id: int, operations: Sequence[Journalled]) -> list[int]:
+def pending(engine: Engine, run_id: int, operations: Sequence[Operation]) -> list[int]:
     """Record operations as `pending`; returns their ids in the order given. `seq`
     continues after the run's earlier operations; LedgerError for an unknown run."""
     if not operations:

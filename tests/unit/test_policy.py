@@ -1,10 +1,7 @@
-from pathlib import Path
 
-import pytest
 
-from jml.config import ConfigError
 from jml.model import IssueKind
-from jml.policy import APPROVED, REJECTED, Policy, PolicyEngine, approval_key, load_policy
+from jml.policy import APPROVED, REJECTED, Policy, PolicyEngine, approval_key
 from tests.unit.factories import record
 
 POLICY = Policy.model_validate(
@@ -67,23 +64,3 @@ def test_every_grant_has_a_reason():
     for rec in (record(), record(department="Finance", job_code="FIN-ADM")):
         for grants in ENGINE.entitle(rec, decisions={}, held={}).grants.values():
             assert all(reason.startswith("rule ") for reason in grants.values())
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("bundles: {a: {grants: {app: [x]}}}\nrules: [{when: {x: [y]}, grant: [b]}]\n", "unknown bundle 'b'"),
-        ("bundles: {a: {grants: {nope: [x]}}}\nrules: []\n", "unknown target 'nope'"),
-        ("bundles: {a: {grants: {app: [x]}, risk: high}}\nrules: []\n", "approver"),
-        ("bundles: {a: {grants: {app: [x]}, colour: red}}\nrules: []\n", "bundles.a.colour: unknown key"),
-        ("- just a list\n", "must hold a mapping"),
-        ("bundles: [\n", "policy.yaml: line"),
-    ],
-)
-def test_bad_policy_is_one_clear_line(tmp_path: Path, text, message):
-    path = tmp_path / "policy.yaml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as info:
-        load_policy(path, {"app"})
-    assert message in str(info.value) and str(path) in str(info.value)
-    assert "\n" not in str(info.value)
