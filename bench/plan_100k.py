@@ -2,8 +2,11 @@
 target; wall time and peak memory from `/usr/bin/time -v`.
 
     .venv/bin/python bench/plan_100k.py [--workers 100000] [--seed 7] [--repeat 3]
+        [--against OTHER/.venv/bin/jml ...]
 
-Prints one line per repeat and the median. Not part of `make test`.
+Prints one line per repeat and the median. With `--against`, another installation's
+`jml` (an older checkout, say) plans the same feed against the same server, the two
+alternating run by run, so both are measured under the same load. Not part of `make test`.
 """
 
 from __future__ import annotations
@@ -76,9 +79,8 @@ def write_config(folder: Path, url: str) -> Path:
     return config
 
 
-def measure(config: Path, env: dict) -> tuple[float, float, int]:
+def measure(jml: Path, config: Path, env: dict) -> tuple[float, float, int]:
     """(wall seconds, peak RSS MiB, operations planned) of one `jml plan --json`."""
-    jml = Path(sys.executable).parent / "jml"
     result = subprocess.run(
         ["/usr/bin/time", "-v", str(jml), "plan", "--config", str(config), "--json"],
         env=env, capture_output=True, text=True, check=False,
@@ -97,7 +99,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--against", type=Path, action="append", default=[], help="another jml executable")
     args = parser.parse_args()
+    commands = [Path(sys.executable).parent / "jml", *args.against]
     with tempfile.TemporaryDirectory(prefix="jml-bench-") as tmp:
         folder = Path(tmp)
         write_feed(folder / "workers.csv", args.workers, args.seed)
@@ -106,15 +110,17 @@ def main() -> None:
         with scim_server(token=token, tenants=False) as server:
             url = server.url
             config = write_config(folder, url)
-            runs = []
+            runs: dict[Path, list[tuple[float, float]]] = {jml: [] for jml in commands}
             for i in range(args.repeat):
-                wall, rss, planned = measure(config, env)
-                runs.append((wall, rss))
-                print(f"run {i + 1}: {wall:.1f} s wall, {rss:.0f} MiB peak, {planned} operations planned")
-        print(
-            f"median over {args.repeat}: {statistics.median(w for w, _ in runs):.1f} s wall,"
-            f" {statistics.median(r for _, r in runs):.0f} MiB peak ({args.workers} workers)"
-        )
+                for jml in commands:
+                    wall, rss, planned = measure(jml, config, env)
+                    runs[jml].append((wall, rss))
+                    print(f"{jml}: run {i + 1}: {wall:.1f} s wall, {rss:.0f} MiB peak, {planned} operations planned")
+        for jml, measured in runs.items():
+            print(
+                f"{jml}: median over {args.repeat}: {statistics.median(w for w, _ in measured):.1f} s wall,"
+                f" {statistics.median(r for _, r in measured):.0f} MiB peak ({args.workers} workers)"
+            )
 
 
 if __name__ == "__main__":
