@@ -1,0 +1,115 @@
+"""The config file's schema and loader.
+
+Strict: an unknown key, a missing one or a bad value is a ConfigError whose message is
+one line naming the file and the field. Relative paths (feeds, policy, the SQLite state
+file) are relative to the config file. Secrets are never read from the file: targets
+name the environment variable that holds them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+
+from jml.config.common import (
+    Column,
+    ConfigError,
+    DottedPath,
+    EnvName,
+    Identifier,
+    Name,
+    RetryPolicy,
+    Strict,
+    anchor_sqlite_url,
+    describe_validation_error,
+    read_yaml,
+)
+from jml.config.run import (
+    AlertChannel,
+    LifecycleConfig,
+    LockConfig,
+    SafetyConfig,
+    ScheduleConfig,
+    SchedulesConfig,
+    SlackAlert,
+    WebhookAlert,
+)
+from jml.config.sources import CsvSource, RestSource, SqlSource
+from jml.config.targets import LdapTarget, ScimTarget, SqlRoles, SqlTarget, SqlUsers
+
+__all__ = [
+    "AlertChannel", "Column", "Config", "ConfigError", "CsvSource", "DottedPath", "EnvName", "Identifier",
+    "LdapTarget", "LifecycleConfig", "LockConfig", "Name", "RestSource", "RetryPolicy", "SafetyConfig",
+    "ScheduleConfig", "SchedulesConfig", "ScimTarget", "SlackAlert", "SourceConfig", "SqlRoles", "SqlSource",
+    "SqlTarget", "SqlUsers", "Strict", "TargetConfig", "WebhookAlert", "anchor_sqlite_url",
+    "describe_validation_error", "load_config", "read_yaml",
+]  # fmt: skip
+
+
+SourceConfig = Annotated[CsvSource | RestSource | SqlSource, Field(discriminator="type")]
+TargetConfig = Annotated[ScimTarget | LdapTarget | SqlTarget, Field(discriminator="type")]
+
+
+
+class Config(Strict):
+    state: str = "sqlite:///jml.db"
+    sources: list[SourceConfig] = Field(min_length=1)
+    targets: list[TargetConfig] = Field(min_length=1)
+    policy: Path
+    lifecycle: LifecycleConfig = LifecycleConfig()
+    safety: SafetyConfig = SafetyConfig()
+    lock: LockConfig = LockConfig()
+    schedules: SchedulesConfig = SchedulesConfig()
+    alerts: list[AlertChannel] = []
+    #: Where the file was loaded from; relative paths in it are resolved against it.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("targets", "sources")
+    @classmethod
+    def _unique_names(cls, items: list) -> list:
+        names = [item.name for item in items]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"names must be unique, repeated: {', '.join(duplicated)}")
+        return items
+
+    @field_validator("sources")
+    @classmethod
+    def _distinct_precedence(cls, sources: list) -> list:
+        """Several sources merge by precedence (1 wins), so no two may share one."""
+        seen: dict[int, str] = {}
+        for source in sources:
+            if source.precedence in seen:
+                raise ValueError(
+                    f"sources {seen[source.precedence]} and {source.name} have the same"
+                    f" precedence {source.precedence}; give each its own (1 wins)"
+                )
+            seen[source.precedence] = source.name
+        return sources
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the file, made absolute against the config file's folder."""
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    @property
+    def state_url(self) -> str:
+        """The SQLAlchemy URL of the ledger, a relative SQLite path made absolute."""
+        return anchor_sqlite_url(self.state, self.base_dir)
+
+    def target(self, name: str) -> TargetConfig:
+        """The target of that name."""
+        return next(t for t in self.targets if t.name == name)
+
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and check the config file; raise ConfigError with one clear line."""
+    path = Path(path)
+    data = read_yaml(path, "config")
+    try:
+        base_dir = path.resolve().parent
+        return Config.model_validate({**data, "base_dir": base_dir}, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(path, exc)) from None

@@ -1,0 +1,50 @@
+"""The HR sources of the config file: CSV, an HRIS REST API, a SQL query."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import (
+    Field,
+)
+
+from jml.config.common import Column, DottedPath, EnvName, Name, RetryPolicy, SqlUrl, Strict
+
+
+class CsvSource(Strict):
+    name: Name
+    type: Literal["csv"]
+    path: Path
+    precedence: int = Field(default=1, ge=1)
+
+
+class RestSource(Strict):
+    """An HRIS REST API: GET `url`, the rows at `items` (a dotted path), the next page's
+    URL at `next` (absent or empty: the last page); `fields` maps each feed column to
+    a dotted path inside one item. Transient failures are retried per `retry`."""
+
+    name: Name
+    type: Literal["rest"]
+    url: str = Field(pattern=r"^https?://")
+    token_env: EnvName | None = None
+    items: DottedPath
+    next: DottedPath | None = None
+    fields: dict[Column, DottedPath] = Field(min_length=1)
+    precedence: int = Field(default=1, ge=1)
+    verify: bool = True
+    timeout: float = Field(default=30.0, gt=0)
+    max_pages: int = Field(default=10_000, ge=1)
+    retry: RetryPolicy = RetryPolicy()
+
+
+class SqlSource(SqlUrl):
+    """An HR database: `query` returns one row per worker with the feed's column names
+    (alias them: `SELECT emp_no AS employee_id, ...`)."""
+
+    name: Name
+    type: Literal["sql"]
+    query: str = Field(min_length=1)
+    precedence: int = Field(default=1, ge=1)
+
+
