@@ -14,12 +14,19 @@ The rules:
   once, and each by a different person. When every listed role has approved, the
   exception is `approved`.
 - A rejection by anyone rejects the exception at once.
+- Nobody decides a grant for themselves (an approver named like the grant's
+  employee_id is refused).
+- Names are compared as `approver_key` makes them: Unicode NFKC, case folded, with
+  invisible characters (format and control characters, such as a zero-width space)
+  removed and blanks collapsed, so `alice`, `Alice` and `alice\u200b` are one approver.
+  A name is recorded NFKC-normalised, without invisible characters or surrounding blanks.
 
 Every refusal raises `DecisionRefused` with a one-line message for the user.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -40,6 +47,8 @@ class Subject(Protocol):
     @property
     def id(self) -> int: ...
     @property
+    def employee_id(self) -> str | None: ...
+    @property
     def kind(self) -> str: ...
     @property
     def status(self) -> str: ...
@@ -58,9 +67,21 @@ class Recorded(Protocol):
     def decision(self) -> str: ...
 
 
+def _visible(name: str) -> str:
+    """`name` NFKC-normalised, without format or control characters, blanks collapsed."""
+    normal = unicodedata.normalize("NFKC", name)
+    kept = "".join(ch for ch in normal if unicodedata.category(ch) not in ("Cf", "Cc"))
+    return " ".join(kept.split())
+
+
+def approver_key(name: str | None) -> str:
+    """How approver names (and ids) are compared: one key per person (see above)."""
+    return _visible(name or "").casefold()
+
+
 def _approver_name(name: str | None) -> str:
-    """The name recorded for an approver: without surrounding blanks, never empty."""
-    cleaned = (name or "").strip()
+    """The name recorded for an approver (see above), never empty."""
+    cleaned = _visible(name or "")
     if not cleaned:
         raise DecisionRefused("the approver's name is empty")
     return cleaned
@@ -125,6 +146,8 @@ def decide(subject: Subject, recorded: Iterable[Recorded], request: Approve | Re
     already `recorded` on it; DecisionRefused when the rules do not allow it."""
     _require_open_approval(subject)
     data = subject.data or {}
+    if subject.employee_id is not None and approver_key(request.by) == approver_key(subject.employee_id):
+        raise DecisionRefused(f"{request.by} may not decide exception {subject.id}: the grant is for them")
     if isinstance(request, Reject):
         return Decision(
             approver=request.by, role=None, decision=REJECTED, reason=request.reason,
@@ -145,7 +168,7 @@ def decide(subject: Subject, recorded: Iterable[Recorded], request: Approve | Re
             f"role {role!r} has already approved exception {subject.id} (by {done[role]})"
         )
     for other_role, approver in done.items():
-        if approver == by:
+        if approver_key(approver) == approver_key(by):
             raise DecisionRefused(
                 f"{by} has already approved exception {subject.id} as {other_role!r};"
                 " each role needs a different approver"

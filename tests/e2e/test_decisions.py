@@ -34,3 +34,24 @@ def test_reject_keeps_the_bundle_ungranted(scenario: Scenario) -> None:
     [entry] = [e for e in scenario.audit("--employee-id", "E100") if e["action"] == "reject"]
     assert entry["actor"] == "carol"
     assert entry["reason"] == "not needed"
+
+
+def test_one_person_cannot_pass_both_approvals_nor_their_own(scenario: Scenario) -> None:
+    """Issue 14, finding 2: `alice` then `Alice` (or a zero-width space) passed both roles,
+    and E011 approved their own grant. Each is refused (exit 2) and nothing is recorded."""
+    scenario.write_feed([worker("E011", department="Finance", job_code="FIN-ADM")])
+    scenario.sync("2026-03-02", expect=ATTENTION)
+    [request] = scenario.exceptions_of("approval")
+    exception_id = str(request["id"])
+
+    scenario.run("approve", exception_id, "--by", "E011", "--role", "hr").expect(USAGE)
+    scenario.run("approve", exception_id, "--by", "e011\u200b", "--role", "business-owner").expect(USAGE)
+    scenario.run("approve", exception_id, "--by", "alice", "--role", "hr").expect(CONVERGED)
+    for again in ("Alice", "alice\u200b", "ALICE "):
+        refused = scenario.run("approve", exception_id, "--by", again, "--role", "business-owner")
+        refused.expect(USAGE)
+        assert "each role needs a different approver" in refused.stderr
+    [still] = scenario.exceptions_of("approval")
+    assert still["status"] == "open"
+    scenario.sync("2026-03-03", expect=ATTENTION)
+    assert "finance-admin" not in scenario.memberships("E011")

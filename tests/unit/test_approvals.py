@@ -29,6 +29,7 @@ class Facts:
     kind: str
     status: str
     data: dict
+    employee_id: str | None = "E011"
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,25 @@ def test_names_are_recorded_without_blanks_and_never_empty():
             Approve(empty, "hr")
         with pytest.raises(DecisionRefused, match="^the approver's name is empty$"):
             Reject(empty)
+
+
+@pytest.mark.parametrize("again", ["Alice", "ALICE", "alice\u200b", "\u200balice", " alice ", "ａｌｉｃｅ", "al\u00adice"])
+def test_one_person_cannot_pass_two_roles_by_spelling_their_name_otherwise(again):
+    """Finding 2 of issue 14: `alice`/`Alice`, or a zero-width space, passed both roles."""
+    assert refusal(exception(), [approved("hr", "alice")], Approve(again, "owner")) == (
+        f"{Approve(again, 'owner').by} has already approved exception 7 as 'hr'; each role needs a different approver"
+    )
+
+
+@pytest.mark.parametrize("request_", [Approve("E011", "hr"), Approve("e011\u200b", "hr"), Reject("E011")])
+def test_nobody_decides_a_grant_for_themselves(request_):
+    """Finding 2 of issue 14: `E011` approved both roles of their own grant."""
+    assert refusal(exception(), [], request_) == f"{request_.by} may not decide exception 7: the grant is for them"
+
+
+def test_a_name_of_invisible_characters_only_is_empty():
+    with pytest.raises(DecisionRefused, match="^the approver's name is empty$"):
+        Approve("\u200b\u2060\ufeff", "hr")
 
 
 def test_refusals_of_an_approval():
