@@ -26,6 +26,7 @@ from jml.ledger import LedgerError, RunLocked
 from jml.lifecycle import today
 from jml.operations import describe
 from jml.outcome import EXIT_CODES
+from jml.secrets import SecretError, read_secret, redact, redacting_logs
 
 app = typer.Typer(
     add_completion=False,
@@ -61,8 +62,9 @@ def _as_of(value: str | None) -> date:
 
 
 def _emit(document: dict) -> None:
-    """Write the JSON document; compact, so the C encoder serves large plans quickly."""
-    sys.stdout.write(json.dumps(document, default=str) + "\n")
+    """Write the JSON document (redacted); compact, so the C encoder serves large plans
+    quickly."""
+    sys.stdout.write(redact(json.dumps(document, default=str)) + "\n")
 
 
 def _quiet_prefect() -> None:
@@ -121,14 +123,14 @@ def _check_state(path: Path, config) -> None:
         raise Exit(2, f"error: {path}: state: {exc}") from None
 
 
-def _check_secrets(config) -> None:
-    """Every secret a target names must be in the environment (exit 2 otherwise)."""
-    for target in config.targets:
-        key, variable = target.secret
-        if variable and not os.environ.get(variable):
-            raise Exit(
-                2, f"error: targets.{target.name}.{key}: environment variable {variable} is not set"
-            )
+def _check_secrets(config, *, alerts: bool = False) -> None:
+    """Every secret the config names must be in the environment and usable as it is
+    (exit 2 naming the field and the variable, never the value)."""
+    for where, variable in config.secrets(alerts=alerts):
+        try:
+            read_secret(os.environ, variable, where)
+        except SecretError as exc:
+            raise Exit(2, f"error: {exc}") from None
 
 
 def _print_run(document: dict) -> None:
@@ -318,11 +320,7 @@ def serve(
     from pipeline.run import load_settings
 
     settings = load_settings(config).config
-    _check_secrets(settings)
-    for n, channel in enumerate(settings.alerts):
-        variable = getattr(channel, "webhook_url_env", None)
-        if variable and not os.environ.get(variable):
-            raise Exit(2, f"error: alerts.{n}.webhook_url_env: environment variable {variable} is not set")
+    _check_secrets(settings, alerts=True)
     _quiet_prefect()
     _check_prefect_api()
     if alerts_only:
@@ -355,13 +353,14 @@ def _check_prefect_api() -> None:
 
 
 def _fail(code: int, message: str) -> None:
-    """One line on stderr (never wrapped), then exit with `code`."""
-    sys.stderr.write(" ".join(message.split()) + "\n")
+    """One line on stderr (never wrapped, redacted), then exit with `code`."""
+    sys.stderr.write(redact(" ".join(message.split())) + "\n")
     sys.exit(code)
 
 
 def main() -> None:
     """Entry point: run the app, turning bad input into one line and an exit code."""
+    redacting_logs()
     try:
         code = app(standalone_mode=False)
     except Exit as exc:

@@ -23,7 +23,7 @@ lost: the kernel rolls the whole batch back and applies it again one by one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, Self, runtime_checkable
 
@@ -31,10 +31,15 @@ import pandas as pd
 
 from jml.model import Snapshot
 from jml.operations import Operation
+from jml.secrets import SecretError, read_secret, redact
 
 
 class ConnectorError(Exception):
-    """Base of every error a connector raises."""
+    """Base of every error a connector raises. Its message is redacted when it is made
+    (`jml.secrets.redact`): a library's error text that quotes a token never travels."""
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(redact(str(message)), *args)
 
 
 class SourceError(ConnectorError):
@@ -44,6 +49,18 @@ class SourceError(ConnectorError):
 class ConfigurationError(ConnectorError):
     """A connector cannot be built from its config: a secret's variable is not set, a
     DN does not parse. The message is one line naming the target and the field."""
+
+
+def secret(
+    environ: Mapping[str, str], variable: str, where: str, error: type[ConnectorError] = ConfigurationError
+) -> str:
+    """The secret in `environ[variable]`, checked and remembered for redaction
+    (`jml.secrets.read_secret`); `error` (one line naming `where` and the variable)
+    when it is missing or unusable."""
+    try:
+        return read_secret(environ, variable, where)
+    except SecretError as exc:
+        raise error(str(exc)) from None
 
 
 class TargetError(ConnectorError):

@@ -10,19 +10,20 @@ from typing import Any
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, Engine, make_url
 
+from connectors.base import ConnectorError, secret
+
 __all__ = ["connect_args", "database_url", "engine_for", "first_line", "shown"]
 
 
-def database_url(url: str, password_env: str | None, environ: Mapping[str, str]) -> URL:
-    """The URL with its password from `environ[password_env]`; KeyError naming the
-    variable when it is not set (the caller words the error)."""
+def database_url(
+    url: str, password_env: str | None, environ: Mapping[str, str], where: str, error: type[ConnectorError]
+) -> URL:
+    """The URL with its password from `environ[password_env]` (checked and remembered
+    for redaction); `error` naming `where` and the variable when it is not usable."""
     parsed = make_url(url)
     if password_env is None:
         return parsed
-    password = environ.get(password_env)
-    if not password:
-        raise KeyError(password_env)
-    return parsed.set(password=password)
+    return parsed.set(password=secret(environ, password_env, where, error))
 
 
 def connect_args(url: URL, timeout: float) -> dict[str, Any]:

@@ -30,7 +30,8 @@ from prefect.settings import PREFECT_UI_URL
 
 from deployments.table import DEPLOYMENTS
 from flows.hr_sync import FAILED_PREFIX
-from jml.config import AlertChannel, Config, ConfigError, SlackAlert
+from jml.config import AlertChannel, Config, SlackAlert
+from jml.secrets import read_secret
 
 #: The flows whose runs are watched: those of the deployments.
 FLOW_NAMES = [deployment.flow.name for deployment in DEPLOYMENTS]
@@ -71,16 +72,10 @@ RULES = (
 
 
 def channel_block(channel: AlertChannel) -> CustomWebhookNotificationBlock | SlackWebhook:
-    """The notification block of one configured channel; ConfigError when the secret
-    variable a Slack channel names is not set."""
+    """The notification block of one configured channel; a SecretError (a ConfigError)
+    when the secret variable a Slack channel names is not set or not usable."""
     if isinstance(channel, SlackAlert):
-        url = os.environ.get(channel.webhook_url_env)
-        if not url:
-            raise ConfigError(
-                f"alerts: environment variable {channel.webhook_url_env} (a Slack webhook URL)"
-                " is not set"
-            )
-        return SlackWebhook(url=url)
+        return SlackWebhook(url=read_secret(os.environ, channel.webhook_url_env, "alerts (a Slack webhook URL)"))
     return CustomWebhookNotificationBlock(
         name="jml",
         url=channel.url,

@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from connectors.base import Permanent, Retryable, SourceError, TargetError
+from connectors.base import Permanent, Retryable, SourceError, TargetError, secret
 from connectors.http import error_for_status, translate_httpx
 from connectors.retry import call_with_retries
 from connectors.sources.frames import text_frame
@@ -73,11 +73,7 @@ class RestSourceConnector:
         self._config = config
         self._headers = {"Accept": "application/json"}
         if config.token_env is not None:
-            token = environ.get(config.token_env)
-            if not token:
-                raise SourceError(
-                    f"source {config.name}: environment variable {config.token_env} is not set"
-                )
+            token = secret(environ, config.token_env, f"source {config.name}", SourceError)
             self._headers["Authorization"] = f"Bearer {token}"
 
     def __repr__(self) -> str:

@@ -42,12 +42,7 @@ class SqlSourceConnector:
     def __init__(self, config: SqlSource, *, environ: Mapping[str, str] = os.environ) -> None:
         self.name = config.name
         self._config = config
-        try:
-            self._url = database_url(config.url, config.password_env, environ)
-        except KeyError:
-            raise SourceError(
-                f"source {config.name}: environment variable {config.password_env} is not set"
-            ) from None
+        self._url = database_url(config.url, config.password_env, environ, f"source {config.name}", SourceError)
 
     def __repr__(self) -> str:
         return f"SqlSourceConnector(name={self.name!r}, url={shown(self._config.url)!r})"

@@ -102,6 +102,23 @@ class Config(Strict):
         """The target of that name."""
         return next(t for t in self.targets if t.name == name)
 
+    def secrets(self, *, alerts: bool = False) -> list[tuple[str, str]]:
+        """(the config field, the environment variable) of every secret the targets and
+        sources name, and with `alerts` the alert channels' too."""
+        found = []
+        for kind, entries in (("sources", self.sources), ("targets", self.targets)):
+            for entry in entries:
+                for key in ("token_env", "password_env"):
+                    variable = getattr(entry, key, None)
+                    if variable:
+                        found.append((f"{kind}.{entry.name}.{key}", variable))
+        if alerts:
+            for n, channel in enumerate(self.alerts):
+                variable = getattr(channel, "webhook_url_env", None)
+                if variable:
+                    found.append((f"alerts.{n}.webhook_url_env", variable))
+        return found
+
 
 
 def load_config(path: str | Path) -> Config:

@@ -23,10 +23,6 @@ class ScimTarget(Strict):
     bulk: bool = True  # use the Bulk endpoint when the server advertises it
     retry: RetryPolicy = RetryPolicy()
 
-    @property
-    def secret(self) -> tuple[str, str | None]:
-        """(the config key naming the secret's variable, that variable)."""
-        return "token_env", self.token_env
 
 
 class LdapTarget(Strict):
@@ -46,10 +42,6 @@ class LdapTarget(Strict):
     page_size: int = Field(default=500, ge=1, le=10000)
     retry: RetryPolicy = RetryPolicy()
 
-    @property
-    def secret(self) -> tuple[str, str | None]:
-        """(the config key naming the secret's variable, that variable)."""
-        return "password_env", self.password_env
 
 
 class SqlUsers(Strict):
@@ -95,9 +87,5 @@ class SqlTarget(SqlUrl):
     timeout: float = Field(default=30.0, gt=0)
     retry: RetryPolicy = RetryPolicy()
 
-    @property
-    def secret(self) -> tuple[str, str | None]:
-        """(the config key naming the secret's variable, that variable)."""
-        return "password_env", self.password_env
 
 

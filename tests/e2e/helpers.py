@@ -157,15 +157,22 @@ class Scenario:
     # -- the command ---------------------------------------------------------------
 
     def run(
-        self, command: str, *args: str, as_json: bool = True, config: bool = True, timeout: float = 180
+        self,
+        command: str,
+        *args: str,
+        as_json: bool = True,
+        config: bool = True,
+        timeout: float = 180,
+        env: dict[str, str] | None = None,
     ) -> Result:
         """`jml <command> --config <jml.yaml> <args> [--json]` in the scenario's folder
-        (`config=False`: no --config, so the default ./jml.yaml); with --json, stdout
-        must be exactly one JSON document (or empty, when the command failed early)."""
+        (`config=False`: no --config, so the default ./jml.yaml; `env`: variables set for
+        this command); with --json, stdout must be exactly one JSON document (or empty,
+        when the command failed early)."""
         argv = [command, *(["--config", str(self.config)] if config else []), *args]
         if as_json:
             argv.append("--json")
-        env = {**os.environ, **self.prefect_env, "APP_TOKEN": self.tenant.token}
+        env = {**os.environ, **self.prefect_env, "APP_TOKEN": self.tenant.token, **(env or {})}
         done = subprocess.run(
             [JML, *argv], cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout
         )

@@ -6,6 +6,9 @@ is warned about on every run."""
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import yaml
 from prefect.client.orchestration import get_client
@@ -67,3 +70,66 @@ def test_the_token_never_leaks_and_logs_name_people_by_employee_id(scenario):
     for text in outputs:
         assert token not in text
     assert any("target down is unreachable" in text for text in outputs)
+
+
+def test_a_token_with_a_line_end_is_refused_by_name_before_anything_runs(scenario):
+    """Issue 14, finding 1: a token read from a CRLF env file (`tok\\r`) was copied by h11
+    into every error (`Illegal header value b'Bearer tok\\r'`). It is refused when the
+    config is checked: exit 2, one line naming the variable, never the value."""
+    scenario.write_feed([worker("E001")])
+    for bad in (scenario.tenant.token + "\r", scenario.tenant.token + "\n", " " + scenario.tenant.token):
+        for command in (("run", "--as-of", "2026-03-02"), ("plan",)):
+            result = scenario.run(*command, env={"APP_TOKEN": bad})
+            assert result.code == 2, result
+            assert "APP_TOKEN" in result.stderr and "line end" in result.stderr, result
+            assert scenario.tenant.token not in result.stderr + result.stdout
+            assert len(result.stderr.strip().splitlines()) == 1, result
+
+
+class Echoing(BaseHTTPRequestHandler):
+    """A SCIM server that holds nobody and refuses every write with an error quoting the
+    request's Authorization header back (a server that echoes what it was sent)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self, status: int, body: dict) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/scim+json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self.path.endswith("/ServiceProviderConfig"):
+            return self._answer(200, {"bulk": {"supported": False}})
+        return self._answer(200, {"totalResults": 0, "Resources": []})
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        detail = f"not allowed for {self.headers.get('Authorization')}"
+        return self._answer(400, {"status": "400", "detail": detail})
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def test_a_server_quoting_the_token_back_leaks_it_nowhere(scenario):
+    """Every error text is redacted where it is made: the failed operations' exceptions,
+    the run document, the ledger and the log show `***` where the server quoted the token."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echoing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        scenario.configure(url=f"http://127.0.0.1:{server.server_address[1]}/scim")
+        scenario.write_feed([worker("E001"), worker("E002")])
+        token = scenario.tenant.token
+        run = scenario.run("run", "--as-of", "2026-03-02")
+        assert run.code == ATTENTION, run
+        failed = scenario.exceptions_of("failed_operation")
+        assert failed and all("***" in e["detail"] and "Bearer" in e["detail"] for e in failed), failed
+        texts = [run.stdout, run.stderr, (scenario.root / "jml.db").read_bytes().decode("latin-1")]
+        texts += [scenario.run(command).stdout for command in ("exceptions", "audit")]
+        assert all(token not in text for text in texts)
+    finally:
+        server.shutdown()
+        server.server_close()

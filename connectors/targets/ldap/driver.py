@@ -32,7 +32,7 @@ from typing import Any
 
 import ldap3
 
-from connectors.base import ConfigurationError, Permanent, TargetError, TargetSchema
+from connectors.base import ConfigurationError, Permanent, TargetError, TargetSchema, secret
 from connectors.kernel.driver import Driver, Reading
 from connectors.targets.ldap.dn import first_rdn, rdn_value, render_dn, split_dn
 from connectors.targets.ldap.entries import (
@@ -73,9 +73,7 @@ class LdapDriver(Driver):
     lookup_chunk = 50  # uids per search filter
 
     def __init__(self, config: LdapTarget, *, environ: Mapping[str, str] = os.environ) -> None:
-        password = environ.get(config.password_env)
-        if not password:
-            raise ConfigurationError(f"target {config.name}: environment variable {config.password_env} is not set")
+        password = secret(environ, config.password_env, f"target {config.name}")
         for field in _CONFIG_DNS:
             try:
                 split_dn(getattr(config, field))

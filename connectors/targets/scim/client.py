@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from connectors.base import ConfigurationError, NotFound, Permanent
+from connectors.base import NotFound, Permanent, secret
 from connectors.http import error_for_status, translate_httpx
 from connectors.targets.scim.resources import OK_DISCOVERY, Request
 from jml.config import ScimTarget
@@ -42,10 +42,7 @@ class ScimClient:
     def __init__(self, config: ScimTarget, environ: Mapping[str, str]) -> None:
         headers = {"Accept": f"{MEDIA_TYPE}, application/json"}
         if config.token_env is not None:
-            token = environ.get(config.token_env)
-            if not token:
-                raise ConfigurationError(f"target {config.name}: environment variable {config.token_env} is not set")
-            headers["Authorization"] = f"Bearer {token}"
+            headers["Authorization"] = f"Bearer {secret(environ, config.token_env, f'target {config.name}')}"
         self.name = config.name
         self._timeout = config.timeout
         self._http = httpx.Client(

@@ -58,12 +58,7 @@ class SqlDriver(Driver):
     lookup_chunk = 500  # employee_ids per IN list
 
     def __init__(self, config: SqlTarget, *, environ: Mapping[str, str] = os.environ) -> None:
-        try:
-            url = database_url(config.url, config.password_env, environ)
-        except KeyError:
-            raise ConfigurationError(
-                f"target {config.name}: environment variable {config.password_env} is not set"
-            ) from None
+        url = database_url(config.url, config.password_env, environ, f"target {config.name}", ConfigurationError)
         self.name = config.name
         self.schema = TargetSchema(held_attributes(config.users))
         self._config = config
