@@ -90,17 +90,11 @@ def run(
     _check_secrets(settings)
     _check_state(config, settings)
     _quiet_prefect()
+    from flows.binding import bound
     from flows.hr_sync import hr_sync
 
-    with contextlib.redirect_stdout(sys.stderr):
-        state = hr_sync(
-            config=str(config.resolve()),
-            as_of=day,
-            dry_run=dry_run,
-            override_safety=override_safety,
-            actor=os.environ.get("USER", "cli"),
-            return_state=True,
-        )
+    with contextlib.redirect_stdout(sys.stderr), bound(config, as_actor=os.environ.get("USER", "cli")):
+        state = hr_sync(as_of=day, dry_run=dry_run, override_safety=override_safety, return_state=True)
         document = state.result(raise_on_failure=False)
     if isinstance(document, BaseException):
         raise document

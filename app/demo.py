@@ -45,6 +45,7 @@ def prepare(workdir: Path, url: str) -> Path:
 
 def run_demo(workdir: Path, console: Console) -> int:
     """Run the three demo days; return 0 when every day ran as expected."""
+    from flows.binding import bound
     from flows.hr_sync import hr_sync
     from jml.config import load_config
     from jml.ledger import Ledger
@@ -58,7 +59,8 @@ def run_demo(workdir: Path, console: Console) -> int:
         for number, (feed, as_of) in enumerate(DAYS, start=1):
             shutil.copy(config.parent / "feeds" / feed, config.parent / "feeds" / "workers.csv")
             console.rule(f"Day {number}: as of {as_of.isoformat()} (feed {feed})")
-            state = hr_sync(config=str(config), as_of=as_of, actor="demo", return_state=True)
+            with bound(config, as_actor="demo"):
+                state = hr_sync(as_of=as_of, return_state=True)
             document = state.result(raise_on_failure=False)
             if isinstance(document, BaseException):
                 console.print(f"[red]run failed[/]: {document}")

@@ -47,6 +47,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jml-bench-") as tmp:
         os.environ["PREFECT_HOME"] = str(Path(tmp) / "prefect")
         os.environ["APP_TOKEN"] = token = "bench-token"
+        from flows.binding import bound
         from flows.hr_sync import hr_sync
 
         for n in args.workers:
@@ -58,7 +59,8 @@ def main() -> None:
                 config = write_config(folder, url)
                 for label in ("first load", "rerun"):
                     started = time.perf_counter()
-                    state = hr_sync(config=str(config), as_of=date.today(), return_state=True)
+                    with bound(config):
+                        state = hr_sync(as_of=date.today(), return_state=True)
                     seconds = time.perf_counter() - started
                     document = state.result(raise_on_failure=False)
                     tasks = count_task_runs(state.state_details.flow_run_id)

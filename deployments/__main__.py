@@ -1,5 +1,6 @@
-"""`python -m deployments`: regenerate deployments/prefect.yaml from the table."""
+"""`python -m deployments`: regenerate deployments/prefect.yaml and
+deployments/process-pool.json from the table."""
 
 from deployments.prefect_yaml import write
 
-print(f"wrote {write()}")
+print("wrote", *write())

@@ -1,25 +1,33 @@
 """deployments/prefect.yaml, rendered from the table: the same deployments as `jml serve`
-(names, descriptions, tags, the `config` parameter) for a process work pool, with the
-schedules the config gives by default (`jml.config.SchedulesConfig`).
+(names, descriptions, tags) for a process work pool, with the schedules the config
+gives by default (`jml.config.SchedulesConfig`); and deployments/process-pool.json, the
+base job template of that pool: Prefect's default for a process pool, except that no
+deployment or run may set the environment or the command of a flow run, so the
+config the worker is bound to (`JML_CONFIG` in its own environment) is the only one
+its runs can use (`flows.binding`).
 
-`render()` is the file's text; `write()` writes it beside this module (`python -m
-deployments`). The file is committed, and a test checks it equals `render()`, so the
-table and the file cannot drift apart.
+`render()` and `pool_template()` are the files' contents; `write()` writes both beside
+this module (`python -m deployments`). Both are committed, and a test checks they equal
+what these render, so the table and the files cannot drift apart.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
+from prefect.workers.process import ProcessWorker
 
 from deployments.table import DEPLOYMENTS, Deployment
 from jml.config import SchedulesConfig
 
 PATH = Path(__file__).with_name("prefect.yaml")
+POOL_PATH = Path(__file__).with_name("process-pool.json")
 #: Filled in by the environment of `prefect deploy` (see the header).
-CONFIG_PLACEHOLDER = "{{ $JML_CONFIG }}"
 HOME_PLACEHOLDER = "{{ $JML_HOME }}"
+#: What the pool's runs may not set: their environment and their command.
+LOCKED = ("env", "command")
 WORK_POOL = {"name": "jml", "work_queue_name": "default", "job_variables": {}}
 
 HEADER = """\
@@ -31,10 +39,12 @@ HEADER = """\
 # `schedules:`.
 #
 # From the repository root (the worker runs the flows from there, with jml installed):
-#   export JML_HOME=$PWD JML_CONFIG=/etc/jml/jml.yaml     # an absolute path
-#   prefect work-pool create jml --type process
+#   export JML_HOME=$PWD
+#   prefect work-pool create jml --type process --base-job-template deployments/process-pool.json
 #   prefect deploy --all --prefect-file deployments/prefect.yaml
-#   prefect worker start --pool jml
+#   JML_CONFIG=/etc/jml/jml.yaml prefect worker start --pool jml   # the worker's config
+# No run parameter names a config file, and the pool lets no run set environment
+# variables: every run of this worker uses its JML_CONFIG.
 # A config's own `schedules:` apply to `jml serve` only; change a schedule of this way
 # of running in the UI. Alerts: `jml serve --alerts-only`; see the README.
 """
@@ -61,7 +71,6 @@ def declaration(deployment: Deployment, schedules: SchedulesConfig) -> dict:
         "entrypoint": entrypoint(deployment),
         "description": deployment.description,
         "tags": list(deployment.tags),
-        "parameters": deployment.parameters(CONFIG_PLACEHOLDER),
         "schedules": [] if schedule is None else [schedule.model_dump(exclude_none=True)],
         "work_pool": WORK_POOL,
     }
@@ -79,7 +88,17 @@ def render() -> str:
     return HEADER + "\n" + yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=100)
 
 
-def write(path: Path = PATH) -> Path:
-    """Write the rendered file to `path`; return it."""
+def pool_template() -> str:
+    """The text of deployments/process-pool.json (see the module docstring)."""
+    template = ProcessWorker.get_default_base_job_template()
+    for name in LOCKED:
+        template["variables"]["properties"].pop(name, None)
+    template["job_configuration"].update(env={}, command=None)
+    return json.dumps(template, indent=2, sort_keys=True) + "\n"
+
+
+def write(path: Path = PATH, pool: Path = POOL_PATH) -> tuple[Path, Path]:
+    """Write both rendered files; return their paths."""
     path.write_text(render(), encoding="utf-8")
-    return path
+    pool.write_text(pool_template(), encoding="utf-8")
+    return path, pool

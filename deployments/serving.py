@@ -1,8 +1,11 @@
 """`jml serve`: every deployment of the table served from one process, with its schedule.
 
-The deployments are named like their flows (`hr-sync/hr-sync`, ...). Their `config`
-parameter defaults to the absolute path of the config file `jml serve` was given; each
-run reads that file and the feeds afresh. Schedules come from the config's `schedules:`
+The deployments are named like their flows (`hr-sync/hr-sync`, ...). The process is
+bound to the config file `jml serve` was given (`JML_CONFIG`, which every served run
+inherits; no run parameter names a file); each run reads that file and the feeds
+afresh. `override_safety` is frozen to false on hr-sync's run form (read-only; the
+server refuses a run asking otherwise) unless the config says
+`safety.allow_ui_override: true`, and the flow refuses it too. Schedules come from the config's `schedules:`
 (hr-sync hourly and reconcile nightly by default); provision-person and decide-approval
 run on demand. Stopping the process leaves the schedules on (`pause_on_shutdown=False`),
 so a restart or another server picks them up.
@@ -10,6 +13,7 @@ so a restart or another server picks them up.
 
 from __future__ import annotations
 
+import os
 import signal
 from datetime import timedelta
 from pathlib import Path
@@ -18,10 +22,15 @@ from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.types.entrypoint import EntrypointType
+from prefect.utilities.annotations import freeze
 
 from deployments.alerts import ensure_alerts
 from deployments.table import DEPLOYMENTS
+from flows.binding import CONFIG
 from jml.config import Config, ScheduleConfig
+
+#: The run parameter frozen to false unless the config allows overriding from the UI.
+OVERRIDE = "override_safety"
 
 
 def schedules(entry: ScheduleConfig | None) -> list[Schedule]:
@@ -33,13 +42,14 @@ def schedules(entry: ScheduleConfig | None) -> list[Schedule]:
     return [Interval(timedelta(seconds=entry.interval), timezone=entry.timezone)]
 
 
-def runner_deployments(config_path: Path, config: Config) -> list[RunnerDeployment]:
-    """The table's deployments, their `config` parameter defaulting to `config_path`."""
+def runner_deployments(config: Config) -> list[RunnerDeployment]:
+    """The table's deployments, their run forms without what the config does not allow."""
+    locked = {} if config.safety.allow_ui_override else {OVERRIDE: freeze(False)}
     return [
         deployment.flow.to_deployment(
             deployment.name,
             schedules=schedules(deployment.schedule_in(config.schedules)),
-            parameters=deployment.parameters(str(config_path.resolve())),
+            parameters={k: v for k, v in locked.items() if k in deployment.flow.parameters.properties},
             tags=list(deployment.tags),
             description=deployment.description,
             entrypoint_type=EntrypointType.MODULE_PATH,
@@ -52,10 +62,11 @@ def serve_all(config_path: Path, config: Config, *, limit: int | None = None) ->
     """Create or update the alerts, then serve every deployment until Ctrl-C or SIGTERM
     (a service manager's stop), either of which shuts the runner down cleanly."""
     ensure_alerts(config)
+    os.environ[CONFIG] = str(config_path.resolve())  # the served runs' config (flows.binding)
     # Ctrl-C works even when started from a shell that ignores SIGINT in the background.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
-    serve(*runner_deployments(config_path, config), pause_on_shutdown=False, limit=limit)
+    serve(*runner_deployments(config), pause_on_shutdown=False, limit=limit)
 
 
 def _interrupt(signum, frame) -> None:

@@ -4,8 +4,8 @@ the same ones for a process work pool.
 
 A row names its flow (the deployment is named like it: `hr-sync/hr-sync`, ...), where
 its schedule comes from (a field of the config's `schedules:`; None: on demand only),
-its description and its tags. The only preset parameter is `config`: each way of
-running binds it to one config file (SPEC, "Prefect deployments").
+its description and its tags. No parameter names a config file: each way of running
+binds the process to one (`flows.binding`; SPEC, "Prefect deployments").
 """
 
 from __future__ import annotations
@@ -42,10 +42,6 @@ class Deployment:
     def schedule_in(self, schedules: SchedulesConfig) -> ScheduleConfig | None:
         """Its schedule in a config's `schedules:` (None: on demand only)."""
         return None if self.schedule is None else getattr(schedules, self.schedule)
-
-    def parameters(self, config: str) -> dict[str, str]:
-        """The preset parameters, bound to `config` (a path, or a placeholder for one)."""
-        return {"config": config}
 
 
 DEPLOYMENTS = (

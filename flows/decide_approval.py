@@ -13,6 +13,7 @@ from typing import Literal
 from prefect import flow
 from prefect.states import Completed, Failed, State
 
+from flows.binding import bound_config
 from flows.provision_person import provision_person
 from jml.config import load_config
 from jml.ledger import Ledger, LedgerError
@@ -25,7 +26,6 @@ def decide_approval(
     decision: Literal["approve", "reject"] = "approve",
     role: str = "",
     reason: str = "",
-    config: str = "jml.yaml",
 ) -> State:
     """Approve or reject a high-risk grant, then provision what it released.
 
@@ -35,9 +35,8 @@ def decide_approval(
         decision: approve or reject.
         role: The approver role they act in (one the bundle lists); needed to approve.
         reason: Why (kept with a rejection).
-        config: Path of the jml config file (YAML) on the machine that runs the flow.
     """
-    ledger = Ledger.open(load_config(config).state_url)
+    ledger = Ledger.open(load_config(bound_config()).state_url)
     try:
         if decision == "approve":
             row = ledger.approve(exception_id, by=approver, role=role)
@@ -50,4 +49,4 @@ def decide_approval(
     summary = f"exception {row.id} ({row.employee_id}): {row.status}"
     if row.status != "approved":
         return Completed(message=summary)
-    return provision_person(config=config, employee_id=row.employee_id, actor=approver, return_state=True)
+    return provision_person(employee_id=row.employee_id, return_state=True)

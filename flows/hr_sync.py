@@ -15,6 +15,8 @@ from typing import Any
 from prefect import flow
 from prefect.states import Completed, Failed, State
 
+from flows.binding import actor, bound_config, refuse_ui_override
+from jml.config import load_config
 from jml.lifecycle import today
 from jml.outcome import ATTENTION, FAILED, HALTED
 from pipeline import sync
@@ -30,28 +32,29 @@ FAILED_PREFIX = "operations failed"
 
 @flow(name="hr-sync", persist_result=False)
 def hr_sync(
-    config: str = "jml.yaml",
     as_of: date | None = None,
     dry_run: bool = False,
-    override_safety: bool = False,
-    actor: str = "prefect",
     wait_for_approvals: bool = False,
     approval_timeout: int = 3600,
+    override_safety: bool = False,
 ) -> State:
     """Sync HR into every target: validate, plan, apply, verify, report.
 
     Args:
-        config: Path of the jml config file (YAML) on the machine that runs the flow.
         as_of: Run as of this day (YYYY-MM-DD); empty means today (UTC).
         dry_run: Plan and report only; nothing is written to any target.
-        override_safety: Run even if a safety gate trips (audited).
-        actor: Who started the run, as recorded in the audit trail.
         wait_for_approvals: When high-risk grants wait for approval, pause the run
             and ask for the decisions in the Prefect UI before applying.
         approval_timeout: Seconds to wait for those decisions; then the run goes on
             without the grants still waiting.
+        override_safety: Run even if a safety gate trips (audited); from the UI only
+            when the config says safety.allow_ui_override.
     """
-    options = {"dry_run": dry_run, "override_safety": override_safety, "actor": actor}
+    config = bound_config()
+    refused = refuse_ui_override(load_config(config), override_safety)
+    if refused:
+        return Failed(message=refused)
+    options = {"dry_run": dry_run, "override_safety": override_safety, "actor": actor()}
     with open_run(config, as_of=as_of or today(), record=True, **options) as run:
         planned = sync.plan(run, in_task)
         if wait_for_approvals and planned.proceeds and not dry_run and planned.entitled is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import Failed, State
 
+from flows.binding import actor, bound_config
 from flows.hr_sync import apply_and_verify, final_state, finish
 from jml.lifecycle import today
 from jml.model import IssueKind
@@ -27,18 +28,16 @@ PER_PERSON = (IssueKind.DRIFT, IssueKind.FAILED_OPERATION, IssueKind.SAFETY_HALT
 
 
 @flow(name=FLOW, persist_result=False)
-def provision_person(employee_id: str, config: str = "jml.yaml", actor: str = "prefect") -> State:
+def provision_person(employee_id: str) -> State:
     """Re-evaluate one person from the HR feed and apply their changes now.
 
     Args:
         employee_id: The person's employee_id in the HR feed.
-        config: Path of the jml config file (YAML) on the machine that runs the flow.
-        actor: Who started the run, as recorded in the audit trail.
     """
     employee_id = employee_id.strip()
     if not employee_id:
         return Failed(message="employee_id is empty: name the person to provision")
-    with open_run(config, as_of=today(), record=True, actor=actor) as run:
+    with open_run(bound_config(), as_of=today(), record=True, actor=actor()) as run:
         planned = sync.plan(run, in_task)
         execution = Execution()
         if planned.checked is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
+from flows.binding import actor, bound_config
 from flows.hr_sync import apply_and_verify, final_state, finish
 from jml.lifecycle import today
 from jml.model import IssueKind
@@ -29,16 +30,14 @@ KINDS = frozenset({IssueKind.DRIFT, IssueKind.ORPHAN})
 
 
 @flow(name=FLOW, persist_result=False)
-def reconcile(config: str = "jml.yaml", fix: bool = False, actor: str = "prefect") -> State:
+def reconcile(fix: bool = False) -> State:
     """Compare every target with the desired state: drift, orphans, active leavers.
 
     Args:
-        config: Path of the jml config file (YAML) on the machine that runs the flow.
         fix: Apply the operations that remove the drift found (never touches orphan
             accounts); false means report only and write nothing to any target.
-        actor: Who started the run, as recorded in the audit trail.
     """
-    with open_run(config, as_of=today(), record=True, actor=actor, read_only=not fix) as run:
+    with open_run(bound_config(), as_of=today(), record=True, actor=actor(), read_only=not fix) as run:
         planned = sync.plan(run, in_task)
         if planned.checked is None:  # the feed gate halted: nothing to compare with
             return final_state(finish(run, planned, Execution(), Scope(flow=FLOW, kinds=KINDS, save_states=False)))

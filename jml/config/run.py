@@ -20,9 +20,16 @@ class LifecycleConfig(Strict):
 
 
 class SafetyConfig(Strict):
+    """The safety gates (SPEC "Safety gates"). `window_days`: earlier runs whose as-of
+    date is this many days before a run's (or on it) count with it against the
+    deprovision limit; `allow_ui_override`: whether a deployment run (the Prefect UI) may
+    set `override_safety`."""
+
     max_invalid_fraction: float = Field(default=0.05, ge=0, le=1)
     max_deprovision_fraction: float = Field(default=0.10, ge=0, le=1)
     deprovision_floor: int = Field(default=5, ge=0)
+    window_days: int = Field(default=1, ge=0, le=366)
+    allow_ui_override: bool = False
 
 
 class LockConfig(Strict):

@@ -20,6 +20,7 @@ from prefect.input.actions import read_flow_run_input
 import tasks.approvals
 from flows.decide_approval import decide_approval
 from flows.hr_sync import hr_sync
+from tests.flows.running import run_bound
 from tests.flows.test_hr_sync import AS_OF, write_world
 from tests.flows.test_reconcile import accounts, open_exceptions
 
@@ -74,7 +75,7 @@ def test_a_paused_run_resumes_with_the_decisions_from_the_form(world):
 
     helper = threading.Thread(target=operator, daemon=True)
     helper.start()
-    state = hr_sync(config=str(world), as_of=AS_OF, wait_for_approvals=True, approval_timeout=120, return_state=True)
+    state = run_bound(world, hr_sync, as_of=AS_OF, wait_for_approvals=True, approval_timeout=120, return_state=True)
     helper.join(timeout=10)
     assert "F0001" in seen["description"] and "finance-admin" in seen["description"]
     assert "finance-admins" in seen["description"] and "hr, business-owner" in seen["description"]
@@ -86,21 +87,20 @@ def test_a_paused_run_resumes_with_the_decisions_from_the_form(world):
 
 
 def test_without_an_answer_the_run_goes_on_without_the_grant_and_decide_approval_releases_it(world):
-    state = hr_sync(config=str(world), as_of=AS_OF, wait_for_approvals=True, approval_timeout=2, return_state=True)
+    state = run_bound(world, hr_sync, as_of=AS_OF, wait_for_approvals=True, approval_timeout=2, return_state=True)
     assert state.is_completed() and state.name == "Attention", state
     held = accounts(world)["F0001"]
     assert "all-staff" in held.entitlements and "finance-admin" not in held.entitlements
     approval = next(e for e in open_exceptions(world).values() if e.kind == "approval")
 
-    refused = decide_approval(exception_id=approval.id, approver="Ivy", role="auditor", config=str(world), return_state=True)
+    refused = run_bound(world, decide_approval, exception_id=approval.id, approver="Ivy", role="auditor", return_state=True)
     assert refused.is_failed() and "role 'auditor' may not approve" in refused.message
 
-    first = decide_approval(exception_id=approval.id, approver="Hana HR", role="hr", config=str(world), return_state=True)
+    first = run_bound(world, decide_approval, exception_id=approval.id, approver="Hana HR", role="hr", return_state=True)
     assert first.is_completed() and first.message.endswith(": open")
     assert "finance-admin" not in accounts(world)["F0001"].entitlements
-    last = decide_approval(
-        exception_id=approval.id, approver="Bo Owner", role="business-owner", config=str(world), return_state=True
-    )
+    last = run_bound(world, decide_approval, exception_id=approval.id, approver="Bo Owner", role="business-owner",
+                     return_state=True)  # fmt: skip
     assert last.is_completed(), last
     assert "finance-admin" in accounts(world)["F0001"].entitlements
     assert "finance-admin" not in accounts(world)["F0002"].entitlements

@@ -12,6 +12,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from connectors.kernel import Kernel
 from connectors.targets.scim import ScimDriver
 from flows.hr_sync import hr_sync
+from tests.flows.running import run_bound
 
 HEADER = "employee_id,first_name,last_name,email,department,job_code,manager_id,employment_type,status,hire_date"
 AS_OF = date(2026, 3, 2)
@@ -55,7 +56,7 @@ def task_run_names(flow_run_id) -> list[str]:
 
 def test_converged_run_is_completed_and_publishes_a_summary(tmp_path, tenant_env):
     config = write_world(tmp_path, tenant_env.url, people(3))
-    state = hr_sync(config=str(config), as_of=AS_OF, return_state=True)
+    state = run_bound(config, hr_sync, as_of=AS_OF, return_state=True)
     document = state.result()
     assert state.is_completed() and state.name == "Completed"
     assert document["status"] == "converged" and document["operations"]["applied"] == 9
@@ -66,23 +67,23 @@ def test_converged_run_is_completed_and_publishes_a_summary(tmp_path, tenant_env
 
     summaries = [a for a in asyncio.run(artifacts()) if a.flow_run_id == state.state_details.flow_run_id]
     assert any(a.type == "markdown" and "hr-sync run" in a.data for a in summaries)
-    again = hr_sync(config=str(config), as_of=AS_OF, return_state=True).result()
+    again = run_bound(config, hr_sync, as_of=AS_OF, return_state=True).result()
     assert again["operations"]["planned"] == 0
 
 
 def test_open_exceptions_end_completed_named_attention(tmp_path, tenant_env):
     rows = people(2) + ["BAD ID,X,Y,bad@example.com,Sales,S,,employee,active,2020-01-01"]
     config = write_world(tmp_path, tenant_env.url, rows, max_invalid_fraction=0.5)
-    state = hr_sync(config=str(config), as_of=AS_OF, return_state=True)
+    state = run_bound(config, hr_sync, as_of=AS_OF, return_state=True)
     assert state.is_completed() and state.name == "Attention"
     assert state.result()["exceptions_open"] == 1
 
 
 def test_safety_gate_ends_failed_named_halted_with_its_figures(tmp_path, tenant_env):
     config = write_world(tmp_path, tenant_env.url, people(10), deprovision_floor=2)
-    hr_sync(config=str(config), as_of=AS_OF, return_state=True)
+    run_bound(config, hr_sync, as_of=AS_OF, return_state=True)
     write_world(tmp_path, tenant_env.url, people(10, status="terminated"), deprovision_floor=2)
-    state = hr_sync(config=str(config), as_of=AS_OF, return_state=True)
+    state = run_bound(config, hr_sync, as_of=AS_OF, return_state=True)
     assert state.is_failed() and state.name == "Halted"
     assert "deprovision guard" in state.message and "10 persons" in state.message
     assert state.result(raise_on_failure=False)["operations"]["applied"] == 0
@@ -94,7 +95,7 @@ def test_task_runs_do_not_grow_with_the_population(tmp_path, tenant_env, scim_se
         folder = tmp_path / str(n)
         folder.mkdir()
         config = write_world(folder, scim_server.tenant().url, people(n))
-        state = hr_sync(config=str(config), as_of=AS_OF, return_state=True)
+        state = run_bound(config, hr_sync, as_of=AS_OF, return_state=True)
         assert state.result()["operations"]["applied"] == 3 * n
         counts[n] = len(task_run_names(state.state_details.flow_run_id))
     # 8 stage tasks and at most MAX_BATCHES apply tasks per target
@@ -122,7 +123,7 @@ def test_verify_reports_drift_when_the_target_does_not_hold_what_it_acknowledged
 
     monkeypatch.setattr(pipeline.run, "build_target", lambda cfg: Kernel(SilentlyDroppingGrants(cfg), cfg.retry))
     config = write_world(tmp_path, tenant_env.url, people(2))
-    document = hr_sync(config=str(config), as_of=AS_OF, return_state=True).result()
+    document = run_bound(config, hr_sync, as_of=AS_OF, return_state=True).result()
     assert document["status"] == "attention"
     from jml.config import load_config
     from jml.ledger import Ledger
@@ -133,5 +134,5 @@ def test_verify_reports_drift_when_the_target_does_not_hold_what_it_acknowledged
     assert {e.employee_id for e in drift} == {"E00000", "E00001"}
     monkeypatch.undo()
     monkeypatch.setenv("APP_TOKEN", tenant_env.token)
-    healed = hr_sync(config=str(config), as_of=AS_OF, return_state=True).result()
+    healed = run_bound(config, hr_sync, as_of=AS_OF, return_state=True).result()
     assert healed["status"] == "converged" and healed["exceptions_closed"] == 2

@@ -12,6 +12,7 @@ from flows.reconcile import reconcile
 from jml.config import load_config
 from jml.ledger import ExceptionRecord, Ledger
 from jml.operations import Revoke
+from tests.flows.running import run_bound
 from tests.flows.test_hr_sync import AS_OF, people, write_world
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -50,7 +51,7 @@ def accounts(config) -> dict:
 
 def test_reconcile_reports_then_fixes_drift_and_leaves_orphans_alone(tmp_path, tenant_env):
     config = write_world(tmp_path, tenant_env.url, people(3))
-    assert hr_sync(config=str(config), as_of=AS_OF, return_state=True).result()["status"] == "converged"
+    assert run_bound(config, hr_sync, as_of=AS_OF, return_state=True).result()["status"] == "converged"
     # Someone strips a membership by hand; a leaver is not yet synced; two strangers appear.
     e1 = accounts(config)["E00001"]
     connector = scim(config)
@@ -62,7 +63,7 @@ def test_reconcile_reports_then_fixes_drift_and_leaves_orphans_alone(tmp_path, t
     svc = post_user(tenant_env, userName="svc-backup@example.com", externalId="X999")
     bare = post_user(tenant_env, userName="nobody@example.com")
 
-    state = reconcile(config=str(config), return_state=True)
+    state = run_bound(config, reconcile, return_state=True)
     assert state.is_completed() and state.name == "Attention", state
     found = open_exceptions(config)
     assert found["drift:app:E00001"].detail.endswith("missing engineering")
@@ -73,7 +74,7 @@ def test_reconcile_reports_then_fixes_drift_and_leaves_orphans_alone(tmp_path, t
     now = accounts(config)
     assert "engineering" not in now["E00001"].entitlements and now["E00002"].active  # nothing written
 
-    fixed = reconcile(config=str(config), fix=True, return_state=True)
+    fixed = run_bound(config, reconcile, fix=True, return_state=True)
     document = fixed.result()
     assert document["operations"]["failed"] == 0 and document["operations"]["applied"] >= 3
     now = accounts(config)
@@ -84,5 +85,5 @@ def test_reconcile_reports_then_fixes_drift_and_leaves_orphans_alone(tmp_path, t
     assert {f"orphan:app:{svc['id']}", f"orphan:app:{bare['id']}"} <= set(left)  # never touched
     assert accounts(config)["X999"].active
 
-    hr_sync(config=str(config), as_of=AS_OF, return_state=True)
+    run_bound(config, hr_sync, as_of=AS_OF, return_state=True)
     assert {f"orphan:app:{svc['id']}", f"orphan:app:{bare['id']}"} <= set(open_exceptions(config))

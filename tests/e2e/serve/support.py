@@ -13,6 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +91,23 @@ class Served:
 
     def env(self) -> dict[str, str]:
         return {**os.environ, **self.prefect.env(), "APP_TOKEN": self.tenant.token}
+
+    @contextmanager
+    def world(self, url: str, rows: list[str], **extra) -> Iterator[Path]:
+        """For the block, the config `jml serve` is bound to describes another world (its
+        own feed, target and ledger, in a folder of its own; yielded); the served world
+        comes back after. Each run reads the bound config afresh."""
+        folder = self.config.parent.parent / f"world-{uuid.uuid4().hex[:8]}"
+        own = yaml.safe_load(write_world(folder, url, rows, **extra).read_text())
+        own["state"] = f"sqlite:///{folder / 'jml.db'}"
+        own["sources"][0]["path"] = str(folder / "workers.csv")
+        own["policy"] = str(folder / "policy.yaml")
+        original = self.config.read_text()
+        self.config.write_text(yaml.safe_dump(own, sort_keys=False))
+        try:
+            yield folder
+        finally:
+            self.config.write_text(original)
 
     def api(self, method: str, path: str, **kwargs) -> httpx.Response:
         """One API call; a 503 (the server's database busy under load) is tried again."""

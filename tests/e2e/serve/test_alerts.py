@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from app.launchers import free_port
-from tests.e2e.serve.support import Served, feed_rows, write_world
+from tests.e2e.serve.support import Served, feed_rows
 
 ALERT_WITHIN = 60
 
@@ -26,29 +26,26 @@ def assert_one_alert(served: Served, run: dict, state: str, *fragments: str) -> 
     return text
 
 
-def test_a_run_whose_target_is_down_alerts(served: Served, tmp_path):
+def test_a_run_whose_target_is_down_alerts(served: Served):
     down = f"http://127.0.0.1:{free_port()}/scim"  # nothing listens there
-    config = write_world(tmp_path / "down", down, feed_rows(2, prefix="D"))
-    run = served.run("hr-sync", config=str(config), as_of="2026-03-02")
-    done = served.wait(run["id"])
+    with served.world(down, feed_rows(2, prefix="D")):
+        run = served.run("hr-sync", as_of="2026-03-02")
+        done = served.wait(run["id"])
     assert (done["state"]["type"], done["state"]["name"]) == ("COMPLETED", "Attention"), done["state"]
     text = assert_one_alert(served, run, "Attention", "operations failed (unreachable: app)")
     assert "exceptions open 1" in text
 
 
-def test_a_run_halted_by_the_deprovision_guard_alerts_and_a_converged_one_does_not(
-    served: Served, tmp_path, scim_server
-):
+def test_a_run_halted_by_the_deprovision_guard_alerts_and_a_converged_one_does_not(served: Served, scim_server):
     tenant = scim_server.tenant()
-    folder = tmp_path / "guard"
-    config = write_world(folder, tenant.url, feed_rows(6, prefix="G"))
-    first = served.run("hr-sync", config=str(config), as_of="2026-03-02")
-    assert served.wait(first["id"])["state"]["name"] == "Completed"
-    (folder / "workers.csv").write_text(
-        (folder / "workers.csv").read_text().replace(",active,", ",terminated,")
-    )
-    run = served.run("hr-sync", config=str(config), as_of="2026-03-02")
-    done = served.wait(run["id"])
+    with served.world(tenant.url, feed_rows(6, prefix="G")) as folder:
+        first = served.run("hr-sync", as_of="2026-03-02")
+        assert served.wait(first["id"])["state"]["name"] == "Completed"
+        (folder / "workers.csv").write_text(
+            (folder / "workers.csv").read_text().replace(",active,", ",terminated,")
+        )
+        run = served.run("hr-sync", as_of="2026-03-02")
+        done = served.wait(run["id"])
     assert (done["state"]["type"], done["state"]["name"]) == ("FAILED", "Halted"), done["state"]
     assert_one_alert(served, run, "Halted", "deprovision guard", "6 persons")
     assert not [m for m in served.receiver.messages if first["name"] in str(m)]

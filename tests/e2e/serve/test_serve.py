@@ -7,11 +7,22 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-from tests.e2e.serve.support import DEPLOYMENTS, FAST_POLL, Served, interrupt, scim_state, start_serve
+from tests.e2e.serve.support import (
+    DEPLOYMENTS,
+    FAST_POLL,
+    Served,
+    feed_rows,
+    interrupt,
+    scim_state,
+    start_serve,
+    write_world,
+)
 
 
 def schedules_of(served: Served, name: str) -> list[tuple[str, bool]]:
@@ -25,12 +36,14 @@ def test_the_four_deployments_have_their_schedules_and_a_clear_run_form(served: 
     assert schedules_of(served, "decide-approval") == []
     for name in DEPLOYMENTS:
         deployment = served.deployment(name)
-        assert deployment["parameters"]["config"] == str(served.config.resolve())
         schema = deployment["parameter_openapi_schema"]
+        assert "config" not in schema["properties"] and "actor" not in schema["properties"], (name, schema)
         assert all(p.get("description") for p in schema["properties"].values()), (name, schema)
     hr_sync = served.deployment("hr-sync")["parameter_openapi_schema"]["properties"]
-    assert {"config", "as_of", "dry_run", "wait_for_approvals"} <= set(hr_sync)
+    assert {"as_of", "dry_run", "wait_for_approvals"} <= set(hr_sync)
     assert hr_sync["dry_run"]["type"] == "boolean"
+    # the config does not allow overriding the gates from the UI: frozen to false
+    assert hr_sync["override_safety"]["readOnly"] is True and hr_sync["override_safety"]["enum"] == [False]
     decide = served.deployment("decide-approval")["parameter_openapi_schema"]
     assert {"exception_id", "approver"} <= set(decide["required"])
     assert decide["properties"]["decision"]["enum"] == ["approve", "reject"]
@@ -41,6 +54,8 @@ def test_a_run_started_like_the_run_button_completes_and_the_scim_server_shows_i
     run = served.run("hr-sync", as_of="2026-03-02")
     done = served.wait(run["id"])
     assert (done["state"]["type"], done["state"]["name"]) == ("COMPLETED", "Completed"), done["state"]
+    actors = {entry.actor for entry in audit_of(served.config) if entry.run_id is not None}
+    assert f"deployment hr-sync, flow run {run['id']}" in actors  # never a name typed into a form
     users, groups = scim_state(served.tenant)
     assert set(users) == {"S000", "S001", "S002"}
     assert all(user["active"] for user in users.values())
@@ -115,3 +130,65 @@ def test_serve_refuses_bad_input_with_one_line(tmp_path, scim_tenant):
     assert no_api.returncode == 2 and no_api.stderr.startswith("error: PREFECT_API_URL is not set"), no_api
     down = serve(JML_T_SLACK="https://hooks.example.com/x", PREFECT_API_URL=f"http://127.0.0.1:{free_port()}/api")
     assert down.returncode == 1 and "does not answer" in down.stderr and len(down.stderr.splitlines()) == 1, down
+
+
+def audit_of(config) -> list:
+    from jml.config import load_config
+    from jml.ledger import Ledger
+
+    ledger = Ledger.open(load_config(config).state_url)
+    try:
+        return ledger.audit_trail()
+    finally:
+        ledger.close()
+
+
+class Capture(BaseHTTPRequestHandler):
+    """Records the Authorization header of every request it gets; answers 404."""
+
+    seen: list[str | None] = []
+
+    def _any(self) -> None:
+        Capture.seen.append(self.headers.get("Authorization"))
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def test_no_run_parameter_can_point_the_worker_and_its_secrets_at_another_config(served: Served, tmp_path):
+    """Issue 14, finding 3: a run of a deployment took `config` as a free path; a config
+    of one's own with its target at a capture server received `Bearer <token>`. Now no
+    parameter names a config: the server refuses an unknown parameter, or the run fails;
+    the capture server never hears from jml either way, and a UI run cannot override
+    the safety gates."""
+    capture = ThreadingHTTPServer(("127.0.0.1", 0), Capture)
+    threading.Thread(target=capture.serve_forever, daemon=True).start()
+    try:
+        evil = write_world(tmp_path / "evil", f"http://127.0.0.1:{capture.server_address[1]}/scim", feed_rows(1))
+        deployment = served.deployment("hr-sync")
+        for parameters in ({"config": str(evil)}, {"config": str(evil), "as_of": "2026-03-02"}):
+            response = httpx.post(
+                f"{served.prefect.api_url}/deployments/{deployment['id']}/create_flow_run",
+                json={"parameters": parameters}, timeout=30,
+            )  # fmt: skip
+            if response.status_code < 300:  # accepted by the server: the run must not use it
+                done = served.wait(response.json()["id"])
+                assert done["state"]["type"] in ("FAILED", "CRASHED", "COMPLETED"), done["state"]
+        refused = httpx.post(
+            f"{served.prefect.api_url}/deployments/{deployment['id']}/create_flow_run",
+            json={"parameters": {"override_safety": True}}, timeout=30,
+        )  # fmt: skip
+        if refused.status_code < 300:
+            done = served.wait(refused.json()["id"])
+            assert done["state"]["type"] == "FAILED" and "allow_ui_override" in done["state"]["message"], done
+        else:
+            assert refused.status_code in (409, 422), refused.text
+    finally:
+        capture.shutdown()
+        capture.server_close()
+    assert Capture.seen == []

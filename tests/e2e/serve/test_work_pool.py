@@ -26,8 +26,8 @@ def test_prefect_deploy_to_a_process_pool_and_a_worker_runs_hr_sync(tmp_path, sc
     )  # fmt: skip
     with prefect_server(tmp_path / "prefect-home") as prefect:
         env = {**os.environ, **prefect.env(), **FAST_POLL, "APP_TOKEN": tenant.token,
-               "JML_HOME": str(ROOT), "JML_CONFIG": str(config),
-               "PREFECT_WORKER_QUERY_SECONDS": "1"}  # fmt: skip
+               "JML_HOME": str(ROOT), "PREFECT_WORKER_QUERY_SECONDS": "1"}  # fmt: skip
+        worker_env = {**env, "JML_CONFIG": str(config)}  # the worker's own config
 
         def prefect_cli(*args: str) -> str:
             done = subprocess.run(
@@ -36,13 +36,14 @@ def test_prefect_deploy_to_a_process_pool_and_a_worker_runs_hr_sync(tmp_path, sc
             assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
             return done.stdout
 
-        prefect_cli("work-pool", "create", "jml", "--type", "process")
+        prefect_cli("work-pool", "create", "jml", "--type", "process",
+                    "--base-job-template", "deployments/process-pool.json")  # fmt: skip
         prefect_cli("deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
         api = prefect.api_url
         deployments = {d["name"]: d for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()}
         assert set(deployments) == set(DEPLOYMENTS)
         assert all(d["work_pool_name"] == "jml" for d in deployments.values())
-        assert all(d["parameters"] == {"config": str(config)} for d in deployments.values())
+        assert all(d["parameters"] == {} for d in deployments.values())  # nothing names a config
         crons = {name: [s["schedule"]["cron"] for s in d["schedules"]] for name, d in deployments.items()}
         assert crons == {"hr-sync": ["0 * * * *"], "reconcile": ["0 2 * * *"],
                          "provision-person": [], "decide-approval": []}  # fmt: skip
@@ -62,7 +63,8 @@ def test_prefect_deploy_to_a_process_pool_and_a_worker_runs_hr_sync(tmp_path, sc
         ).json()  # fmt: skip
         log = (tmp_path / "worker.log").open("wb")
         worker = subprocess.Popen(
-            [PREFECT, "worker", "start", "--pool", "jml"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+            [PREFECT, "worker", "start", "--pool", "jml"], cwd=tmp_path, env=worker_env, stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + 120
