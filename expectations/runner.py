@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from expectations.hr_feed import CHECKED_COLUMNS, MASKED_BY, ROW_COLUMN, RULES, build_suite, rule_of
+from jml.lifecycle import Ending
 from jml.model import KNOWN_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, HrRecord, Issue, IssueKind
 
 #: Every failing row, named by `_row`. GX gets `_row` as the frame's (named) index and
@@ -63,6 +64,8 @@ class FeedValidation:
     halt: str | None = None
     rows: int = 0
     invalid: int = 0
+    #: What each held employee_id's bad rows say of the end of their access.
+    held_endings: dict[str, list[Ending]] = field(default_factory=dict)
 
 
 def validate_feed(
@@ -101,10 +104,12 @@ def validate_feed(
     shared_ids = _repeated(employee_ids)
     for row in sorted(broken):
         rules = broken[row]
-        employee_id = employee_ids[position_of_row[row]]
+        position = position_of_row[row]
+        employee_id = employee_ids[position]
         result.issues.append(_quarantine(source, row, employee_id, rules, shared_ids))
         if employee_id is not None:
             result.held.add(employee_id)
+            result.held_endings.setdefault(employee_id, []).append(_ending(prepared, position))
     result.records = _records(prepared, columns, source, skip=set(broken))
     result.halt = _feed_gate(source, rows, len(broken), max_invalid_fraction)
     return result
@@ -240,6 +245,24 @@ def _failing_rows(failing: list) -> list[int]:
 
 
 # -- results ---------------------------------------------------------------------------
+
+
+def _ending(prepared: pd.DataFrame, position: int) -> Ending:
+    """What a bad row says of the end of access, read leniently: a status of any case,
+    the dates that parse."""
+
+    def cell(name: str) -> str | None:
+        return prepared[name].iat[position] if name in prepared.columns else None
+
+    status = cell("status")
+    return Ending(status.casefold() if status else None, _date(cell("termination_date")), _date(cell("contract_end_date")))
+
+
+def _date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def _repeated(employee_ids: list[str | None]) -> set[str]:

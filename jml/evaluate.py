@@ -15,7 +15,7 @@ from datetime import date
 
 from jml.config import LifecycleConfig
 from jml.ledger import PersonState
-from jml.lifecycle import assess, termination_state
+from jml.lifecycle import assess, has_ended, termination_state
 from jml.model import Issue, IssueKind, Lifecycle, Snapshot
 from jml.plan import Desired
 from jml.policy import PolicyEngine
@@ -53,9 +53,12 @@ def assess_persons(
     """Lifecycle of every resolved person, and what to do about absent ones.
 
     `known` are the person states of earlier runs; `with_account` the employee_ids that
-    hold an account on some target. A known person missing from the feed (and not held
-    back) who still has an account is absent: an `absent` issue, and with
-    `absent: deprovision` a termination dated from the first day they were missing.
+    hold an account on some target. A person held back (a duplicate, a quarantined row)
+    whose rows, any of them, say their access has ended is terminated all the same (no
+    record: only their access is taken away, nothing else about them changes). A known
+    person missing from the feed (and not held back) who still has an account is
+    absent: an `absent` issue, and with `absent: deprovision` a termination dated from
+    the first day they were missing.
     """
     desired: dict[str, Desired] = {}
     issues: list[Issue] = []
@@ -65,6 +68,10 @@ def assess_persons(
         state, ended = assess(record, as_of, config, previous.terminated_on if previous else None)
         desired[eid] = Desired(eid, state, record)
         states.append(PersonState(eid, state.value, ended, None))
+
+    for eid in sorted(resolved.held):
+        if has_ended(resolved.held_endings.get(eid, ()), as_of):
+            desired[eid] = Desired(eid, Lifecycle.TERMINATED, None)  # fail closed: a held leaver loses access
 
     for eid, previous in known.items():
         if eid in resolved.persons or eid in resolved.held or eid not in with_account:

@@ -6,14 +6,45 @@ pre-hire    hire_date > D: inside `prehire_days` the account exists inactive, ea
             nothing exists
 suspended   status `leave`
 active      otherwise
+
+A person held back (a duplicate, a quarantined row) is still a leaver when any of their
+rows says so (`Ending`, `has_ended`): fail closed, a held leaver loses access.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from jml.config import LifecycleConfig
 from jml.model import HrRecord, Lifecycle
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """What one row of a held person says about the end of their access: its status
+    and, where they read as dates, its termination and contract end dates."""
+
+    status: str | None = None
+    termination_date: date | None = None
+    contract_end_date: date | None = None
+
+    @classmethod
+    def of(cls, record: HrRecord) -> Ending:
+        return cls(record.status, record.termination_date, record.contract_end_date)
+
+
+def has_ended(endings: Iterable[Ending], as_of: date) -> bool:
+    """Whether any of a held person's rows says their access has ended on `as_of`:
+    terminated, or a termination or contract end before it (whatever the employment
+    type: a held row's type may be the broken field)."""
+    for ending in endings:
+        if ending.status == "terminated":
+            return True
+        if any(day is not None and day < as_of for day in (ending.termination_date, ending.contract_end_date)):
+            return True
+    return False
 
 
 def today() -> date:

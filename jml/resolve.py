@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
 from typing import Any
 
+from jml.lifecycle import Ending
 from jml.model import HrRecord, Issue, IssueKind
 
 #: Taken together from the best source holding the person, never mixed.
@@ -34,11 +36,13 @@ _MERGED_FIELDS = [
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """One record per person to act on, the issues found and the ids held back."""
+    """One record per person to act on, the issues found, the ids held back, and what
+    the held persons' rows (any of them) say of the end of their access."""
 
     persons: Mapping[str, HrRecord]
     issues: tuple[Issue, ...] = ()
     held: frozenset[str] = frozenset()
+    held_endings: Mapping[str, tuple[Ending, ...]] = field(default_factory=dict)
 
 
 def merge(records: list[HrRecord]) -> HrRecord:
@@ -57,11 +61,16 @@ def merge(records: list[HrRecord]) -> HrRecord:
     return replace(best, **values, extra=extra)
 
 
-def resolve(records_by_precedence: Sequence[Sequence[HrRecord]], held: Set[str] = frozenset()) -> Resolved:
+def resolve(
+    records_by_precedence: Sequence[Sequence[HrRecord]],
+    held: Set[str] = frozenset(),
+    held_endings: Mapping[str, Sequence[Ending]] = MappingProxyType({}),
+) -> Resolved:
     """Resolve the valid records of every source, best precedence first.
 
-    `held` are employee_ids held back already (quarantined rows): they are held in the
-    result too, and a manager_id naming one of them is not unknown.
+    `held` are employee_ids held back already (quarantined rows, whose `held_endings`
+    the caller read): they are held in the result too, and a manager_id naming one of
+    them is not unknown. A held person's endings gather those and their valid records'.
     """
     grouped: dict[str, list[HrRecord]] = defaultdict(list)
     for records in records_by_precedence:
@@ -113,4 +122,5 @@ def resolve(records_by_precedence: Sequence[Sequence[HrRecord]], held: Set[str] 
                 )
             )
         resolved[eid] = record
-    return Resolved(persons=resolved, issues=tuple(issues), held=frozenset(held_back))
+    endings = {eid: [*held_endings.get(eid, ()), *(Ending.of(r) for r in grouped.get(eid, ()))] for eid in held_back}
+    return Resolved(resolved, tuple(issues), frozenset(held_back), {eid: tuple(e) for eid, e in endings.items()})

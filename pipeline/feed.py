@@ -9,11 +9,13 @@ and keep their records and quarantine issues.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from connectors.base import SourceError
 from connectors.factory import build_source
 from expectations.runner import validate_feed
+from jml.lifecycle import Ending
 from jml.model import HrRecord, Issue
 from pipeline.run import Run
 
@@ -33,6 +35,8 @@ class Feed:
     error: str | None = None
     rows: int = 0
     invalid: int = 0
+    #: What the held (quarantined) rows say of the end of each person's access.
+    held_endings: Mapping[str, tuple[Ending, ...]] = field(default_factory=dict)
 
 
 def read_feed(run: Run) -> Feed:
@@ -40,6 +44,7 @@ def read_feed(run: Run) -> Feed:
     records: list[tuple[HrRecord, ...]] = []
     issues: list[Issue] = []
     held: set[str] = set()
+    endings: dict[str, list[Ending]] = {}
     rows = invalid = 0
     halt: str | None = None
     for source in sorted(run.config.sources, key=lambda s: s.precedence):
@@ -57,4 +62,7 @@ def read_feed(run: Run) -> Feed:
         records.append(tuple(checked.records))
         issues.extend(checked.issues)
         held |= checked.held
-    return Feed(tuple(records), tuple(issues), frozenset(held), halt, False, None, rows, invalid)
+        for eid, found in checked.held_endings.items():
+            endings.setdefault(eid, []).extend(found)
+    held_endings = {eid: tuple(found) for eid, found in endings.items()}
+    return Feed(tuple(records), tuple(issues), frozenset(held), halt, False, None, rows, invalid, held_endings)

@@ -21,7 +21,7 @@ __all__ = ["assess_lifecycles", "entitle", "resolve_persons"]
 
 def resolve_persons(run: Run, feed: Feed) -> Resolved:
     """Merge the sources into one record per person; hold duplicates back."""
-    return resolve(feed.records, held=feed.held)
+    return resolve(feed.records, held=feed.held, held_endings=feed.held_endings)
 
 
 def assess_lifecycles(run: Run, resolved: Resolved, targets: TargetState) -> Assessment:

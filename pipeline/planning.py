@@ -1,18 +1,21 @@
-"""The plan stage: desired state against the targets' snapshots, then the safety guard.
+"""The plan stage: desired state against the targets' snapshots, then the safety guards.
 
-`plan_changes` returns the plan and the deprovision guard's verdict (`halt` None: the
-plan may run). `for_persons` cuts a checked plan to some persons (a one-person run)
-and judges the guard again on what is left.
+`plan_changes` returns the plan and the guards' verdict (`jml.guard`: deprovision,
+cumulative, identity; `halt` None: the plan may run). The cumulative guard counts the
+persons the ledger says runs took access from, with an as-of date up to
+`safety.window_days` before this run's. `for_persons` cuts a checked plan to some
+persons (a one-person run) and judges the guards again on what is left.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from jml.evaluate import Entitled
-from jml.guard import deprovision_guard
+from jml.guard import check
 from jml.plan import Plan, build_plan
 from pipeline.run import Run
 from pipeline.targets import TargetState
@@ -31,16 +34,20 @@ class Checked:
 
 
 def plan_changes(run: Run, entitled: Entitled, targets: TargetState) -> Checked:
-    """Desired vs known -> operations; then the deprovision guard."""
+    """Desired vs known -> operations; then the safety guards."""
     snapshots = targets.snapshots
     links = {name: run.ledger.account_links(name) for name in snapshots}
     plan = build_plan(entitled.desired, snapshots, links, run.settings.managed())
-    halt, figures = deprovision_guard(plan, snapshots, run.config.safety)
-    return Checked(plan, halt, figures)
+    return _guarded(run, plan, targets)
 
 
 def for_persons(run: Run, checked: Checked, persons: Set[str], targets: TargetState) -> Checked:
-    """The plan cut to `persons`, the guard judged on that plan alone."""
-    plan = checked.plan.only(persons)
-    halt, figures = deprovision_guard(plan, targets.snapshots, run.config.safety)
+    """The plan cut to `persons`, the guards judged on that plan alone."""
+    return _guarded(run, checked.plan.only(persons), targets)
+
+
+def _guarded(run: Run, plan: Plan, targets: TargetState) -> Checked:
+    safety = run.config.safety
+    earlier = run.ledger.deprovisioned(run.as_of - timedelta(days=safety.window_days), run.as_of)
+    halt, figures = check(plan, targets.snapshots, safety, earlier)
     return Checked(plan, halt, figures)

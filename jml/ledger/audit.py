@@ -4,7 +4,7 @@ run, and why. There is no way to change or remove a line."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
@@ -60,3 +60,22 @@ def trail(engine: Engine, employee_id: str | None, limit: int | None) -> list[Au
     if limit is not None:
         records.reverse()
     return records
+
+
+#: The audited actions that take access away (jml.operations.DEPROVISIONING's values).
+DEPROVISIONING = ("disable", "revoke", "delete")
+
+
+def deprovisioned(engine: Engine, first: date, last: date) -> set[str]:
+    """The employee_ids whose access a run took away (an audited disable, revoke or
+    delete) in the runs whose as-of date is from `first` to `last`, but dry runs."""
+    r = t.runs.c
+    query = (
+        select(_u.employee_id)
+        .distinct()
+        .join(t.runs, t.runs.c.id == _u.run_id)
+        .where(_u.action.in_(DEPROVISIONING), _u.employee_id.is_not(None))
+        .where(r.as_of >= first, r.as_of <= last, r.dry_run.is_(False))
+    )
+    with read(engine) as conn:
+        return set(conn.execute(query).scalars())

@@ -217,6 +217,12 @@ class Ledger:
         """Append entries to the audit trail (there is no way to change or remove one)."""
         audit.append(self._engine, entries)
 
+    def deprovisioned(self, first: date, last: date) -> set[str]:
+        """The employee_ids whose access runs with an as-of date from `first` to `last`
+        took away (dry runs aside; a halted run applied nothing): what the cumulative
+        guard counts."""
+        return audit.deprovisioned(self._engine, first, last)
+
     def audit_trail(self, employee_id: str | None = None, limit: int | None = None) -> list[AuditRecord]:
         """Audit entries in the order they were written, for one person or everyone;
         with `limit`, the latest `limit` entries (still oldest first)."""

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jml.config import SafetyConfig
-from jml.guard import deprovision_guard
+from jml.guard import check
 from jml.model import Account, IssueKind, Lifecycle, Snapshot
 from jml.operations import Action
 from jml.plan import Desired, build_plan, desired_attributes, manager_depths
@@ -114,9 +114,9 @@ def test_guard_counts_persons_once():
     accounts = [account(f"E{i}", entitlements=["all-staff", "engineering"]) for i in range(10)]
     leavers = [desired(f"E{i}", Lifecycle.TERMINATED, grants=()) for i in range(6)]
     plan = plan_for(leavers, accounts)
-    halt, figures = deprovision_guard(plan, {"app": Snapshot("app", accounts)}, SafetyConfig(deprovision_floor=5))
+    halt, figures = check(plan, {"app": Snapshot("app", accounts)}, SafetyConfig(deprovision_floor=5))
     assert figures["persons"] == 6 and "6 persons" in halt
-    ok, _ = deprovision_guard(plan, {"app": Snapshot("app", accounts)}, SafetyConfig(deprovision_floor=6))
+    ok, _ = check(plan, {"app": Snapshot("app", accounts)}, SafetyConfig(deprovision_floor=6))
     assert ok is None
 
 
