@@ -18,8 +18,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from app.render import literal, table
 from connectors.base import SourceError
 from jml.config import ConfigError
 from jml.ledger import LedgerError, RunLocked
@@ -129,16 +129,12 @@ def _check_secrets(config, *, alerts: bool = False) -> None:
 
 def _print_run(document: dict) -> None:
     ops = document["operations"]
-    table = Table(title=f"run {document['run_id']} as of {document['as_of']}: {document['status']}")
-    for column in ("planned", "applied", "failed", "parked", "exceptions open"):
-        table.add_column(column, justify="right")
-    table.add_row(
-        str(ops["planned"]), str(ops["applied"]), str(ops["failed"]), str(ops["parked"]),
-        str(document["exceptions_open"]),
-    )
-    out.print(table)
+    title = f"run {document['run_id']} as of {document['as_of']}: {document['status']}"
+    columns = ("planned", "applied", "failed", "parked", "exceptions open")
+    counts = (ops["planned"], ops["applied"], ops["failed"], ops["parked"], document["exceptions_open"])
+    out.print(table(title, columns, [counts], right=True))
     if document["halt"]:
-        err.print(f"[bold red]halted[/]: {document['halt']}")
+        err.print(literal("halted", "bold red") + literal(f": {document['halt']}"))
 
 
 @app.command()
@@ -169,12 +165,9 @@ def plan(config: ConfigOpt = DEFAULT_CONFIG, as_of: AsOfOpt = None, as_json: Jso
             }
         )
     else:
-        table = Table(title=f"plan as of {day.isoformat()}: {len(operations)} operations")
-        for column in ("target", "employee_id", "action", "detail", "reason"):
-            table.add_column(column)
-        for op in operations[:200]:
-            table.add_row(op.target, op.employee_id, op.action.value, op.describe(), op.reason)
-        out.print(table)
+        rows = [(op.target, op.employee_id, op.action.value, op.describe(), op.reason) for op in operations[:200]]
+        columns = ("target", "employee_id", "action", "detail", "reason")
+        out.print(table(f"plan as of {day.isoformat()}: {len(operations)} operations", columns, rows))
         if len(operations) > 200:
             out.print(f"... and {len(operations) - 200} more (use --json for all)")
     if planned.halt:
@@ -206,12 +199,7 @@ def exceptions(
     if as_json:
         _emit({"exceptions": [{k: getattr(row, k) for k in fields} for row in rows]})
         return
-    table = Table(title=f"{len(rows)} exceptions ({status})")
-    for column in fields:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(getattr(row, k) or "") for k in fields))
-    out.print(table)
+    out.print(table(f"{len(rows)} exceptions ({status})", fields, [[getattr(row, k) or "" for k in fields] for row in rows]))
 
 
 @app.command()
@@ -247,7 +235,7 @@ def _decide(config: Path, as_json: bool, decide) -> None:
     if as_json:
         _emit({"exception": {k: getattr(row, k) for k in ("id", "kind", "employee_id", "detail", "status")}})
     else:
-        out.print(f"exception {row.id} ({row.employee_id}): {row.status}")
+        out.print(literal(f"exception {row.id} ({row.employee_id}): {row.status}"))
 
 
 @app.command()
@@ -265,15 +253,13 @@ def audit(
     if as_json:
         _emit({"audit": [asdict(e) for e in entries]})
         return
-    table = Table(title=f"audit trail{' of ' + employee_id if employee_id else ''}")
-    for column in ("at", "run_id", "actor", "action", "employee_id", "target", "detail", "reason"):
-        table.add_column(column)
-    for e in entries:
-        table.add_row(
-            str(e.at)[:19], str(e.run_id or ""), e.actor, e.action, e.employee_id or "",
-            e.target or "", describe(e.action, e.detail), e.reason or "",
-        )
-    out.print(table)
+    rows = [
+        (str(e.at)[:19], e.run_id or "", e.actor, e.action, e.employee_id or "", e.target or "",
+         describe(e.action, e.detail), e.reason or "")
+        for e in entries
+    ]  # fmt: skip
+    columns = ("at", "run_id", "actor", "action", "employee_id", "target", "detail", "reason")
+    out.print(table(f"audit trail{' of ' + employee_id if employee_id else ''}", columns, rows))
 
 
 @app.command()

@@ -24,9 +24,9 @@ from datetime import date
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from app.launchers import prefect_server, scim_server, stop
+from app.render import table
 from jml.operations import describe
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -84,27 +84,18 @@ def run_demo(workdir: Path, console: Console) -> int:
 def show_day(console: Console, document: dict, ledger) -> None:
     """One day's outcome: operations, movement and the open exceptions."""
     ops, persons = document["operations"], document["persons"]
-    table = Table(title=f"run {document['run_id']}: {document['status']}")
-    for column in ("planned", "applied", "failed", "joiners", "movers", "leavers", "exceptions open"):
-        table.add_column(column, justify="right")
-    table.add_row(
-        *(str(v) for v in (ops["planned"], ops["applied"], ops["failed"], persons["joiners"],
-                           persons["movers"], persons["leavers"], document["exceptions_open"]))
-    )
-    console.print(table)
-    done = Table(title="what was done")
-    for column in ("employee_id", "action", "detail", "reason"):
-        done.add_column(column)
-    for entry in ledger.audit_trail():
-        if entry.run_id == document["run_id"] and entry.employee_id:
-            done.add_row(entry.employee_id, entry.action, describe(entry.action, entry.detail), entry.reason or "")
-    console.print(done)
-    issues = Table(title="open exceptions (jml exceptions)")
-    for column in ("id", "kind", "employee_id", "detail"):
-        issues.add_column(column)
-    for row in ledger.list_exceptions("open"):
-        issues.add_row(str(row.id), row.kind, row.employee_id or "", row.detail)
-    console.print(issues)
+    counts = (ops["planned"], ops["applied"], ops["failed"], persons["joiners"], persons["movers"],
+              persons["leavers"], document["exceptions_open"])  # fmt: skip
+    columns = ("planned", "applied", "failed", "joiners", "movers", "leavers", "exceptions open")
+    console.print(table(f"run {document['run_id']}: {document['status']}", columns, [counts], right=True))
+    done = [
+        (entry.employee_id, entry.action, describe(entry.action, entry.detail), entry.reason or "")
+        for entry in ledger.audit_trail()
+        if entry.run_id == document["run_id"] and entry.employee_id
+    ]
+    console.print(table("what was done", ("employee_id", "action", "detail", "reason"), done))
+    opened = [(row.id, row.kind, row.employee_id or "", row.detail) for row in ledger.list_exceptions("open")]
+    console.print(table("open exceptions (jml exceptions)", ("id", "kind", "employee_id", "detail"), opened))
 
 
 def approve_pending(console: Console, ledger) -> None:

@@ -121,3 +121,33 @@ def test_bad_input_is_one_clear_line_and_exit_2(outcomes, name: str) -> None:
     for word in case.named:
         assert word in lines[-1], f"{word!r} not named in: {lines[-1]}"
     assert scenario.all_users() == [], "nothing changed"
+
+
+def test_hr_text_is_never_markup_nor_a_control_sequence_in_the_cli_tables(scenario) -> None:
+    """Issue 14, finding 9: a manager_id of `[/]` crashed `jml exceptions` (MarkupError),
+    `[link=...]` emitted a hidden terminal hyperlink, a newline forged a table line."""
+    import csv
+    import io
+
+    from tests.e2e.helpers import ATTENTION, COLUMNS, worker
+
+    rows = [
+        worker("E100", manager_id="[/]"),
+        worker("E101", manager_id="[link=https://evil.example]boss[/link]"),
+        worker("E102", department="Eng\n| E999 | forged | row |", manager_id="\x1b]8;;https://evil.example\x1b\\x"),
+    ]  # fmt: skip
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    scenario.write_feed(text.getvalue())
+    scenario.run("run", "--as-of", "2026-03-02").expect(ATTENTION)
+    wide = {"COLUMNS": "400"}  # a table cell on one line
+    for command in ("exceptions", "plan", "audit"):
+        shown = scenario.run(command, as_json=False, env=wide)
+        assert shown.code in (0, 3), shown
+        assert "Traceback" not in shown.stderr and "MarkupError" not in shown.stderr, shown
+        assert "\x1b" not in shown.stdout, repr(shown.stdout[:500])
+    exceptions = scenario.run("exceptions", as_json=False, env=wide).stdout
+    assert "[/]" in exceptions and "[link=https://evil.example]boss[/link]" in exceptions
+    assert "\\x1b]8;;https://evil.example" in exceptions
