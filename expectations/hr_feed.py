@@ -61,10 +61,12 @@ EMAIL_REGEX = (
 #: reaches a target: the row is quarantined.
 FORMULA_REGEX = r"^[=+@-]"
 #: The free-text columns that reach targets and are checked for formulas.
-TEXT_COLUMNS = ("first_name", "last_name", "department", "job_code")
+TEXT_COLUMNS = ("first_name", "last_name", "email", "department", "job_code")
 
-#: The columns the rules look at (the others need not be shown to GX).
-CHECKED_COLUMNS = (*REQUIRED_COLUMNS, "termination_date", "contract_end_date")
+#: The longest a field may be, in characters (SPEC "Fail closed"): a longer one
+#: quarantines its row, with the rule `<column>_too_long`.
+MAX_FIELD = 4096
+TOO_LONG = "_too_long"
 
 #: Rule names, in the order a quarantine exception lists them.
 RULES = (
@@ -92,6 +94,7 @@ RULES = (
     "contract_end_date_real",
     *(f"{column}_no_formula" for column in TEXT_COLUMNS),
 )
+#: After RULES in a quarantine's list: `<column>_too_long`, by column.
 
 _DATE_RULES = frozenset(
     {
@@ -114,7 +117,7 @@ MASKED_BY: dict[str, frozenset[str]] = {
 
 
 def _rule(name: str) -> dict:
-    assert name in RULES, name
+    assert name in RULES or name.endswith(TOO_LONG), name
     return {"rule": name}
 
 
@@ -189,6 +192,10 @@ def expectations_for(columns: Iterable[str]) -> list[Any]:
             column=column, regex=FORMULA_REGEX, meta=_rule(f"{column}_no_formula")
         )
         for column in TEXT_COLUMNS
+    ]
+    rules += [
+        gxe.ExpectColumnValueLengthsToBeBetween(column=column, max_value=MAX_FIELD, meta=_rule(f"{column}{TOO_LONG}"))
+        for column in sorted(present)
     ]
     return rules
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import pandas as pd
 
-from expectations.hr_feed import CHECKED_COLUMNS, MASKED_BY, ROW_COLUMN, RULES, build_suite, rule_of
+from expectations.hr_feed import MASKED_BY, ROW_COLUMN, RULES, build_suite, rule_of
 from jml.lifecycle import Ending
-from jml.model import KNOWN_COLUMNS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, HrRecord, Issue, IssueKind
+from jml.model import KNOWN_COLUMNS, REQUIRED_COLUMNS, HrRecord, Issue, IssueKind
 
 #: Every failing row, named by `_row`. GX gets `_row` as the frame's (named) index and
 #: leaves the failing values out: it then lists the failing rows straight from the
@@ -179,15 +179,14 @@ class _Engine:
         self.suites: dict[frozenset[str], object] = {}
 
     def suite(self, columns: list[str]):
-        key = frozenset(name for name in columns if name in OPTIONAL_COLUMNS)
+        key = frozenset(columns)
         if key not in self.suites:
             self.suites[key] = build_suite(columns)
         return self.suites[key]
 
     def validate(self, prepared: pd.DataFrame, columns: list[str]):
-        # GX copies the frame per rule: hand it only the columns the rules look at.
-        checked = [name for name in columns if name in CHECKED_COLUMNS]
-        indexed = prepared.set_index(ROW_COLUMN, drop=True)[checked]
+        # every column is looked at: no field may be longer than MAX_FIELD
+        indexed = prepared.set_index(ROW_COLUMN, drop=True)[columns]
         batch = self.batch_definition.get_batch(batch_parameters={"dataframe": indexed})
         return batch.validate(self.suite(columns), result_format=_RESULT_FORMAT)
 
@@ -227,7 +226,7 @@ def _run_suite(prepared: pd.DataFrame, columns: list[str]) -> dict[int, list[str
     ordered: dict[int, list[str]] = {}
     for row, rules in broken.items():
         shown = [rule for rule in rules if not (MASKED_BY.get(rule, frozenset()) & rules)]
-        ordered[row] = sorted(shown, key=_RULE_ORDER.__getitem__)
+        ordered[row] = sorted(shown, key=lambda rule: (_RULE_ORDER.get(rule, len(RULES)), rule))
     return ordered
 
 

@@ -23,6 +23,7 @@ from jml.config.common import (
     RetryPolicy,
     Strict,
     anchor_sqlite_url,
+    database_url_without_secrets,
     describe_validation_error,
     read_yaml,
 )
@@ -65,6 +66,11 @@ class Config(Strict):
     alerts: list[AlertChannel] = []
     #: Where the file was loaded from; relative paths in it are resolved against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("state")
+    @classmethod
+    def _no_secret_in_state(cls, state: str) -> str:
+        return database_url_without_secrets(state, "the driver reads it from the environment (PGPASSWORD) or ~/.pgpass")
 
     @field_validator("targets", "sources")
     @classmethod

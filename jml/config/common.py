@@ -52,6 +52,23 @@ def anchor_sqlite_url(url: str, base_dir: Path) -> str:
     return url
 
 
+#: Query parameters that carry a credential (compared lowercased, `-` read as `_`).
+SECRET_PARAMETERS = frozenset({"password", "passwd", "pwd", "pass", "secret", "token", "access_token", "api_key", "apikey", "key"})
+
+
+def database_url_without_secrets(url: str, hint: str = "name its variable in password_env") -> str:
+    """`url` when it is a SQLAlchemy URL holding no password, neither after the user
+    nor in its query string (a secret comes from the environment: `hint` says how);
+    ValueError otherwise, never quoting the URL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError("not a SQLAlchemy database URL (dialect://user@host/database)") from None
+    if parsed.password is not None or any(k.lower().replace("-", "_") in SECRET_PARAMETERS for k in parsed.query):
+        raise ValueError(f"the URL must not hold a password (after the user or in the query string): {hint}")
+    return url
+
+
 class SqlUrl(Strict):
     """A SQLAlchemy URL without a password (the password comes from `password_env`);
     a relative SQLite path is relative to the config file."""
@@ -62,12 +79,7 @@ class SqlUrl(Strict):
     @field_validator("url")
     @classmethod
     def _check_url(cls, url: str, info: ValidationInfo) -> str:
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            raise ValueError("not a SQLAlchemy database URL (dialect://user@host/database)") from None
-        if parsed.password is not None:
-            raise ValueError("the URL must not hold a password: name its variable in password_env")
+        database_url_without_secrets(url)
         base_dir = (info.context or {}).get("base_dir")
         return anchor_sqlite_url(url, Path(base_dir)) if base_dir is not None else url
 

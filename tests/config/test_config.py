@@ -84,3 +84,29 @@ def test_policy_random_bytes(tmp_path, content):
         load_policy(path, {"app"})
     except ConfigError as exc:
         assert "\n" not in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("where", "url"),
+    [
+        ("state", "postgresql+psycopg://jml:hunter2secret@db/jml"),
+        ("state", "postgresql+psycopg://jml@db/jml?password=hunter2secret"),
+        ("target", "postgresql+psycopg://app:hunter2secret@db/app"),
+        ("target", "postgresql+psycopg://app@db/app?sslmode=require&Password=hunter2secret"),
+    ],
+)
+def test_a_password_in_a_database_url_is_refused_and_never_printed(tmp_path, where, url):
+    """Issue 14, finding 10: a password in `state:` or in a URL's query string was
+    accepted and printed."""
+    document = {**VALID}
+    if where == "state":
+        document["state"] = url
+    else:
+        document["targets"] = [{"name": "db", "type": "sql", "url": url, "users": {
+            "table": "u", "key": "id", "external_id": "e", "username": "n", "email": "m", "active": "a",
+            "display_name": "d"}, "roles": {"table": "r", "user": "u", "role": "r"}}]  # fmt: skip
+    path = tmp_path / "jml.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert "must not hold a password" in str(refused.value) and "hunter2secret" not in str(refused.value)

@@ -105,6 +105,10 @@ CASES: list[tuple[str, dict]] = [
     ("last_name_no_formula", {"last_name": "+SUM(A1:A9)"}),
     ("department_no_formula", {"department": "@risk"}),
     ("job_code_no_formula", {"job_code": "-2+3"}),
+    ("email_no_formula", {"email": "=cmd@example.com"}),  # a valid address: issue 14, finding 10
+    ("email_no_formula", {"email": "-2+3@example.com"}),
+    ("first_name_too_long", {"first_name": "x" * 4097}),  # issue 14, finding 10: a 50 MB field
+    ("location_too_long", {"location": "y" * 5000}),
 ]
 
 #: Rows whose cells break a rule the runner does not repeat (see MASKED_BY).
@@ -143,7 +147,8 @@ def issue_at(result: FeedValidation, line: int):
 
 def test_every_rule_has_a_case():
     covered = {rule for rule, _ in CASES} | {"employee_id_unique"}
-    assert covered == set(RULES) - {"required_columns"}
+    assert {rule for rule in covered if not rule.endswith("_too_long")} == set(RULES) - {"required_columns"}
+    assert {"first_name_too_long", "location_too_long"} <= covered
 
 
 @pytest.mark.parametrize(
@@ -267,8 +272,9 @@ def test_optional_column_rules_only_when_the_column_exists():
     bare = names(REQUIRED_COLUMNS)
     assert not any(rule.startswith(("termination", "contract")) for rule in bare)
     full = names(COLUMNS)
-    assert full == [rule for rule in RULES if rule in full]  # suite order is RULES order
-    assert set(full) == set(RULES)
+    lengths = [f"{column}_too_long" for column in sorted(COLUMNS)]
+    assert full == [rule for rule in RULES if rule in full] + lengths  # RULES order, then every column's length
+    assert set(full) == set(RULES) | set(lengths)
     assert len(full) == len(set(full))
 
 
