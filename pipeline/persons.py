@@ -36,7 +36,14 @@ def assess_lifecycles(run: Run, resolved: Resolved, targets: TargetState) -> Ass
 
 
 def entitle(run: Run, assessment: Assessment, targets: TargetState) -> Entitled:
-    """Apply the policy: each person's grants, with the SoD and approval issues."""
+    """Apply the policy: each person's grants, with the SoD and approval issues. A policy
+    with high-risk bundles is warned about once per run: its approvers are free names,
+    not checked against rosters."""
+    if any(bundle.risk == "high" for bundle in run.settings.policy.bundles.values()):
+        run.log.warning(
+            "approvals are not checked against rosters: the policy names no roles, so approver"
+            " names are free text (they are compared after NFKC, case folding and invisible characters)"
+        )
     return entitle_persons(
         assessment,
         engine=run.settings.engine,
