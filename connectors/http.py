@@ -87,7 +87,9 @@ def http_client(
             verify = ssl.create_default_context(cafile=str(config.ca_file))
         except OSError as exc:  # ssl.SSLError included
             raise ConfigurationError(f"{what}: ca_file {config.ca_file}: {exc.strerror or exc}") from None
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    ) if max_connections is not None else httpx.Limits()  # fmt: skip
     return httpx.Client(
         base_url=base_url,
         headers=dict(headers),
@@ -96,7 +98,7 @@ def http_client(
         proxy=config.proxy,
         trust_env=False,
         follow_redirects=False,
-        limits=limits if max_connections is not None else httpx.Limits(),
+        limits=limits,
     )
 
 
@@ -115,8 +117,8 @@ def exchange(client: httpx.Client, request: httpx.Request, *, what: str, timeout
                     return Answer(response.status_code, response.headers, read_body(response, what, max_mb))
             finally:
                 response.close()
-            if origin_of(following.url) != origin:
-                elsewhere = origin_of(following.url)
+            elsewhere = origin_of(following.url)
+            if elsewhere != origin:
                 raise Permanent(said(what, f"HTTP {response.status_code} redirects to {elsewhere}, another origin"))
             request = following
     raise Permanent(said(what, f"more than {MAX_REDIRECTS} redirects"))
