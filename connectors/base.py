@@ -124,6 +124,12 @@ def propagated(error: TargetError, reason: str) -> TargetError:
     return type(error)(message, status=error.status)
 
 
+def said(what: str, text: str) -> str:
+    """An error message: `text` after `what` (who did what, e.g. "app: GET Users") when
+    there is one."""
+    return f"{what}: {text}" if what else text
+
+
 @dataclass(frozen=True, slots=True)
 class TargetSchema:
     """What a target holds: the canonical attributes it stores (the planner writes and

@@ -1,6 +1,7 @@
 """The validate stage: read every HR source and run its expectation suite (the feed gate).
 
-`read_feed(run)` reads the sources best precedence first. A source that cannot be read
+`read_feed(run)` reads the sources best precedence first, warning about each source
+whose transport is weakened (`verify: false`, `insecure: true`). A source that cannot be read
 at all ends the stage with `error` (one line naming it: bad input, exit 2). A feed the
 gate stops has `halt`; a `final` halt (an empty feed, a required column missing) cannot
 be overridden and carries no records, while too many invalid rows can be overridden
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from connectors.base import SourceError
 from connectors.factory import build_source
 from expectations.runner import validate_feed
+from jml.config import weakened
 from jml.lifecycle import Ending
 from jml.model import HrRecord, Issue
 from pipeline.run import Run
@@ -48,6 +50,8 @@ def read_feed(run: Run) -> Feed:
     rows = invalid = 0
     halt: str | None = None
     for source in sorted(run.config.sources, key=lambda s: s.precedence):
+        for warning in weakened(source):
+            run.log.warning("source %s: %s", source.name, warning)
         try:
             frame = build_source(source, run.config.base_dir).read()
         except SourceError as exc:  # bad input, not a crash: no traceback in the run's log

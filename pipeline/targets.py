@@ -5,7 +5,8 @@ whose connector cannot be built: a secret not set) is unreachable for the run, w
 `failed_operation` issue naming it, and is skipped. In a recorded run that writes,
 operations an earlier run left `pending` (it was killed mid-apply) are then settled
 against what the targets show: `done` if applied, else `failed` (this run's plan does
-what is still missing). A target with `verify: false` is warned about on every run.
+what is still missing). A target whose transport is weakened (`verify: false`,
+`insecure: true`) is warned about on every run.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from connectors.base import ConnectorError
+from jml.config import weakened
 from jml.model import Issue, IssueKind, Snapshot
 from jml.operations import from_journal
 from jml.plan import AccountIndex, is_applied
@@ -50,11 +52,8 @@ def read_targets(run: Run) -> TargetState:
     snapshots: dict[str, Snapshot] = {}
     unreachable: dict[str, Issue] = {}
     for target in run.config.targets:
-        if getattr(target, "verify", True) is False:
-            run.log.warning(
-                "target %s: TLS certificate verification is OFF (verify: false); anyone on"
-                " the path can read and change what jml sends", target.name,
-            )  # fmt: skip
+        for warning in weakened(target):
+            run.log.warning("target %s: %s", target.name, warning)
         try:
             snapshots[target.name] = run.targets[target.name].read()
         except ConnectorError as exc:

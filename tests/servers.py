@@ -2,45 +2,60 @@
 
 `scripted_server(respond)` is a plain HTTP server in a thread that answers every request
 with what `respond(method, path)` says: for faults a real SCIM server cannot be made to
-produce on demand (429 with Retry-After, 503, slow answers).
+produce on demand (429 with Retry-After, 503, slow answers, endless bodies, redirects);
+over HTTPS with `tls=`.
 
-`hris_server()` serves an HRIS REST API (paged workers, a bearer token, queued faults)
-for the REST source's tests.
+`hris_server()` serves an HRIS REST API (paged workers, a bearer token, queued faults,
+redirects) for the REST source's tests.
+
+`capture_proxy()` is a forward HTTP proxy that records every request it is asked to
+relay (and relays it), to show what goes through a proxy and what does not.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
+
 
 @dataclass(frozen=True, slots=True)
 class Scripted:
-    """What a scripted server answers: a status, headers, a JSON body, after a delay."""
+    """What a scripted server answers: a status, headers, a JSON body, after a delay;
+    or, with `chunks`, a body streamed chunk by chunk (chunked encoding, no length)
+    until the iterable ends or the client hangs up."""
 
     status: int = 200
     body: object = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    chunks: Iterable[bytes] | None = None
 
 
 @dataclass(slots=True)
 class ScriptedServer:
-    """A running scripted server: its `url` and the (method, path) of each request."""
+    """A running scripted server: its `url`, the (method, path) of each request, and
+    how many bytes of streamed bodies it wrote (`streamed`)."""
 
     url: str
     requests: list[tuple[str, str]] = field(default_factory=list)
+    streamed: int = 0
 
 
 @contextmanager
-def scripted_server(respond: Callable[[str, str], Scripted]) -> Iterator[ScriptedServer]:
-    """Serve HTTP on a free loopback port, answering each request with `respond(method,
-    path)` (path with its query string); stop on exit."""
+def scripted_server(
+    respond: Callable[[str, str], Scripted], *, tls: ssl.SSLContext | None = None
+) -> Iterator[ScriptedServer]:
+    """Serve HTTP (HTTPS with a `tls` server context) on a free loopback port, answering
+    each request with `respond(method, path)` (path with its query string); stop on
+    exit."""
     server_state = ScriptedServer(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -60,11 +75,19 @@ def scripted_server(respond: Callable[[str, str], Scripted]) -> Iterator[Scripte
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Type", "application/scim+json")
-                self.send_header("Content-Length", str(len(payload)))
+                if answer.chunks is None:
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test)
+                for chunk in answer.chunks:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    server_state.streamed += len(chunk)
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+                self.close_connection = True  # the client gave up (a timeout test, a refused body)
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _answer
 
@@ -73,7 +96,9 @@ def scripted_server(respond: Callable[[str, str], Scripted]) -> Iterator[Scripte
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
-    server_state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    server_state.url = f"{'https' if tls else 'http'}://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="scripted-server", daemon=True
     )
@@ -93,14 +118,16 @@ def scripted_server(respond: Callable[[str, str], Scripted]) -> Iterator[Scripte
 class HrisServer:
     """A running HRIS API: `url` of its first page, the bearer `token` it wants, the
     `pages` it serves (path -> JSON body, editable between reads), `faults` to answer
-    first (path -> list of Scripted, consumed in order) and the `requests` it got
-    (method, path, whether the token was right, monotonic time)."""
+    first (path -> list of Scripted, consumed in order), `redirects` (path -> the
+    Location a 302 sends to) and the `requests` it got (method, path, whether the token
+    was right, monotonic time)."""
 
     url: str
     token: str
     pages: dict[str, object]
     faults: dict[str, list[Scripted]]
     requests: list[tuple[str, str, bool, float]]
+    redirects: dict[str, str] = field(default_factory=dict)
 
     def paged(self, workers: list[dict], *, size: int, relative: bool = True) -> None:
         """Serve `workers` as pages of `size` under /workers?page=N, each with a `next`
@@ -118,7 +145,8 @@ class HrisServer:
 def hris_server(token: str = "hris-token") -> Iterator[HrisServer]:
     """Serve an HRIS REST API on a free loopback port: GET of a known path answers its
     JSON page (401 without `Authorization: Bearer <token>`), after any faults queued
-    for that path; an unknown path is 404. Stops on exit."""
+    for that path; a path in `redirects` answers 302; an unknown path is 404. Stops on
+    exit."""
     state = HrisServer(url="", token=token, pages={}, faults={}, requests=[])
 
     class Handler(BaseHTTPRequestHandler):
@@ -130,6 +158,8 @@ def hris_server(token: str = "hris-token") -> Iterator[HrisServer]:
             queued = state.faults.get(self.path)
             if queued:
                 answer = queued.pop(0)
+            elif self.path in state.redirects:
+                answer = Scripted(302, {}, {"Location": state.redirects[self.path]})
             elif not authorised:
                 answer = Scripted(401, {"error": "unauthorised"})
             elif self.path in state.pages:
@@ -164,3 +194,65 @@ def hris_server(token: str = "hris-token") -> Iterator[HrisServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+# -- a forward proxy ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CaptureProxy:
+    """A running forward proxy: its `url` (for `proxy:` or `HTTP_PROXY`) and, for each
+    request it was asked to relay, (method, the absolute URL, the request's headers)."""
+
+    url: str
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+
+@contextmanager
+def capture_proxy() -> Iterator[CaptureProxy]:
+    """Serve a forward HTTP proxy on a free loopback port: it records each request and
+    relays it to the absolute URL it names (CONNECT, for HTTPS, is recorded and refused
+    with 405); stops on exit."""
+    state = CaptureProxy(url="")
+    upstream = httpx.Client(trust_env=False, timeout=30)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _relay(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = dict(self.headers.items())
+            state.requests.append((self.command, self.path, headers))
+            if self.command == "CONNECT":
+                self.send_response(405)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            relayed = {k: v for k, v in headers.items() if k.lower() not in ("host", "proxy-connection", "connection")}
+            answer = upstream.request(self.command, self.path, headers=relayed, content=body)
+            self.send_response(answer.status_code)
+            for name, value in answer.headers.items():
+                if name.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer.content)))
+            self.end_headers()
+            self.wfile.write(answer.content)
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_CONNECT = _relay
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+        upstream.close()

@@ -6,8 +6,9 @@ the list of workers at the dotted path `items` of the JSON answer, and follows t
 the dotted path `next` (relative URLs are resolved against the page's URL) until it is
 absent, null or empty. Each item becomes one row: for every `fields` entry
 `{column: dotted path}`, the value at that path inside the item (a missing path: None).
-A `next` URL on another origin (scheme, host, port) than `url` is refused, so the token
-never leaves the configured API. The frame is the one every source returns
+A `next` URL on another origin (scheme, host, port) than `url` is refused, and so is a
+redirect to one (connectors.http), so the token never leaves the configured API; the
+client takes no proxy or trust store from the environment. The frame is the one every source returns
 (connectors.sources.frames): cells as text, `_row` the item's position over all pages.
 
 A dotted path walks objects by key and arrays by index: `data.workers`, `name.given`,
@@ -19,10 +20,13 @@ the server's Retry-After, within the attempt and time caps); only the failing pa
 fetched again.
 
 Every failure is a SourceError whose one-line message names the source and the page:
-the token variable is not set, a page failed for good (an HTTP status, a timeout after
-the last try), an answer is not JSON, `items` is not a list, an item is not an object
-or a field is not a single value, `next` repeats a page already read or the pages exceed
-`config.max_pages`. The token never appears in a message or a log.
+the token variable is not set, `ca_file` cannot be used, a page failed for good (an HTTP
+status, a timeout after the last try, a redirect to another origin), an answer is not
+JSON, `items` is not a list, an item is not an object or a field is not a single value.
+Reads are bounded (connectors.bounds): `next` repeating a page's URL, a page repeating
+the items of an earlier page under a new URL, more than `config.max_pages` pages, an
+answer larger than `config.max_response_mb` or JSON nested deeper than 64 levels ends
+the read. The token never appears in a message or a log.
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from connectors.base import Permanent, Retryable, SourceError, TargetError, secret
-from connectors.http import error_for_status, translate_httpx
+from connectors.base import ConfigurationError, Permanent, Retryable, SourceError, TargetError, secret
+from connectors.bounds import Pages
+from connectors.http import error_for_status, exchange, http_client, origin_of
 from connectors.retry import call_with_retries
 from connectors.sources.frames import text_frame
 from jml.config import RestSource
@@ -83,55 +88,66 @@ class RestSourceConnector:
         """Every item of every page as a frame of text plus `_row`; SourceError."""
         started = time.monotonic()
         config = self._config
-        columns = list(config.fields)
-        paths = list(config.fields.values())
         rows: list[list[Any]] = []
         seen: set[str] = set()
         url: str | None = config.url
-        pages = 0
-        # Redirects are followed; httpx drops the Authorization header on a redirect to
-        # another origin.
-        with httpx.Client(
-            headers=self._headers, timeout=config.timeout, verify=config.verify, follow_redirects=True
-        ) as client:
+        pages = Pages("", config.max_pages)
+        try:
+            client = http_client(config, what=f"source {self.name}", headers=self._headers)
+        except ConfigurationError as exc:
+            raise SourceError(str(exc)) from None
+        with client:
             while url:
                 if url in seen:
                     raise self._fail(url, "the next page's URL repeats a page already read")
-                if pages == config.max_pages:
-                    raise self._fail(url, f"more than max_pages ({config.max_pages}) pages")
                 seen.add(url)
-                pages += 1
-                body = self._page(client, url)
-                items = dig(body, config.items)
-                if not isinstance(items, list):
-                    raise self._fail(url, f"`{config.items}` is not a list of workers")
-                for position, item in enumerate(items):
-                    if not isinstance(item, dict):
-                        raise self._fail(url, f"item {position} of `{config.items}` is not an object")
-                    rows.append([dig(item, path) for path in paths])
-                following = dig(body, config.next) if config.next else None
-                if following is not None and not isinstance(following, str):
-                    raise self._fail(url, f"`{config.next}` is not a URL")
-                url = self._next_url(url, following) if following else None
-        frame = text_frame(self.name, columns, rows)
+                body = self._page(client, url, pages)
+                rows += self._rows(url, body, pages)
+                url = self._next_url(url, body)
+        frame = text_frame(self.name, list(config.fields), rows)
         log.info(
             "source %s: read %d rows from %d pages in %.2f s",
-            self.name, len(frame), pages, time.monotonic() - started,
+            self.name, len(frame), pages.count, time.monotonic() - started,
         )  # fmt: skip
         return frame
 
-    def _next_url(self, url: str, following: str) -> str:
-        """The next page's absolute URL; it must stay on the configured origin, so the
-        token is never sent elsewhere."""
+    def _rows(self, url: str, body: object, pages: Pages) -> list[list[Any]]:
+        """The rows of one page (the value at each field's path in each item); the page
+        must not repeat the items of one already read."""
+        items = dig(body, self._config.items)
+        if not isinstance(items, list):
+            raise self._fail(url, f"`{self._config.items}` is not a list of workers")
+        paths = list(self._config.fields.values())
+        rows = []
+        for position, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise self._fail(url, f"item {position} of `{self._config.items}` is not an object")
+            rows.append([dig(item, path) for path in paths])
+        try:
+            pages.check(items)
+        except Permanent as exc:
+            raise self._fail(url, str(exc)) from None
+        return rows
+
+    def _next_url(self, url: str, body: object) -> str | None:
+        """The next page's absolute URL (None after the last page); it must stay on the
+        configured origin, so the token is never sent elsewhere."""
+        following = dig(body, self._config.next) if self._config.next else None
+        if following is not None and not isinstance(following, str):
+            raise self._fail(url, f"`{self._config.next}` is not a URL")
+        if not following:
+            return None
         joined = httpx.URL(url).join(following)
-        origin = httpx.URL(self._config.url)
-        if (joined.scheme, joined.host, joined.port) != (origin.scheme, origin.host, origin.port):
-            raise self._fail(url, f"the next page's URL leaves {origin.scheme}://{origin.netloc.decode()}")
+        origin = origin_of(self._config.url)
+        if origin_of(joined) != origin:
+            raise self._fail(url, f"the next page's URL leaves {origin}")
         return str(joined)
 
-    def _page(self, client: httpx.Client, url: str) -> object:
-        """One page's JSON, tried again per the retry policy on transient failures."""
+    def _page(self, client: httpx.Client, url: str, pages: Pages) -> object:
+        """One more page's JSON (refused past `max_pages`), tried again per the retry
+        policy on transient failures."""
         try:
+            pages.take()
             return call_with_retries(lambda: self._get(client, url), self._config.retry)
         except TargetError as exc:
             attempts = self._config.retry.attempts
@@ -139,16 +155,14 @@ class RestSourceConnector:
             raise self._fail(url, f"{exc}{tries}") from None
 
     def _get(self, client: httpx.Client, url: str) -> object:
-        """GET one page: Retryable for what may pass, another TargetError for the rest."""
-        with translate_httpx("", self._config.timeout):
-            response = client.get(url)
-        status = response.status_code
-        if status >= 400:
-            raise error_for_status("", status, retry_after=response.headers.get("Retry-After"))
-        try:
-            return response.json()
-        except ValueError:
-            raise Permanent(f"HTTP {status}: the answer is not JSON") from None
+        """GET one page, within the bounds: Retryable for what may pass, another
+        TargetError for the rest."""
+        config = self._config
+        request = client.build_request("GET", url)
+        answer = exchange(client, request, what="", timeout=config.timeout, max_mb=config.max_response_mb)
+        if answer.status >= 400:
+            raise error_for_status("", answer.status, retry_after=answer.headers.get("Retry-After"))
+        return answer.json(f"HTTP {answer.status}")
 
     def _fail(self, url: str, why: str) -> SourceError:
         shown = httpx.URL(url).copy_with(query=None)

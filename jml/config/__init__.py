@@ -27,6 +27,7 @@ from jml.config.common import (
     describe_validation_error,
     read_yaml,
 )
+from jml.config.network import Endpoint, HttpEndpoint, weakened
 from jml.config.run import (
     AlertChannel,
     LifecycleConfig,
@@ -41,11 +42,11 @@ from jml.config.sources import CsvSource, RestSource, SqlSource
 from jml.config.targets import LdapTarget, ScimTarget, SqlRoles, SqlTarget, SqlUsers
 
 __all__ = [
-    "AlertChannel", "Column", "Config", "ConfigError", "CsvSource", "DottedPath", "EnvName", "Identifier",
-    "LdapTarget", "LifecycleConfig", "LockConfig", "Name", "RestSource", "RetryPolicy", "SafetyConfig",
-    "ScheduleConfig", "SchedulesConfig", "ScimTarget", "SlackAlert", "SourceConfig", "SqlRoles", "SqlSource",
-    "SqlTarget", "SqlUsers", "Strict", "TargetConfig", "WebhookAlert", "anchor_sqlite_url",
-    "describe_validation_error", "load_config", "read_yaml",
+    "AlertChannel", "Column", "Config", "ConfigError", "CsvSource", "DottedPath", "Endpoint", "EnvName",
+    "HttpEndpoint", "Identifier", "LdapTarget", "LifecycleConfig", "LockConfig", "Name", "RestSource", "RetryPolicy",
+    "SafetyConfig", "ScheduleConfig", "SchedulesConfig", "ScimTarget", "SlackAlert", "SourceConfig", "SqlRoles",
+    "SqlSource", "SqlTarget", "SqlUsers", "Strict", "TargetConfig", "WebhookAlert", "anchor_sqlite_url",
+    "describe_validation_error", "load_config", "read_yaml", "weakened",
 ]  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from pydantic import (
 )
 
 from jml.config.common import Column, DottedPath, EnvName, Name, RetryPolicy, SqlUrl, Strict
+from jml.config.network import HttpEndpoint
 
 
 class CsvSource(Strict):
@@ -19,10 +20,11 @@ class CsvSource(Strict):
     precedence: int = Field(default=1, ge=1)
 
 
-class RestSource(Strict):
+class RestSource(HttpEndpoint):
     """An HRIS REST API: GET `url`, the rows at `items` (a dotted path), the next page's
     URL at `next` (absent or empty: the last page); `fields` maps each feed column to
-    a dotted path inside one item. Transient failures are retried per `retry`."""
+    a dotted path inside one item. Transient failures are retried per `retry`. Reached
+    as an `HttpEndpoint` (jml.config.network): TLS, proxy, and the bounds on a read."""
 
     name: Name
     type: Literal["rest"]
@@ -32,9 +34,6 @@ class RestSource(Strict):
     next: DottedPath | None = None
     fields: dict[Column, DottedPath] = Field(min_length=1)
     precedence: int = Field(default=1, ge=1)
-    verify: bool = True
-    timeout: float = Field(default=30.0, gt=0)
-    max_pages: int = Field(default=10_000, ge=1)
     retry: RetryPolicy = RetryPolicy()
 
 

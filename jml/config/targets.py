@@ -9,15 +9,17 @@ from pydantic import (
 )
 
 from jml.config.common import EnvName, Identifier, Name, RetryPolicy, SqlUrl, Strict
+from jml.config.network import Endpoint, HttpEndpoint
 
 
-class ScimTarget(Strict):
+class ScimTarget(HttpEndpoint):
+    """A SCIM 2.0 service provider at `url` (the base URL of its endpoints), reached as
+    an `HttpEndpoint` (jml.config.network): TLS, proxy, and the bounds on a read."""
+
     name: Name
     type: Literal["scim"]
     url: str = Field(pattern=r"^https?://")
     token_env: str | None = None
-    verify: bool = True
-    timeout: float = Field(default=30.0, gt=0)
     concurrency: int = Field(default=8, ge=1, le=64)
     page_size: int = Field(default=500, ge=1, le=10000)
     bulk: bool = True  # use the Bulk endpoint when the server advertises it
@@ -25,9 +27,10 @@ class ScimTarget(Strict):
 
 
 
-class LdapTarget(Strict):
+class LdapTarget(Endpoint):
     """An LDAP directory: accounts `uid=<employee_id>,<people_dn>` (moved under
-    `disabled_dn` while disabled), entitlements `member` of `cn=<name>,<groups_dn>`."""
+    `disabled_dn` while disabled), entitlements `member` of `cn=<name>,<groups_dn>`;
+    reached as an `Endpoint` (jml.config.network: TLS, cleartext only to loopback)."""
 
     name: Name
     type: Literal["ldap"]
@@ -37,8 +40,6 @@ class LdapTarget(Strict):
     people_dn: str = Field(min_length=1)
     groups_dn: str = Field(min_length=1)
     disabled_dn: str = Field(min_length=1)
-    verify: bool = True
-    timeout: float = Field(default=30.0, gt=0)
     page_size: int = Field(default=500, ge=1, le=10000)
     retry: RetryPolicy = RetryPolicy()
 

@@ -55,10 +55,10 @@ def test_same_name_and_manager_is_not_a_duplicate() -> None:
 
 
 def test_sources_must_have_distinct_precedences() -> None:
-    base = {"targets": [{"name": "app", "type": "scim", "url": "http://x"}], "policy": "p.yaml"}
+    base = {"targets": [{"name": "app", "type": "scim", "url": "https://x"}], "policy": "p.yaml"}
     sources = [
         {"name": "hr", "type": "csv", "path": "a.csv"},
-        {"name": "hris", "type": "rest", "url": "http://h/w", "items": "data", "fields": {"employee_id": "id"}},
+        {"name": "hris", "type": "rest", "url": "https://h/w", "items": "data", "fields": {"employee_id": "id"}},
     ]
     with pytest.raises(ValidationError, match="sources hr and hris have the same precedence 1"):
         Config.model_validate({**base, "sources": sources})

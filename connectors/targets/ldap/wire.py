@@ -1,9 +1,10 @@
 """The LDAP side of the driver: one bound connection, its requests and paged searches,
 and LDAP results (RFC 4511 §4.1.9) as the typed errors of `connectors.base`.
 
-`Wire(config, password)` opens nothing yet. The first request connects
+`Wire(config, password)` opens nothing yet (a ConfigurationError when `ca_file` is not
+a file it can read). The first request connects
 (`Server(host, port=port)`, LDAPS for an `ldaps://` URL, the certificate checked unless
-`verify: false`) and binds as `bind_dn`; the connection is kept until `close()`, or
+`verify: false`, against `ca_file` when the config names one) and binds as `bind_dn`; the connection is kept until `close()`, or
 until a transport failure drops it (the next request then opens a new one). Requests
 go one at a time (ldap3's connection holds the last result).
 
@@ -31,7 +32,7 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 from ldap3.protocol.rfc4527 import post_read_control
 
-from connectors.base import Conflict, NotFound, Permanent, Retryable, TargetError
+from connectors.base import ConfigurationError, Conflict, NotFound, Permanent, Retryable, TargetError
 from connectors.targets.ldap.dn import render_dn
 from connectors.targets.ldap.entries import Found
 from jml.config import LdapTarget
@@ -85,7 +86,13 @@ class Wire:
     def __init__(self, config: LdapTarget, password: str) -> None:
         url = urlsplit(config.url)
         secure = url.scheme == "ldaps"
-        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED if config.verify else ssl.CERT_NONE)
+        try:
+            tls = ldap3.Tls(
+                validate=ssl.CERT_REQUIRED if config.verify else ssl.CERT_NONE,
+                ca_certs_file=str(config.ca_file) if config.ca_file is not None else None,
+            )
+        except ldap_errors.LDAPSSLConfigurationError:
+            raise ConfigurationError(f"target {config.name}: ca_file {config.ca_file}: no such file") from None
         self.name = config.name
         self._config = config
         self._server = ldap3.Server(

@@ -3,9 +3,12 @@ every failure into the typed errors of `connectors.base` (with the server's SCIM
 `detail`, RFC 7644 §3.12), and the discovery of the server's Bulk capability.
 
 The client sends `Authorization: Bearer <token>` (the token from the environment
-variable the config names), keeps at most `concurrency` connections, verifies TLS
-unless `verify: false`. Messages name the target and the endpoint, never the token,
-ids of people or attribute values.
+variable the config names), keeps at most `concurrency` connections, and is built and
+exchanges as every HTTP client of jml does (connectors.http: TLS verified unless
+`verify: false`, the config's proxy and CA file, never the environment's, redirects
+only within the origin). Every answer is bounded (connectors.bounds): at most
+`max_response_mb`, JSON at most 64 levels deep; past them, Permanent. Messages name
+the target and the endpoint, never the token, ids of people or attribute values.
 """
 
 from __future__ import annotations
@@ -15,10 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from connectors.base import NotFound, Permanent, secret
-from connectors.http import error_for_status, translate_httpx
+from connectors.http import Answer, error_for_status, exchange, http_client
 from connectors.targets.scim.resources import OK_DISCOVERY, Request
 from jml.config import ScimTarget
 
@@ -45,45 +46,45 @@ class ScimClient:
             headers["Authorization"] = f"Bearer {secret(environ, config.token_env, f'target {config.name}')}"
         self.name = config.name
         self._timeout = config.timeout
-        self._http = httpx.Client(
-            base_url=config.url.rstrip("/") + "/",
+        self._max_mb = config.max_response_mb
+        self._http = http_client(
+            config,
+            what=f"target {config.name}",
             headers=headers,
-            timeout=config.timeout,
-            verify=config.verify,
-            limits=httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=config.concurrency),
+            base_url=config.url.rstrip("/") + "/",
+            max_connections=config.concurrency,
         )
         self._capabilities: Capabilities | None = None
 
     def close(self) -> None:
         self._http.close()
 
-    def send(self, request: Request) -> httpx.Response:
-        """One request; a status outside `request.ok` or a transport failure is raised
-        as its typed error."""
+    def send(self, request: Request) -> Answer:
+        """One request and its answer, read within the bounds; a status outside
+        `request.ok`, a transport failure or a broken bound is raised as its typed
+        error."""
         what = f"{self.name}: {request.what}"
         headers = {"Content-Type": MEDIA_TYPE} if request.body is not None else None
         content = dumps(request.body) if request.body is not None else None
-        with translate_httpx(what, self._timeout):
-            response = self._http.request(
-                request.method, request.path, params=request.params, content=content, headers=headers
-            )
-        if response.status_code in request.ok:
-            return response
+        built = self._http.build_request(
+            request.method, request.path, params=request.params, content=content, headers=headers
+        )
+        answer = exchange(self._http, built, what=what, timeout=self._timeout, max_mb=self._max_mb)
+        if answer.status in request.ok:
+            return answer
         try:
-            payload: Any = response.json()
-        except ValueError:
-            payload = response.text[:200]
-        raise error_for_status(what, response.status_code, error_detail(payload), response.headers.get("Retry-After"))
+            payload: Any = answer.json(what)
+        except Permanent:
+            payload = answer.body[:200].decode("utf-8", errors="replace")
+        raise error_for_status(what, answer.status, error_detail(payload), answer.headers.get("Retry-After"))
 
     def json(self, request: Request) -> dict:
-        """`send`, and the answer as a JSON object (Permanent when it is not one)."""
-        response = self.send(request)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise Permanent(f"{self.name}: {request.what}: the answer is not JSON") from exc
+        """`send`, and the answer as a JSON object (Permanent when it is not one, or
+        nests deeper than the bound)."""
+        what = f"{self.name}: {request.what}"
+        body = self.send(request).json(what)
         if not isinstance(body, dict):
-            raise Permanent(f"{self.name}: {request.what}: the answer is not a JSON object")
+            raise Permanent(f"{what}: the answer is not a JSON object")
         return body
 
     def capabilities(self) -> Capabilities:

@@ -5,7 +5,8 @@ A handle is the user's SCIM id. The mapping of attributes is in
 
 - `read` pages through /Users and /Groups (both at once); an account's `manager` is read
   back as the manager's externalId (None when unknown), its entitlements are the
-  displayNames of the groups listing it.
+  displayNames of the groups listing it. Each listing is bounded (connectors.bounds):
+  more than `max_pages` pages, or a page repeating an earlier one, is Permanent.
 - `lookup` is one filter query (`externalId eq "a" or ...`) per call; two users with
   one externalId are a Conflict.
 - An entitlement is membership of the Group of that displayName; the driver remembers
@@ -30,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from connectors.base import Conflict, GroupMissing, NotFound, Permanent, TargetSchema
+from connectors.bounds import Pages
 from connectors.kernel.driver import Driver, Handle, Reading
 from connectors.targets.scim import resources as scim
 from connectors.targets.scim.bulk import ScimBulk
@@ -101,13 +103,16 @@ class ScimDriver(Driver):
         return Reading(Snapshot(target=self.name, accounts=accounts, groups=set(group_ids)), handles)
 
     def _list(self, endpoint: str) -> list[dict]:
-        """Every resource of an endpoint, paged by index."""
+        """Every resource of an endpoint, paged by index, within the page bounds."""
         page_size = self._config.page_size
+        pages = Pages(f"{self.name}: GET {endpoint}", self._config.max_pages)
         resources: dict[str, dict] = {}
         start = 1
         while True:
+            pages.take()
             body = self._client.json(scim.list_page(endpoint, start, page_size))
             page = [item for item in body.get("Resources") or () if isinstance(item, dict)]
+            pages.check(page)
             for item in page:
                 resources.setdefault(str(item.get("id")), item)
             start += len(page)
