@@ -2,9 +2,9 @@
 never a control sequence (SPEC "Fail closed").
 
 `literal(value)` is a `rich.text.Text` (which Rich never parses as markup: `[/]` and
-`[link=...]` stay characters) with every character that is not printable written as its
-escape (`\\n`, `\\x1b`, `\\u202e`), so no value can end a table line, move the cursor,
-open a hyperlink or reverse the text; and redacted (`jml.secrets.redact`). `table(title,
+`[link=...]` stay characters) of `jml.text.visible(value)`: every character that is not
+printable written as its escape, so no value can end a table line, move the cursor,
+open a hyperlink or reverse the text; and redacted. `table(title,
 columns, rows)` builds a table whose title and every cell are literal; every table of
 the CLI and the demo is made by it, and every message quoting such text uses `literal`.
 """
@@ -16,17 +16,14 @@ from collections.abc import Iterable, Sequence
 from rich.table import Table
 from rich.text import Text
 
-from jml.secrets import redact
+from jml.text import visible
 
 __all__ = ["literal", "table"]
 
 
 def literal(value: object, style: str = "") -> Text:
     """`value` as terminal text shown as it is (see the module docstring)."""
-    text = "" if value is None else str(value)
-    if not text.isprintable():
-        text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
-    return Text(redact(text), style=style)
+    return Text(visible(value), style=style)
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]], *, right: bool = False) -> Table:

@@ -11,21 +11,29 @@
   open, else `converged`.
 It finishes the run with its JSON document (`jml run --json`), appends `run_finished`
 to the audit trail, and returns the document. `summary_markdown` is the markdown of a
-document (the run's summary artifact).
+document (the run's summary artifact); every text in it that did not come from jml
+itself (a halt naming a feed's columns, a target's name) is escaped by
+`markdown_literal`, so it renders as the characters it is, never as a link, an image,
+HTML, emphasis or a new table row.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from jml.ledger import AuditEntry, ExceptionRecord
 from jml.model import Issue, IssueKind
 from jml.outcome import ATTENTION, CONVERGED, FAILED, HALTED
+from jml.text import visible
 from pipeline.outcome import Execution, Planned, Scope, all_issues, movement, skipped_targets
 from pipeline.run import Run
 
-__all__ = ["halt_issue", "live_issues", "record_run", "summary_markdown"]
+__all__ = ["halt_issue", "live_issues", "markdown_literal", "record_run", "summary_markdown"]
+
+#: CommonMark lets a backslash escape every ASCII punctuation character.
+_PUNCTUATION = frozenset(string.punctuation)
 
 
 def halt_issue(message: str, figures: dict[str, Any]) -> Issue:
@@ -118,16 +126,22 @@ def run_document(
     }
 
 
+def markdown_literal(value: object) -> str:
+    """`value` as Markdown that renders as exactly `jml.text.visible(value)`: printable,
+    redacted, and every ASCII punctuation character backslash-escaped."""
+    return "".join("\\" + ch if ch in _PUNCTUATION else ch for ch in visible(value))
+
+
 def summary_markdown(document: dict[str, Any]) -> str:
     """The markdown summary artifact of a run."""
     ops = document["operations"]
     lines = [
-        f"# {document.get('flow', 'hr-sync')} run {document['run_id']}: {document['status']}",
+        f"# {markdown_literal(document.get('flow', 'hr-sync'))} run {document['run_id']}: {document['status']}",
         "",
-        f"As of **{document['as_of']}**" + (" (dry run)" if document["dry_run"] else ""),
+        f"As of **{markdown_literal(document['as_of'])}**" + (" (dry run)" if document["dry_run"] else ""),
     ]
     if document["halt"]:
-        lines += ["", f"**Halted**: {document['halt']}"]
+        lines += ["", f"**Halted**: {markdown_literal(document['halt'])}"]
     lines += [
         "",
         "| planned | applied | failed | parked | exceptions open | opened | closed |",
@@ -146,8 +160,8 @@ def summary_markdown(document: dict[str, Any]) -> str:
         lines += ["", "| target | operations |", "|---|---|"]
         for target, counts in sorted(document["per_target"].items()):
             detail = ", ".join(f"{action} {n}" for action, n in sorted(counts.items()))
-            lines.append(f"| {target} | {detail} |")
+            lines.append(f"| {markdown_literal(target)} | {markdown_literal(detail)} |")
     if document["timings"]:
         lines += ["", "| stage | seconds |", "|---|---|"]
-        lines += [f"| {stage} | {sec} |" for stage, sec in document["timings"].items()]
+        lines += [f"| {markdown_literal(stage)} | {sec} |" for stage, sec in document["timings"].items()]
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """The artifacts an operator looks at in the Prefect UI: the run's summary, the table
 of exceptions it opened, and the progress of apply. Published by the flows, keyed by
 flow (`<flow>-summary`, `<flow>-exceptions`, `<flow>-apply-progress`), so the UI keeps
-one history per flow.
+one history per flow. Text that came from HR or a target is shown through
+`jml.text.visible` (the summary's Markdown also escapes it: `pipeline.report`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from prefect.artifacts import (
 )
 
 from jml.outcome import FAILED, HALTED
+from jml.text import visible
 from pipeline.report import summary_markdown
 from pipeline.run import Run
 
@@ -41,7 +43,7 @@ def _publish_exceptions(run: Run, flow: str) -> None:
     more = f" (first {MAX_ROWS} of {len(opened)})" if len(opened) > MAX_ROWS else ""
     create_table_artifact(
         key=f"{flow}-exceptions",
-        table=[{column: getattr(row, column) or "" for column in COLUMNS} for row in shown]
+        table=[{column: visible(getattr(row, column)) for column in COLUMNS} for row in shown]
         or [dict.fromkeys(COLUMNS, "")],
         description=f"{flow} run {run.run_id}: {len(opened)} exceptions opened{more}",
     )
