@@ -26,7 +26,7 @@ from jml.ledger import LedgerError, RunLocked
 from jml.lifecycle import today
 from jml.operations import describe
 from jml.outcome import EXIT_CODES
-from jml.secrets import SecretError, read_secret, redact, redacting_logs
+from jml.secrets import SecretError, read_secret, redact, redacting_logs, remember
 
 app = typer.Typer(
     add_completion=False,
@@ -315,21 +315,31 @@ def serve(
 
 
 def _check_prefect_api() -> None:
-    """`jml serve` needs a reachable Prefect server (exit 2 without one, 1 if down)."""
+    """`jml serve` needs a reachable Prefect server (exit 2 without one, 1 if down) that
+    accepts its credentials (PREFECT_API_AUTH_STRING, when the server demands Basic
+    authentication: exit 2 when refused; the string is a secret, never printed)."""
+    import base64
+
     import httpx
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL
 
-    url = os.environ.get("PREFECT_API_URL")
-    if not url:
-        from prefect.settings import PREFECT_API_URL
-
-        url = PREFECT_API_URL.value()
+    url = os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()
     if not url:
         raise Exit(2, "error: PREFECT_API_URL is not set: point it at a Prefect server's API"
                       " (e.g. http://127.0.0.1:4200/api)")  # fmt: skip
+    auth = PREFECT_API_AUTH_STRING.value()
+    headers = {}
+    if auth:
+        remember(auth)
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode("ascii")
     try:
         httpx.get(f"{url.rstrip('/')}/health", timeout=10).raise_for_status()
+        answer = httpx.get(f"{url.rstrip('/')}/admin/version", headers=headers, timeout=10)
     except httpx.HTTPError as exc:
         raise Exit(1, f"error: the Prefect API at {url} does not answer: {exc}") from None
+    if answer.status_code == 401:
+        given = "refused PREFECT_API_AUTH_STRING" if auth else "demands authentication and PREFECT_API_AUTH_STRING is not set"
+        raise Exit(2, f"error: the Prefect API at {url} {given}: set it to the server's auth string (user:password)")
 
 
 def _fail(code: int, message: str) -> None:

@@ -2,12 +2,15 @@
 
 `prefect_server(home)` runs `prefect server start` (installed beside this Python) on a
 free loopback port with its own PREFECT_HOME (so its SQLite database is private),
-waits until /api/health answers, and stops it on exit. Nothing here imports prefect:
-the server is another process.
+waits until /api/health answers, and stops it on exit. With `auth_string`
+("user:password") the server demands HTTP Basic authentication of every API call and of
+the UI (PREFECT_SERVER_API_AUTH_STRING), and `env()` hands clients the same string
+(PREFECT_API_AUTH_STRING). Nothing here imports prefect: the server is another process.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -22,35 +25,52 @@ from app.launchers.processes import answers_ok, stop, wait_until
 
 @dataclass(frozen=True, slots=True)
 class PrefectServer:
-    """A running `prefect server`: its API URL and the PREFECT_HOME it uses."""
+    """A running `prefect server`: its API URL, the PREFECT_HOME it uses and the Basic
+    authentication string it demands (None: none)."""
 
     api_url: str
     home: Path
+    auth_string: str | None = None
 
     @property
     def ui_url(self) -> str:
         """The address of the Prefect UI."""
         return self.api_url.removesuffix("/api")
 
+    def headers(self) -> dict[str, str]:
+        """The headers an HTTP client of this server's API sends (authentication)."""
+        if self.auth_string is None:
+            return {}
+        return {"Authorization": "Basic " + base64.b64encode(self.auth_string.encode()).decode("ascii")}
+
     def env(self) -> dict[str, str]:
         """Environment variables that point a process at this server."""
-        return {
+        env = {
             "PREFECT_API_URL": self.api_url,
             "PREFECT_HOME": str(self.home),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         }
+        if self.auth_string is not None:
+            env["PREFECT_API_AUTH_STRING"] = self.auth_string
+        return env
 
 
 @contextmanager
-def prefect_server(home: Path, *, startup_timeout: float = 60.0) -> Iterator[PrefectServer]:
-    """Start `prefect server start` on a free loopback port with its own PREFECT_HOME,
-    wait for /api/health, yield it, stop it on exit. Its output goes to
+def prefect_server(
+    home: Path, *, startup_timeout: float = 60.0, auth_string: str | None = None
+) -> Iterator[PrefectServer]:
+    """Start `prefect server start` on a free loopback port with its own PREFECT_HOME
+    (demanding `auth_string` when given), wait for /api/health (which Prefect answers
+    without authentication), yield it, stop it on exit. Its output goes to
     `<home>/server.log`."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    server = PrefectServer(api_url=f"http://127.0.0.1:{port}/api", home=home)
+    server = PrefectServer(api_url=f"http://127.0.0.1:{port}/api", home=home, auth_string=auth_string)
     env = {**os.environ, **server.env()}
     env.pop("PREFECT_API_URL")
+    env.pop("PREFECT_API_AUTH_STRING", None)
+    if auth_string is not None:
+        env["PREFECT_SERVER_API_AUTH_STRING"] = auth_string
     # The UI asks the API at this address (else it assumes port 4200), and links use it.
     env.update(PREFECT_UI_API_URL=server.api_url, PREFECT_UI_URL=server.ui_url)
     command = [str(Path(sys.executable).parent / "prefect"), "server", "start",

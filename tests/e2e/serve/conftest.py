@@ -1,12 +1,15 @@
 """One private Prefect server, one `jml serve` and one webhook receiver for the tests of
 serving, alerts and the UI (session-scoped: starting them costs seconds). The Prefect
-server is private to these tests so that other tests' runs never trigger their alerts.
+server is private to these tests so that other tests' runs never trigger their alerts,
+and it demands HTTP Basic authentication (README "Security": run the Prefect server
+with authentication), so every serving test is also a test of jml behind it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,7 +63,7 @@ def served(tmp_path_factory, scim_server, receiver) -> Iterator[Served]:
     config = write_world(
         root / "world", tenant.url, feed_rows(3), alerts=[{"type": "webhook", "url": receiver.url}]
     )
-    with prefect_server(root / "prefect-home") as prefect:
+    with prefect_server(root / "prefect-home", auth_string=f"jml:{secrets.token_hex(12)}") as prefect:
         log = root / "serve.log"
         env = {**os.environ, **prefect.env(), "APP_TOKEN": tenant.token, **FAST_POLL}
         process = start_serve(prefect, config, env, log)

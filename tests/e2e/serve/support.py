@@ -112,7 +112,9 @@ class Served:
     def api(self, method: str, path: str, **kwargs) -> httpx.Response:
         """One API call; a 503 (the server's database busy under load) is tried again."""
         for attempt in range(6):
-            response = httpx.request(method, f"{self.prefect.api_url}{path}", timeout=30, **kwargs)
+            response = httpx.request(
+                method, f"{self.prefect.api_url}{path}", timeout=30, headers=self.prefect.headers(), **kwargs
+            )
             if response.status_code != 503:
                 break
             time.sleep(0.5 * 2**attempt)
@@ -151,7 +153,9 @@ def wait_for_deployments(prefect: PrefectServer, process: subprocess.Popen, log:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, f"jml serve exited {process.returncode}:\n{log.read_text()[-3000:]}"
-        found = httpx.post(f"{prefect.api_url}/deployments/filter", json={}, timeout=10).json()
+        found = httpx.post(
+            f"{prefect.api_url}/deployments/filter", json={}, timeout=10, headers=prefect.headers()
+        ).json()
         if {d["name"] for d in found} >= set(DEPLOYMENTS):
             return
         time.sleep(0.5)

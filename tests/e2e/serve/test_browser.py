@@ -1,6 +1,7 @@
 """The Prefect UI in a real browser: Debian's Chromium, headless, driven by Playwright
 for Python. It opens the hr-sync deployment's page, runs it with the Run button (Quick
-run), and sees the run complete. The screenshots are kept in test-output/browser/."""
+run), and sees the run complete. The served Prefect server demands authentication: the
+test logs in on the UI's Login page first. The screenshots are kept in test-output/browser/."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def test_run_hr_sync_from_its_deployment_page_and_see_it_complete(served: Served
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(30_000)
             page.goto(f"{served.prefect.ui_url}/deployments")
+            log_in(page, served)
             page.get_by_role("link", name="hr-sync", exact=True).first.click()
             expect(page).to_have_url(re.compile(r"/deployments/deployment/"))
             shot(page, "1-deployment")
@@ -48,6 +50,14 @@ def test_run_hr_sync_from_its_deployment_page_and_see_it_complete(served: Served
     assert run["deployment_id"] == served.deployment("hr-sync")["id"]
     users, _ = scim_state(served.tenant)
     assert {"S000", "S001", "S002"} <= set(users)
+
+
+def log_in(page, served: Served) -> None:
+    """Answer the UI's Login page with the server's auth string; back on the page asked
+    for."""
+    page.get_by_placeholder("admin:pass").fill(served.prefect.auth_string)
+    page.get_by_role("button", name="Login", exact=True).click()
+    expect(page.get_by_role("link", name="hr-sync", exact=True).first).to_be_visible()
 
 
 def shot(page, name: str) -> Path:

@@ -16,6 +16,7 @@ import httpx
 from tests.e2e.serve.support import (
     DEPLOYMENTS,
     FAST_POLL,
+    JML,
     Served,
     feed_rows,
     interrupt,
@@ -113,7 +114,6 @@ def test_serve_refuses_bad_input_with_one_line(tmp_path, scim_tenant):
     """No Prefect API, an API that does not answer, a missing alert secret: one line, no
     traceback, the SPEC's exit code."""
     from app.launchers import free_port
-    from tests.e2e.serve.support import JML, write_world
 
     config = write_world(tmp_path, scim_tenant.url, [], alerts=[{"type": "slack", "webhook_url_env": "JML_T_SLACK"}])
     base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
@@ -130,6 +130,24 @@ def test_serve_refuses_bad_input_with_one_line(tmp_path, scim_tenant):
     assert no_api.returncode == 2 and no_api.stderr.startswith("error: PREFECT_API_URL is not set"), no_api
     down = serve(JML_T_SLACK="https://hooks.example.com/x", PREFECT_API_URL=f"http://127.0.0.1:{free_port()}/api")
     assert down.returncode == 1 and "does not answer" in down.stderr and len(down.stderr.splitlines()) == 1, down
+
+
+def test_the_prefect_server_demands_authentication_and_serve_without_it_is_refused(served: Served):
+    """README "Security": the Prefect server runs with PREFECT_SERVER_API_AUTH_STRING and
+    jml with PREFECT_API_AUTH_STRING (every serving test runs so). Without the string,
+    or with a wrong one, the API refuses and `jml serve` says so in one line, exit 2,
+    never printing the string it was given."""
+    anonymous = httpx.post(f"{served.prefect.api_url}/deployments/filter", json={}, timeout=10)
+    assert anonymous.status_code == 401, anonymous.text
+    env = {k: v for k, v in served.env().items() if k != "PREFECT_API_AUTH_STRING"}
+    wrong = "jml:not-the-password"
+    for extra, says in (({}, "demands authentication"), ({"PREFECT_API_AUTH_STRING": wrong}, "refused")):
+        done = subprocess.run([JML, "serve", "--config", str(served.config)], env={**env, **extra},
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 2, done
+        assert says in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+        assert "not-the-password" not in done.stderr + done.stdout
+    assert served.process.poll() is None  # the real `jml serve` still serves
 
 
 def audit_of(config) -> list:
@@ -174,14 +192,14 @@ def test_no_run_parameter_can_point_the_worker_and_its_secrets_at_another_config
         for parameters in ({"config": str(evil)}, {"config": str(evil), "as_of": "2026-03-02"}):
             response = httpx.post(
                 f"{served.prefect.api_url}/deployments/{deployment['id']}/create_flow_run",
-                json={"parameters": parameters}, timeout=30,
+                json={"parameters": parameters}, timeout=30, headers=served.prefect.headers(),
             )  # fmt: skip
             if response.status_code < 300:  # accepted by the server: the run must not use it
                 done = served.wait(response.json()["id"])
                 assert done["state"]["type"] in ("FAILED", "CRASHED", "COMPLETED"), done["state"]
         refused = httpx.post(
             f"{served.prefect.api_url}/deployments/{deployment['id']}/create_flow_run",
-            json={"parameters": {"override_safety": True}}, timeout=30,
+            json={"parameters": {"override_safety": True}}, timeout=30, headers=served.prefect.headers(),
         )  # fmt: skip
         if refused.status_code < 300:
             done = served.wait(refused.json()["id"])
