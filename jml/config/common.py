@@ -4,6 +4,7 @@ line per error."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -56,6 +57,17 @@ def anchor_sqlite_url(url: str, base_dir: Path) -> str:
 SECRET_PARAMETERS = frozenset({"password", "passwd", "pwd", "pass", "secret", "token", "access_token", "api_key", "apikey", "key"})
 
 
+def holds_secret(password: str | None, query_keys: Iterable[str]) -> bool:
+    """Whether a URL with this password (after the user) and these query parameter
+    names carries a credential."""
+    return password is not None or any(key.lower().replace("-", "_") in SECRET_PARAMETERS for key in query_keys)
+
+
+def secret_in_url_message(hint: str) -> str:
+    """The one sentence refusing a URL that holds a credential (`hint`: where it goes)."""
+    return f"the URL must not hold a password (after the user or in the query string): {hint}"
+
+
 def database_url_without_secrets(url: str, hint: str = "name its variable in password_env") -> str:
     """`url` when it is a SQLAlchemy URL holding no password, neither after the user
     nor in its query string (a secret comes from the environment: `hint` says how);
@@ -64,8 +76,8 @@ def database_url_without_secrets(url: str, hint: str = "name its variable in pas
         parsed = make_url(url)
     except ArgumentError:
         raise ValueError("not a SQLAlchemy database URL (dialect://user@host/database)") from None
-    if parsed.password is not None or any(k.lower().replace("-", "_") in SECRET_PARAMETERS for k in parsed.query):
-        raise ValueError(f"the URL must not hold a password (after the user or in the query string): {hint}")
+    if holds_secret(parsed.password, parsed.query):
+        raise ValueError(secret_in_url_message(hint))
     return url
 
 

@@ -5,7 +5,9 @@ REST API): how they are reached safely, and what a run warns about.
   bundle to trust instead of the default one; relative to the config file), `insecure`
   and `timeout`. A cleartext URL (`http://`, `ldap://`) to a host that is not a
   loopback address (127.0.0.0/8, ::1, localhost) is refused unless `insecure: true`;
-  `ca_file` with `verify: false` is refused (one would be ignored).
+  `ca_file` with `verify: false` is refused (one would be ignored); a URL holding a
+  password (after the user, or a `token=`-like query parameter) is refused: credentials
+  come from the environment (`token_env`, `password_env`).
 - `HttpEndpoint`: an `Endpoint` spoken to over HTTP, with an explicit `proxy` (the
   environment's proxy variables are never used), `max_pages` and `max_response_mb`
   (the bounds on one read).
@@ -19,12 +21,12 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from jml.config.common import Strict
+from jml.config.common import Strict, holds_secret, secret_in_url_message
 
 __all__ = ["CLEARTEXT_SCHEMES", "Endpoint", "HttpEndpoint", "is_loopback", "weakened"]
 
@@ -62,12 +64,16 @@ class Endpoint(Strict):
         return (Path(base_dir) / path).resolve()
 
     @model_validator(mode="after")
-    def _refuse_cleartext(self) -> Endpoint:
+    def _refuse_weak_urls(self) -> Endpoint:
         try:
             url = urlsplit(self.url)
             host = url.hostname
+            password = url.password
         except ValueError:
             raise PydanticCustomError("url", "url: not a valid URL") from None
+        if holds_secret(password, (key for key, _ in parse_qsl(url.query, keep_blank_values=True))):
+            hint = secret_in_url_message("name its environment variable in token_env or password_env")
+            raise PydanticCustomError("url_secret", "url: {hint}", {"hint": hint})
         if url.scheme.lower() in CLEARTEXT_SCHEMES and not self.insecure and not is_loopback(host):
             raise PydanticCustomError(
                 "cleartext",

@@ -101,6 +101,26 @@ def test_bad_network_fields_are_one_line(tmp_path: Path, change: dict, message: 
     assert "s3cret" not in str(raised.value)
 
 
+URL_SECRETS = [
+    ("targets.0.scim", {"target": {"name": "app", "type": "scim", "url": "https://jml:s3cret@scim.example.com/"}}),
+    ("targets.0.scim", {"target": {"name": "app", "type": "scim", "url": "https://scim.example.com/?access_token=s3cret"}}),
+    ("targets.0.ldap", {"target": {**LDAP, "url": "ldaps://cn=jml:s3cret@dc1.example.com"}}),
+    ("sources.1.rest", {"source": {**REST, "url": "https://hris.example.com/api?API-Key=s3cret&page=1"}}),
+]
+
+
+@pytest.mark.parametrize(("where", "entry"), URL_SECRETS)
+def test_a_credential_in_a_service_url_is_refused_without_printing_it(tmp_path: Path, where: str, entry: dict) -> None:
+    """SPEC "Fail closed": a password inside a URL is a config error; credentials come
+    from the environment."""
+    path = write(tmp_path, **entry)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: {where}: url: the URL must not hold a password"), message
+    assert "token_env" in message and "s3cret" not in message and "\n" not in message
+
+
 def test_verify_false_is_warned_about(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, target={"name": "app", "type": "scim", "url": "https://x", "verify": False}))
     (warning,) = weakened(config.targets[0])
