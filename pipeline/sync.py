@@ -4,8 +4,9 @@
 
 Each stage is called through a `Stage`, `stage(name, function, *args)`: `direct` calls
 the function (`jml plan`, which needs no Prefect run); the flows pass one that runs it
-as a Prefect task of that name. The composition times each stage and renews the run
-lock after it; it returns new values and never changes one a stage returned.
+as a Prefect task of that name. The composition times each stage; it returns new
+values and never changes one a stage returned. (The run lock is kept by its heartbeat,
+`pipeline.lease`, and checked by each apply batch.)
 
 - `plan(run, stage)`: every stage up to the plan and its gates. A feed gate or guard
   that trips halts the run, unless `--override-safety` lets it pass (an empty feed or a
@@ -14,6 +15,7 @@ lock after it; it returns new values and never changes one a stage returned.
   decided mid-run).
 - `apply(run, planned, stage, progress)`: the plan batch by batch per target; a target
   found down parks its later batches; then the touched persons are read back (verify).
+  A batch that finds the run lock lost ends apply at once: no other batch, no verify.
 - `for_person` / `for_drift`: a plan cut to what a partial run speaks for.
 """
 
@@ -48,8 +50,7 @@ def direct(name: str, function: Callable[..., T], *args: Any) -> T:
 
 
 class _Clock:
-    """Times the stages of one run (seconds per stage name, summed) and renews the
-    run lock after each."""
+    """Times the stages of one run (seconds per stage name, summed)."""
 
     def __init__(self, run: Run, stage: Stage, timings: dict[str, float] | None = None) -> None:
         self.run, self.stage, self.timings = run, stage, dict(timings or {})
@@ -58,7 +59,6 @@ class _Clock:
         started = time.perf_counter()
         result = self.stage(name, function, *args)
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
-        self.run.renew_lock()
         return result
 
 
@@ -120,6 +120,8 @@ def apply(run: Run, planned: Planned, stage: Stage = direct, progress: Callable[
         for i, batch in enumerate(target_batches):
             result = stage("apply", apply_batch, run, target, batch)
             results.append(result)
+            if result.lost:  # another run holds the lock now: this one writes nothing more
+                return Execution(tuple(results), parked, (), clock.timings)
             progress(len(batch))
             touched.setdefault(target, set()).update(result.done_persons)
             failed |= result.failed_persons
@@ -128,7 +130,6 @@ def apply(run: Run, planned: Planned, stage: Stage = direct, progress: Callable[
                 break
         touched[target] -= failed
     clock.timings["apply"] = time.perf_counter() - started
-    run.renew_lock()
     drift = clock("verify", verify, run, planned.entitled.desired, touched)
     return Execution(tuple(results), parked, drift, clock.timings)
 
