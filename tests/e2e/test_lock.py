@@ -64,6 +64,11 @@ def wait_for_apply(run: subprocess.Popen, scenario: Scenario) -> None:
         time.sleep(0.1)
 
 
+def run_ids(scenario: Scenario) -> list[int]:
+    with sqlite3.connect(scenario.root / "jml.db") as db:
+        return [row[0] for row in db.execute("SELECT id FROM runs ORDER BY id")]
+
+
 def lock_row(scenario: Scenario) -> dict:
     with sqlite3.connect(scenario.root / "jml.db") as db:
         db.row_factory = sqlite3.Row
@@ -89,8 +94,10 @@ def test_a_run_with_a_2s_lease_slowed_down_mid_apply_keeps_its_lock_and_a_second
         proxy.faults.delay = 0.2  # the first batch now takes some 20 s: ten leases
         slowed = time.monotonic()
         held = lock_row(scenario)
-        second = scenario.run("run", "--as-of", DAY1)  # its start alone outlasts a lease
+        time.sleep(2)  # a whole lease into the batch: unrenewed, the lock would be free now
+        second = scenario.run("run", "--as-of", DAY1)
         assert second.code == OTHER and "another run holds the ledger" in second.stderr, second
+        assert second.json is None and run_ids(scenario) == [1], "refused before it started a run"
         assert first.poll() is None and journalled(scenario, "done") < 100, "still in its first batch"
         renewed = lock_row(scenario)
         assert (renewed["holder"], renewed["token"]) == (held["holder"], held["token"])
