@@ -52,8 +52,8 @@ def direct(name: str, function: Callable[..., T], *args: Any) -> T:
 class _Clock:
     """Times the stages of one run (seconds per stage name, summed)."""
 
-    def __init__(self, run: Run, stage: Stage, timings: dict[str, float] | None = None) -> None:
-        self.run, self.stage, self.timings = run, stage, dict(timings or {})
+    def __init__(self, stage: Stage, timings: dict[str, float] | None = None) -> None:
+        self.stage, self.timings = stage, dict(timings or {})
 
     def __call__(self, name: str, function: Callable[..., T], *args: Any) -> T:
         started = time.perf_counter()
@@ -64,7 +64,7 @@ class _Clock:
 
 def plan(run: Run, stage: Stage = direct) -> Planned:
     """Every stage up to the plan and its safety gates; nothing is written to targets."""
-    clock = _Clock(run, stage)
+    clock = _Clock(stage)
     feed = clock("validate", read_feed, run)
     planned = Planned(feed=feed)
     if feed.error:
@@ -83,7 +83,7 @@ def plan(run: Run, stage: Stage = direct) -> Planned:
 def entitle_and_plan(run: Run, planned: Planned, stage: Stage = direct) -> Planned:
     """The entitle and plan stages (again, after approvals were decided mid-run)."""
     assert planned.assessment is not None and planned.targets is not None
-    clock = _Clock(run, stage, dict(planned.timings))
+    clock = _Clock(stage, dict(planned.timings))
     entitled = clock("entitle", entitle, run, planned.assessment, planned.targets)
     checked = clock("plan", plan_changes, run, entitled, planned.targets)
     planned = replace(planned, entitled=entitled, checked=checked, timings=clock.timings)
@@ -110,7 +110,7 @@ def audit_overrides(run: Run, planned: Planned) -> None:
 def apply(run: Run, planned: Planned, stage: Stage = direct, progress: Callable[[int], None] = lambda n: None) -> Execution:
     """Apply the plan batch by batch per target, then read back what was touched."""
     assert planned.checked is not None and planned.entitled is not None
-    clock = _Clock(run, stage)
+    clock = _Clock(stage)
     results = []
     parked: dict[str, int] = {}
     touched: dict[str, set[str]] = {}
