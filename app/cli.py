@@ -104,6 +104,8 @@ def run(
         _print_run(document)
     if document.get("error"):  # a source that could not be read: bad input
         raise Exit(2, f"error: {document['error']}")
+    if document.get("lock_lost"):  # the run lock was lost: the run stopped writing
+        raise Exit(1, f"error: {document['lock_lost']}")
     raise typer.Exit(EXIT_CODES[document["status"]])
 
 

@@ -89,7 +89,7 @@ def final_state(document: dict[str, Any]) -> State:
     if status == HALTED:
         return Failed(data=document, name="Halted", message=document["halt"])
     if status == FAILED:
-        return Failed(data=document, message=document["error"])
+        return Failed(data=document, message=document["error"] or document["lock_lost"])
     if status == ATTENTION:
         return Completed(data=document, name="Attention", message=state_message(document))
     return Completed(data=document, message=state_message(document))

@@ -3,7 +3,9 @@
 `batches(operations)` cuts a plan per target into at most MAX_BATCHES batches of at
 least MIN_BATCH operations, in plan order, so the number of apply task runs never grows
 with the population. `apply_batch(run, target, operations)`:
-1. renews the run lock and journals every operation `pending` before any is sent;
+1. checks that the run still holds its lock (`Run.lock_lost`, the fencing token); when
+   it lost it, returns at once with `lost` set, having journalled and sent nothing;
+   else journals every operation `pending` before any is sent;
 2. applies them through the target's kernel (retries, lost replies settled);
 3. journals each outcome `done` or `failed`, and records what was applied: account
    links of creates, grants with their reasons, grants and links dropped by revokes and
@@ -45,6 +47,7 @@ class BatchResult:
     down: Issue | None = None
     done_persons: frozenset[str] = frozenset()
     failed_persons: frozenset[str] = frozenset()
+    lost: str | None = None
 
 
 def batches(operations: Sequence[Operation]) -> dict[str, list[list[Operation]]]:
@@ -78,7 +81,9 @@ def failed_issue(outcome: Outcome) -> Issue:
 
 def apply_batch(run: Run, target: str, operations: Sequence[Operation]) -> BatchResult:
     """Journal, apply and record one batch (see the module docstring)."""
-    run.renew_lock()
+    if (lost := run.lock_lost()) is not None:
+        run.log.error("%s", lost)
+        return BatchResult(lost=lost)
     ledger = run.ledger
     ids = ledger.journal_pending(run.id, list(operations))
     applied = run.targets[target].apply(operations)

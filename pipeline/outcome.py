@@ -54,12 +54,17 @@ class Planned:
 @dataclass(frozen=True)
 class Execution:
     """What apply and verify did: per batch, the operations parked per target (its
-    earlier batch found it down), and the drift read back."""
+    earlier batch found it down), and the drift read back (none when the lock was lost)."""
 
     batches: tuple[BatchResult, ...] = ()
     parked: Mapping[str, int] = field(default_factory=dict)
     drift: tuple[Issue, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def lost(self) -> str | None:
+        """The line of the batch that found the run lock lost (apply stopped there)."""
+        return next((batch.lost for batch in self.batches if batch.lost), None)
 
 
 @dataclass(frozen=True)

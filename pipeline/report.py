@@ -1,6 +1,8 @@
 """The report stage: record what a run found and did, finish it, and describe it.
 
 `record_run(run, planned, execution, scope)` decides the run's status and records it:
+- `failed`: the run lock was lost (by an apply batch or by now: the fencing check); the
+  run writes nothing but its own row, whose document names the loss in `lock_lost`;
 - `failed`: a source could not be read (nothing else is recorded);
 - `halted`: a gate tripped; only the `safety_halt` exception is opened or kept;
 - a dry run changes nothing in the ledger's state: `attention` when exceptions are open
@@ -54,6 +56,8 @@ def live_issues(run: Run, kinds: Iterable[IssueKind], keep: Callable[[ExceptionR
 
 def record_run(run: Run, planned: Planned, execution: Execution, scope: Scope) -> dict[str, Any]:
     """Record the run's outcome (see the module docstring); its JSON document."""
+    if (lost := execution.lost or run.lock_lost()) is not None:
+        return _record_lost(run, planned, execution, scope, lost)
     ledger = run.ledger
     opened = closed = 0
     issues = all_issues(planned, execution, scope)
@@ -80,6 +84,14 @@ def record_run(run: Run, planned: Planned, execution: Execution, scope: Scope) -
     return document
 
 
+def _record_lost(run: Run, planned: Planned, execution: Execution, scope: Scope, lost: str) -> dict[str, Any]:
+    """Finish a run that lost its lock, `failed`: its own row is all it writes (the
+    exceptions, person states and links are the new holder's to keep)."""
+    document = run_document(run, planned, execution, scope, FAILED, 0, 0, lock_lost=lost)
+    run.ledger.finish_run(run.id, FAILED, document)
+    return document
+
+
 def _figures(planned: Planned) -> dict[str, Any]:
     if planned.checked and planned.checked.halt:
         return dict(planned.checked.figures)
@@ -87,7 +99,8 @@ def _figures(planned: Planned) -> dict[str, Any]:
 
 
 def run_document(
-    run: Run, planned: Planned, execution: Execution, scope: Scope, status: str, opened: int, closed: int
+    run: Run, planned: Planned, execution: Execution, scope: Scope, status: str, opened: int, closed: int,
+    *, lock_lost: str | None = None,
 ) -> dict[str, Any]:
     """The run's JSON document (`jml run --json`)."""
     operations = planned.checked.plan.operations if planned.checked else ()
@@ -106,6 +119,7 @@ def run_document(
         "override_safety": run.override_safety,
         "halt": planned.halt,
         "error": planned.error,
+        "lock_lost": lock_lost,
         "overridden": list(planned.overridden),
         "operations": {
             "planned": len(operations),

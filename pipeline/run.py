@@ -4,8 +4,9 @@
 policy (ConfigError, one line), opens the ledger, and yields a `Run`:
 - `record=False` (`jml plan`, `jml preview`): a dry run recorded nowhere (`run_id` None);
 - `record=True` (every flow): the ledger's run lock is taken (waiting up to
-  `lock.wait_seconds`, else RunLocked naming the holder), the run is recorded, and its
-  lease is renewed between stages (`Run.renew_lock`). `dry_run` records nothing but the
+  `lock.wait_seconds`, else RunLocked naming the holder) and renewed by a heartbeat
+  while the run holds it, and the run is recorded; `Run.lock_lost()` is the fencing
+  check every write makes first (`pipeline.lease`). `dry_run` records nothing but the
   run (hr-sync --dry-run); `read_only` records what the run finds but says in the
   ledger that it wrote nothing to any target (a reconcile that does not fix).
 On the way out the targets' connections and the ledger are closed and the lock released,
@@ -16,7 +17,6 @@ collaborators (the ledger, the targets) are the stateful parts.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -25,9 +25,10 @@ from pathlib import Path
 
 from connectors.base import Target
 from connectors.factory import build_target
-from jml.config import Config, LockConfig, load_config
-from jml.ledger import Ledger, LockHolder, RunLocked
+from jml.config import Config, load_config
+from jml.ledger import Ledger
 from jml.policy import Policy, PolicyEngine, load_policy
+from pipeline.lease import Lease, hold
 
 __all__ = ["Lease", "Run", "Settings", "Targets", "load_settings", "open_run"]
 
@@ -74,18 +75,6 @@ class Targets:
 
 
 @dataclass(frozen=True)
-class Lease:
-    """The run lock, held: `renew()` extends it (LedgerError when it was lost)."""
-
-    ledger: Ledger
-    holder: LockHolder
-    ttl: float
-
-    def renew(self) -> None:
-        self.ledger.renew_lock(self.holder, self.ttl)
-
-
-@dataclass(frozen=True)
 class Run:
     """One run's parameters and collaborators (see the module docstring)."""
 
@@ -116,10 +105,10 @@ class Run:
         """Whether the run is recorded in the ledger (not `jml plan`'s)."""
         return self.run_id is not None
 
-    def renew_lock(self) -> None:
-        """Extend the run lock's lease; nothing to do for a run that holds none."""
-        if self.lease is not None:
-            self.lease.renew()
+    def lock_lost(self) -> str | None:
+        """The fencing check: None while the run holds its lock (or needs none, `jml
+        plan`); else the one line saying it was lost, and the run writes nothing more."""
+        return self.lease.check() if self.lease is not None else None
 
     def logging_to(self, log: logging.Logger | logging.LoggerAdapter) -> Run:
         """The same run, logging to `log` (a Prefect task's run logger)."""
@@ -146,30 +135,10 @@ def open_run(
         if not record:
             yield run
             return
-        with _lock(ledger, settings.config.lock) as lease:
+        with hold(ledger, settings.config.lock) as lease:
             writes_nothing = dry_run or read_only
             run_id = ledger.start_run(as_of=as_of, dry_run=writes_nothing, override_safety=override_safety, actor=actor)
             yield replace(run, run_id=run_id, lease=lease)
     finally:
         targets.close()
         ledger.close()
-
-
-@contextmanager
-def _lock(ledger: Ledger, settings: LockConfig) -> Iterator[Lease]:
-    """Hold the ledger's run lock for the block: wait up to `wait_seconds` for it, else
-    raise RunLocked naming the holder."""
-    holder = LockHolder.this_process()
-    deadline = time.monotonic() + settings.wait_seconds
-    while (current := ledger.acquire_lock(holder, settings.ttl_seconds)) is not None:
-        if time.monotonic() >= deadline:
-            raise RunLocked(
-                f"another run holds the ledger ({current.holder}, since"
-                f" {current.acquired_at:%Y-%m-%d %H:%M:%S} UTC, lease until"
-                f" {current.expires_at:%H:%M:%S} UTC); try again when it is done"
-            )
-        time.sleep(1.0)
-    try:
-        yield Lease(ledger, holder, settings.ttl_seconds)
-    finally:
-        ledger.release_lock(holder)

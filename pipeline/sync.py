@@ -4,8 +4,9 @@
 
 Each stage is called through a `Stage`, `stage(name, function, *args)`: `direct` calls
 the function (`jml plan`, which needs no Prefect run); the flows pass one that runs it
-as a Prefect task of that name. The composition times each stage and renews the run
-lock after it; it returns new values and never changes one a stage returned.
+as a Prefect task of that name. The composition times each stage; it returns new
+values and never changes one a stage returned. (The run lock is kept by its heartbeat,
+`pipeline.lease`, and checked by each apply batch.)
 
 - `plan(run, stage)`: every stage up to the plan and its gates. A feed gate or guard
   that trips halts the run, unless `--override-safety` lets it pass (an empty feed or a
@@ -14,6 +15,7 @@ lock after it; it returns new values and never changes one a stage returned.
   decided mid-run).
 - `apply(run, planned, stage, progress)`: the plan batch by batch per target; a target
   found down parks its later batches; then the touched persons are read back (verify).
+  A batch that finds the run lock lost ends apply at once: no other batch, no verify.
 - `for_person` / `for_drift`: a plan cut to what a partial run speaks for.
 """
 
@@ -48,23 +50,21 @@ def direct(name: str, function: Callable[..., T], *args: Any) -> T:
 
 
 class _Clock:
-    """Times the stages of one run (seconds per stage name, summed) and renews the
-    run lock after each."""
+    """Times the stages of one run (seconds per stage name, summed)."""
 
-    def __init__(self, run: Run, stage: Stage, timings: dict[str, float] | None = None) -> None:
-        self.run, self.stage, self.timings = run, stage, dict(timings or {})
+    def __init__(self, stage: Stage, timings: dict[str, float] | None = None) -> None:
+        self.stage, self.timings = stage, dict(timings or {})
 
     def __call__(self, name: str, function: Callable[..., T], *args: Any) -> T:
         started = time.perf_counter()
         result = self.stage(name, function, *args)
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
-        self.run.renew_lock()
         return result
 
 
 def plan(run: Run, stage: Stage = direct) -> Planned:
     """Every stage up to the plan and its safety gates; nothing is written to targets."""
-    clock = _Clock(run, stage)
+    clock = _Clock(stage)
     feed = clock("validate", read_feed, run)
     planned = Planned(feed=feed)
     if feed.error:
@@ -83,7 +83,7 @@ def plan(run: Run, stage: Stage = direct) -> Planned:
 def entitle_and_plan(run: Run, planned: Planned, stage: Stage = direct) -> Planned:
     """The entitle and plan stages (again, after approvals were decided mid-run)."""
     assert planned.assessment is not None and planned.targets is not None
-    clock = _Clock(run, stage, dict(planned.timings))
+    clock = _Clock(stage, dict(planned.timings))
     entitled = clock("entitle", entitle, run, planned.assessment, planned.targets)
     checked = clock("plan", plan_changes, run, entitled, planned.targets)
     planned = replace(planned, entitled=entitled, checked=checked, timings=clock.timings)
@@ -110,7 +110,7 @@ def audit_overrides(run: Run, planned: Planned) -> None:
 def apply(run: Run, planned: Planned, stage: Stage = direct, progress: Callable[[int], None] = lambda n: None) -> Execution:
     """Apply the plan batch by batch per target, then read back what was touched."""
     assert planned.checked is not None and planned.entitled is not None
-    clock = _Clock(run, stage)
+    clock = _Clock(stage)
     results = []
     parked: dict[str, int] = {}
     touched: dict[str, set[str]] = {}
@@ -120,6 +120,8 @@ def apply(run: Run, planned: Planned, stage: Stage = direct, progress: Callable[
         for i, batch in enumerate(target_batches):
             result = stage("apply", apply_batch, run, target, batch)
             results.append(result)
+            if result.lost:  # another run holds the lock now: this one writes nothing more
+                return Execution(tuple(results), parked, (), clock.timings)
             progress(len(batch))
             touched.setdefault(target, set()).update(result.done_persons)
             failed |= result.failed_persons
@@ -128,7 +130,6 @@ def apply(run: Run, planned: Planned, stage: Stage = direct, progress: Callable[
                 break
         touched[target] -= failed
     clock.timings["apply"] = time.perf_counter() - started
-    run.renew_lock()
     drift = clock("verify", verify, run, planned.entitled.desired, touched)
     return Execution(tuple(results), parked, drift, clock.timings)
 

@@ -21,7 +21,7 @@ and grants), `journal`, `issues` (the exception queue), `approvals` (recording
 decisions; the rules are `jml.approvals`) and `audit`; `tables` is the schema.
 """
 
-from jml.ledger.errors import LedgerError, RunLocked
+from jml.ledger.errors import LedgerError, LockLost, RunLocked
 from jml.ledger.facade import Ledger
 from jml.ledger.records import (
     ApprovalRecord,
@@ -44,6 +44,7 @@ __all__ = [
     "LedgerError",
     "LockHolder",
     "LockInfo",
+    "LockLost",
     "PersonState",
     "RunLocked",
 ]

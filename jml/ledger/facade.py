@@ -69,15 +69,28 @@ class Ledger:
         """Take the run lock (a lease of `ttl` seconds) for `holder`; None when taken.
 
         The lock is free when nobody holds it, when its lease has expired, or when its
-        holder was a process on this host that no longer exists (a killed run). Taking
-        it over from such a holder marks that holder's unfinished runs `failed`.
+        holder was a process on this host, in this process's pid scope (same boot, same
+        PID namespace), that no longer exists (a killed run); a holder in another pid
+        scope (a container with the same hostname) is freed by its lease's expiry only.
+        Taking it over from such a holder marks the unfinished runs `failed`. Each
+        acquisition gets a new fencing token, larger than every earlier one (`lock_lease`).
         Otherwise the current holder's lease is returned and nothing changes.
         """
         return lock.acquire(self._engine, holder, ttl, name)
 
     def renew_lock(self, holder: LockHolder, ttl: float, name: str = "run") -> None:
-        """Extend the holder's lease; LedgerError if it no longer holds the lock."""
+        """Extend the holder's lease; LockLost (a LedgerError) if it no longer holds the
+        lock, naming who does."""
         lock.renew(self._engine, holder, ttl, name)
+
+    def check_lock(self, holder: LockHolder, token: int, name: str = "run") -> None:
+        """The fencing check: LockLost (a LedgerError, naming who holds the lock now)
+        unless `holder` still holds the lock with this `token` and an unexpired lease."""
+        lock.check(self._engine, holder, token, name)
+
+    def lock_lease(self, name: str = "run") -> LockInfo | None:
+        """Who holds the lock now, with its fencing token; None when nobody does."""
+        return lock.lease(self._engine, name)
 
     def release_lock(self, holder: LockHolder, name: str = "run") -> None:
         """Give the lock back (nothing happens if the holder no longer has it)."""

@@ -13,6 +13,7 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 
@@ -26,29 +27,54 @@ class PersonState:
     absent_since: date | None = None
 
 
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+PID_NAMESPACE = "/proc/self/ns/pid"
+
+
+def pid_scope() -> str:
+    """Where this process's pid means something: `<boot id>:<PID namespace inode>`.
+
+    Two processes on one host compare pids only when their scopes are equal: a container
+    with the same hostname but its own PID namespace, or the host after a reboot, numbers
+    its processes apart. Empty when /proc does not tell both (not Linux): then pids are
+    never compared.
+    """
+    try:
+        boot = BOOT_ID.read_text(encoding="ascii").strip()
+        namespace = os.stat(PID_NAMESPACE).st_ino
+    except (OSError, UnicodeError):
+        return ""
+    return f"{boot}:{namespace}" if boot else ""
+
+
 @dataclass(frozen=True, slots=True)
 class LockHolder:
-    """Who asks for the run lock: a unique id, and the host and pid of its process."""
+    """Who asks for the run lock: a unique id, and the host, pid and pid scope (see
+    `pid_scope`; by default this process's) of its process."""
 
     id: str
     host: str
     pid: int
+    pid_scope: str = field(default_factory=pid_scope)
 
     @classmethod
     def this_process(cls) -> LockHolder:
         host, pid = socket.gethostname(), os.getpid()
-        return cls(f"{host}:{pid}:{uuid.uuid4().hex[:8]}", host, pid)
+        return cls(f"{host}:{pid}:{uuid.uuid4().hex[:8]}", host, pid, pid_scope())
 
 
 @dataclass(frozen=True, slots=True)
 class LockInfo:
-    """Who holds the run lock, since when, and until when its lease runs."""
+    """Who holds the run lock, since when, until when its lease runs, and the fencing
+    `token` of this acquisition (each acquisition's is larger than every earlier one's)."""
 
     holder: str
     host: str
     pid: int
     acquired_at: datetime
     expires_at: datetime
+    pid_scope: str
+    token: int
 
 
 @dataclass(frozen=True, slots=True)

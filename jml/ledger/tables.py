@@ -203,6 +203,8 @@ audit = Table(
     Index(None, "run_id"),
 )
 
+#: One row per lock name. A released lock keeps its row, with holder "", so that the
+#: fencing token of the next acquisition still follows the last one.
 run_lock = Table(
     "run_lock",
     metadata,
@@ -212,4 +214,6 @@ run_lock = Table(
     Column("pid", Integer, nullable=False),
     Column("acquired_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
+    Column("pid_scope", String(NAME), nullable=False, server_default=""),
+    Column("token", Integer, nullable=False, server_default="0"),
 )
