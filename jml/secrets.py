@@ -7,7 +7,8 @@
   naming `where` and the variable, never the value: an HTTP library would copy such a
   value into its own error texts ("Illegal header value b'Bearer ...\\r'").
 - Every value read is remembered for the process; `redact(text)` replaces each one
-  (and the forms it takes in a Python or bytes repr) by `***`. Connector errors are
+  (and the forms it takes in a Python or bytes repr, a JSON string, a URL and base64)
+  by `***`. Connector errors are
   redacted when they are made, log records when they are made (`redacting_logs`), and
   the command line redacts what it prints, so a secret reaches no message, record, log,
   alert or artifact even through a library's error text.
@@ -15,11 +16,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import threading
 import traceback
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from jml.config import ConfigError
 
@@ -72,8 +76,17 @@ def redact(text: str) -> str:
 
 
 def _forms(secret: str) -> tuple[str, ...]:
-    """The secret as it stands in a text: itself, and as a str or bytes repr shows it."""
-    return (secret, repr(secret)[1:-1], repr(secret.encode())[2:-1])
+    """The secret as it stands in a text: itself; as a str or bytes repr, a JSON string
+    and a URL shows it; and base64-encoded (a Basic `Authorization` header)."""
+    encoded = secret.encode()
+    return (
+        secret,
+        repr(secret)[1:-1],
+        repr(encoded)[2:-1],
+        json.dumps(secret)[1:-1],
+        quote(secret, safe=""),
+        base64.b64encode(encoded).decode("ascii"),
+    )
 
 
 class _RedactingRecord(logging.LogRecord):

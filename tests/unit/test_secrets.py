@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+from urllib.parse import quote
 
 import pytest
 
 from jml.config import ConfigError
-from jml.secrets import SecretError, read_secret, redact, redacting_logs
+from jml.secrets import SecretError, read_secret, redact, redacting_logs, remember
 
 TOKEN = "tok-3f9a2c-very-secret"
 
@@ -32,6 +35,14 @@ def test_a_secret_read_is_redacted_from_texts_in_every_form():
     assert redact(f"Illegal header value b'Bearer {TOKEN}'") == "Illegal header value b'Bearer ***'"
     assert redact(f"{TOKEN!r} and {TOKEN.encode()!r}") == "'***' and b'***'"
     assert redact("nothing secret here") == "nothing secret here"
+
+
+def test_a_secret_is_redacted_as_json_a_url_and_base64_show_it():
+    secret = 'jml:pa"ss/w+rd\\é'
+    remember(secret)
+    assert redact(json.dumps({"error": secret})) == '{"error": "***"}'
+    assert redact(f"GET https://x/?t={quote(secret, safe='')}") == "GET https://x/?t=***"
+    assert redact("Basic " + base64.b64encode(secret.encode()).decode()) == "Basic ***"
 
 
 def test_log_records_are_redacted_message_and_traceback(caplog):
