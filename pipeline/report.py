@@ -150,9 +150,9 @@ def summary_markdown(document: dict[str, Any]) -> str:
     """The markdown summary artifact of a run."""
     ops = document["operations"]
     lines = [
-        f"# {markdown_literal(document.get('flow', 'hr-sync'))} run {document['run_id']}: {document['status']}",
+        f"# {document.get('flow', 'hr-sync')} run {document['run_id']}: {document['status']}",
         "",
-        f"As of **{markdown_literal(document['as_of'])}**" + (" (dry run)" if document["dry_run"] else ""),
+        f"As of **{document['as_of']}**" + (" (dry run)" if document["dry_run"] else ""),
     ]
     if document["halt"]:
         lines += ["", f"**Halted**: {markdown_literal(document['halt'])}"]
@@ -174,8 +174,8 @@ def summary_markdown(document: dict[str, Any]) -> str:
         lines += ["", "| target | operations |", "|---|---|"]
         for target, counts in sorted(document["per_target"].items()):
             detail = ", ".join(f"{action} {n}" for action, n in sorted(counts.items()))
-            lines.append(f"| {markdown_literal(target)} | {markdown_literal(detail)} |")
+            lines.append(f"| {markdown_literal(target)} | {detail} |")
     if document["timings"]:
         lines += ["", "| stage | seconds |", "|---|---|"]
-        lines += [f"| {markdown_literal(stage)} | {sec} |" for stage, sec in document["timings"].items()]
+        lines += [f"| {stage} | {sec} |" for stage, sec in document["timings"].items()]
     return "\n".join(lines)

@@ -52,7 +52,8 @@ def test_held_rows_leave_known_persons_untouched(scenario: Scenario) -> None:
 
     scenario.write_feed(
         [
-            # quarantined (no such date) although it says terminated: no revoke, no disable
+            # quarantined (no such date), and it says terminated: held, but a held leaver
+            # still loses access (SPEC "Fail closed"); nothing else of the row is applied
             worker("E100", status="terminated", termination_date="2026-03-01", hire_date="2020-02-30"),
             # moved to Sales, but a new row shares the email (compared lowercased): held
             worker("E101", department="Sales", job_code="SLS"),
@@ -69,11 +70,12 @@ def test_held_rows_leave_known_persons_untouched(scenario: Scenario) -> None:
 
     after = scenario.scim_users()
     assert set(after) == {"E100", "E101", "E102"}, "E103 is held: not created"
-    for eid in ("E100", "E101"):
-        assert after[eid]["active"] is True, eid
-        assert after[eid]["meta"]["version"] == before[eid]["meta"]["version"], eid
+    assert after["E100"]["active"] is False and scenario.memberships("E100") == set()
+    assert after["E100"]["name"] == before["E100"]["name"], "only the end of access is applied"
+    assert after["E101"]["active"] is True
+    assert after["E101"]["meta"]["version"] == before["E101"]["meta"]["version"]
     assert enterprise(after["E101"])["department"] == "Engineering"
-    assert scenario.groups() == groups_before
+    assert scenario.groups() == {name: members - {"E100"} for name, members in groups_before.items()}
 
 
 def test_terminated_account_is_deleted_after_the_grace_period_only(scenario: Scenario) -> None:

@@ -19,6 +19,7 @@ from prefect.input.actions import read_flow_run_input
 import tasks.approvals
 from flows.hr_sync import hr_sync
 from jml.ledger import Ledger, LockHolder
+from tests.flows.running import run_bound
 from tests.flows.test_approvals import POLICY, ROWS, paused_run
 from tests.flows.test_hr_sync import AS_OF, write_world
 from tests.flows.test_reconcile import accounts
@@ -57,7 +58,7 @@ def test_a_run_paused_for_approvals_longer_than_its_lease_still_holds_the_lock(w
     helper = threading.Thread(target=operator, daemon=True)
     helper.start()
     started = datetime.now(UTC)
-    state = hr_sync(config=str(world), as_of=AS_OF, wait_for_approvals=True, approval_timeout=120, return_state=True)
+    state = run_bound(world, hr_sync, as_of=AS_OF, wait_for_approvals=True, approval_timeout=120, return_state=True)
     helper.join(timeout=10)
     lease, refused, asked_at = seen["lease"], seen["refused"], seen["asked_at"]
     assert lease is not None and lease.holder.startswith(f"{socket.gethostname()}:{os.getpid()}:")
