@@ -17,9 +17,10 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+
+from tests.httpserving import Quiet, serving
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -68,7 +69,7 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
             return "dropped"
         return "forwarded"
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(Quiet):
         protocol_version = "HTTP/1.1"
 
         def _handle(self) -> None:
@@ -118,19 +119,11 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    proxy.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
     try:
-        yield proxy
+        with serving(Handler) as proxy.url:
+            try:
+                yield proxy
+            finally:
+                stopped.set()  # before the server stops: no write is forwarded after
     finally:
-        stopped.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
         client.close()

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+
+from tests.httpserving import Quiet, serving
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ def scripted_server(
     exit."""
     server_state = ScriptedServer(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(Quiet):
         protocol_version = "HTTP/1.1"
 
         def _answer(self) -> None:
@@ -91,24 +91,8 @@ def scripted_server(
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _answer
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    if tls is not None:
-        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
-    server_state.url = f"{'https' if tls else 'http'}://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="scripted-server", daemon=True
-    )
-    thread.start()
-    try:
+    with serving(Handler, tls) as server_state.url:
         yield server_state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 # -- an HRIS REST API ------------------------------------------------------------------
@@ -149,7 +133,7 @@ def hris_server(token: str = "hris-token") -> Iterator[HrisServer]:
     exit."""
     state = HrisServer(url="", token=token, pages={}, faults={}, requests=[])
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(Quiet):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -180,20 +164,9 @@ def hris_server(token: str = "hris-token") -> Iterator[HrisServer]:
             except (BrokenPipeError, ConnectionResetError):
                 pass
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/workers?page=1"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as base:
+        state.url = f"{base}/workers?page=1"
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 # -- a forward proxy ---------------------------------------------------------------------
@@ -216,7 +189,7 @@ def capture_proxy() -> Iterator[CaptureProxy]:
     state = CaptureProxy(url="")
     upstream = httpx.Client(trust_env=False, timeout=30)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(Quiet):
         protocol_version = "HTTP/1.1"
 
         def _relay(self) -> None:
@@ -241,18 +214,8 @@ def capture_proxy() -> Iterator[CaptureProxy]:
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_CONNECT = _relay
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
     try:
-        yield state
+        with serving(Handler) as state.url:
+            yield state
     finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
         upstream.close()

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import yaml
 from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.e2e.helpers import ATTENTION, worker
+from tests.httpserving import Quiet, serving
 
 
 def prefect_text(api_env: dict) -> str:
-    """Every log message and artifact of the session's Prefect server, as one text."""
-    import os
+    """Every log message and artifact of the session's Prefect server, as one text (read
+    with the API URL set in Prefect's settings, so no ephemeral server is started)."""
 
     async def read() -> str:
         texts: list[str] = []
@@ -31,16 +31,8 @@ def prefect_text(api_env: dict) -> str:
                     offset += len(page)
         return "\n".join(texts)
 
-    saved = {k: os.environ.get(k) for k in api_env}
-    os.environ.update(api_env)
-    try:
+    with temporary_settings(updates={PREFECT_API_URL: api_env["PREFECT_API_URL"]}):
         return asyncio.run(read())
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def test_the_token_never_leaks_and_logs_name_people_by_employee_id(scenario):
@@ -66,7 +58,9 @@ def test_the_token_never_leaks_and_logs_name_people_by_employee_id(scenario):
             for private in ("Zebedee", "Quixotic", "zebedee.quixotic@example.com"):
                 assert private not in result.stderr, f"{private} in the run's log"
     outputs.append((scenario.root / "jml.db").read_bytes().decode("latin-1"))
-    outputs.append(prefect_text(scenario.prefect_env))
+    published = prefect_text(scenario.prefect_env)
+    assert "operations on app" in published, "the run's Prefect logs were read"
+    outputs.append(published)
     for text in outputs:
         assert token not in text
     assert any("target down is unreachable" in text for text in outputs)
@@ -86,7 +80,7 @@ def test_a_token_with_a_line_end_is_refused_by_name_before_anything_runs(scenari
             assert len(result.stderr.strip().splitlines()) == 1, result
 
 
-class Echoing(BaseHTTPRequestHandler):
+class Echoing(Quiet):
     """A SCIM server that holds nobody and refuses every write with an error quoting the
     request's Authorization header back (a server that echoes what it was sent)."""
 
@@ -110,17 +104,12 @@ class Echoing(BaseHTTPRequestHandler):
         detail = f"not allowed for {self.headers.get('Authorization')}"
         return self._answer(400, {"status": "400", "detail": detail})
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
 
 def test_a_server_quoting_the_token_back_leaks_it_nowhere(scenario):
     """Every error text is redacted where it is made: the failed operations' exceptions,
     the run document, the ledger and the log show `***` where the server quoted the token."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Echoing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        scenario.configure(url=f"http://127.0.0.1:{server.server_address[1]}/scim")
+    with serving(Echoing) as server:
+        scenario.configure(url=f"{server}/scim")
         scenario.write_feed([worker("E001"), worker("E002")])
         token = scenario.tenant.token
         run = scenario.run("run", "--as-of", "2026-03-02")
@@ -130,6 +119,3 @@ def test_a_server_quoting_the_token_back_leaks_it_nowhere(scenario):
         texts = [run.stdout, run.stderr, (scenario.root / "jml.db").read_bytes().decode("latin-1")]
         texts += [scenario.run(command).stdout for command in ("exceptions", "audit")]
         assert all(token not in text for text in texts)
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -27,13 +25,14 @@ from tests.e2e.serve.support import (
     wait_for_deployments,
     write_world,
 )
+from tests.httpserving import Quiet, serving
 
 
 @pytest.fixture(scope="session")
 def receiver() -> Iterator[Receiver]:
     box = Receiver(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(Quiet):
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
@@ -44,16 +43,9 @@ def receiver() -> Iterator[Receiver]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    box.url = f"http://127.0.0.1:{httpd.server_address[1]}/alerts"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    yield box
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Handler) as base:
+        box.url = f"{base}/alerts"
+        yield box
 
 
 @pytest.fixture(scope="session")

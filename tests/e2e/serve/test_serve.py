@@ -7,9 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
@@ -24,6 +22,7 @@ from tests.e2e.serve.support import (
     start_serve,
     write_world,
 )
+from tests.httpserving import Quiet, serving
 
 
 def schedules_of(served: Served, name: str) -> list[tuple[str, bool]]:
@@ -161,7 +160,7 @@ def audit_of(config) -> list:
         ledger.close()
 
 
-class Capture(BaseHTTPRequestHandler):
+class Capture(Quiet):
     """Records the Authorization header of every request it gets; answers 404."""
 
     seen: list[str | None] = []
@@ -174,9 +173,6 @@ class Capture(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
 
 def test_no_run_parameter_can_point_the_worker_and_its_secrets_at_another_config(served: Served, tmp_path):
     """Issue 14, finding 3: a run of a deployment took `config` as a free path; a config
@@ -184,10 +180,8 @@ def test_no_run_parameter_can_point_the_worker_and_its_secrets_at_another_config
     parameter names a config: the server refuses an unknown parameter, or the run fails;
     the capture server never hears from jml either way, and a UI run cannot override
     the safety gates."""
-    capture = ThreadingHTTPServer(("127.0.0.1", 0), Capture)
-    threading.Thread(target=capture.serve_forever, daemon=True).start()
-    try:
-        evil = write_world(tmp_path / "evil", f"http://127.0.0.1:{capture.server_address[1]}/scim", feed_rows(1))
+    with serving(Capture) as capture:
+        evil = write_world(tmp_path / "evil", f"{capture}/scim", feed_rows(1))
         deployment = served.deployment("hr-sync")
         for parameters in ({"config": str(evil)}, {"config": str(evil), "as_of": "2026-03-02"}):
             response = httpx.post(
@@ -206,7 +200,4 @@ def test_no_run_parameter_can_point_the_worker_and_its_secrets_at_another_config
             assert done["state"]["type"] == "FAILED" and "allow_ui_override" in done["state"]["message"], done
         else:
             assert refused.status_code in (409, 422), refused.text
-    finally:
-        capture.shutdown()
-        capture.server_close()
     assert Capture.seen == []
