@@ -6,7 +6,8 @@ target; wall time and peak memory from `/usr/bin/time -v`.
 
 Prints one line per repeat and the median. With `--against`, another installation's
 `jml` (an older checkout, say) plans the same feed against the same server, the two
-alternating run by run, so both are measured under the same load. Not part of `make test`.
+alternating run by run, so both are measured under the same load; each installation has
+a state database of its own (their schemas may differ). Not part of `make test`.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def write_feed(path: Path, workers: int, seed: int) -> None:
             ])  # fmt: skip
 
 
-def write_config(folder: Path, url: str) -> Path:
+def write_config(folder: Path, url: str, feed: Path) -> Path:
+    """The config (and policy) in `folder`, planning `feed` into the SCIM server at `url`."""
+    folder.mkdir(parents=True, exist_ok=True)
     policy = folder / "policy.yaml"
     bundles = "\n".join(f"  {d.lower()}: {{grants: {{app: [{d.lower()}]}}}}" for d in DEPARTMENTS)
     rules = "\n".join(f"  - {{when: {{department: [{d}]}}, grant: [{d.lower()}]}}" for d in DEPARTMENTS)
@@ -72,7 +75,7 @@ def write_config(folder: Path, url: str) -> Path:
     config = folder / "jml.yaml"
     config.write_text(
         "state: sqlite:///jml.db\n"
-        "sources: [{name: hr, type: csv, path: workers.csv}]\n"
+        f"sources: [{{name: hr, type: csv, path: '{feed}'}}]\n"
         f"targets: [{{name: app, type: scim, url: '{url}', token_env: APP_TOKEN, page_size: 1000}}]\n"
         "policy: policy.yaml\n"
     )
@@ -108,12 +111,12 @@ def main() -> None:
         token = "bench-token"
         env = {**os.environ, "APP_TOKEN": token}
         with scim_server(token=token, tenants=False) as server:
-            url = server.url
-            config = write_config(folder, url)
+            configs = {jml: write_config(folder / f"install-{n}", server.url, folder / "workers.csv")
+                       for n, jml in enumerate(commands)}  # fmt: skip
             runs: dict[Path, list[tuple[float, float]]] = {jml: [] for jml in commands}
             for i in range(args.repeat):
                 for jml in commands:
-                    wall, rss, planned = measure(jml, config, env)
+                    wall, rss, planned = measure(jml, configs[jml], env)
                     runs[jml].append((wall, rss))
                     print(f"{jml}: run {i + 1}: {wall:.1f} s wall, {rss:.0f} MiB peak, {planned} operations planned")
         for jml, measured in runs.items():
