@@ -49,4 +49,4 @@ bench-targets: $(STAMP) system-deps
 	$(BIN)/python bench/target_throughput.py
 
 clean:
-	rm -rf $(VENV) demo-state test-output .pytest_cache .hypothesis
+	rm -rf $(VENV) demo-state test-output .pytest_cache .hypothesis .coverage .coverage.*
