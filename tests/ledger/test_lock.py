@@ -267,7 +267,7 @@ def test_migration_0003_gives_a_held_lock_token_0_and_no_pid_scope(ledger_url):
     with write(engine) as conn:
         conn.execute(insert(lock_0002).values(
             name="run", holder="old", host=socket.gethostname(), pid=dead_pid(),
-            acquired_at=at, expires_at=at + timedelta(seconds=0.5),
+            acquired_at=at, expires_at=at + timedelta(seconds=60),
         ))  # fmt: skip
     engine.dispose()
     ledger = Ledger.open(ledger_url)  # upgrades to head
@@ -275,8 +275,8 @@ def test_migration_0003_gives_a_held_lock_token_0_and_no_pid_scope(ledger_url):
         row = lock_row(ledger_url)
         assert (row["holder"], row["token"], row["pid_scope"]) == ("old", 0, "")
         assert ledger.acquire_lock(holder("new"), ttl=60) is not None  # its dead pid is not checked
-        time.sleep(0.6)
-        assert ledger.acquire_lock(holder("new"), ttl=60) is None  # its lease ran out
+        set_lock_row(ledger_url, expires_at=datetime.now(UTC) - timedelta(seconds=1))  # its lease ends
+        assert ledger.acquire_lock(holder("new"), ttl=60) is None
         assert ledger.lock_lease().token == 1
     finally:
         ledger.close()
