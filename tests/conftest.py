@@ -1,4 +1,9 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite.
+
+`ledger_url` is the ledger database of a test: a SQLite file in its tmp_path, or, for a
+test marked `both_ledgers` (or in a module whose `pytestmark` says so), once on SQLite
+and once on a fresh database of the session's PostgreSQL (`pg_database`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,18 @@ from app import launchers
 # No per-example deadline: on a loaded 2-core machine a slow example is not a failure.
 settings.register_profile("jml", deadline=None)
 settings.load_profile("jml")
+
+#: The ledger backends a `both_ledgers` test runs on.
+LEDGERS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_ledgers: run once per ledger backend (SQLite and PostgreSQL)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "ledger_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_ledgers"):
+        metafunc.parametrize("ledger_url", LEDGERS, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +80,13 @@ def postgres() -> Iterator[launchers.PostgresServer]:
 def pg_database(postgres: launchers.PostgresServer) -> str:
     """The SQLAlchemy URL of a fresh, empty database of the session's cluster."""
     return postgres.database()
+
+
+@pytest.fixture
+def ledger_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """The SQLAlchemy URL of an empty ledger database: `sqlite:///<tmp_path>/jml.db`, or
+    (parametrised `postgresql`, see `both_ledgers`) a fresh database of the session's
+    PostgreSQL cluster."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return f"sqlite:///{tmp_path / 'jml.db'}"
+    return request.getfixturevalue("pg_database")

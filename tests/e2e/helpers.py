@@ -1,7 +1,9 @@
 """End-to-end helpers: one `Scenario` per test, the real `jml` command, a real SCIM server.
 
 A Scenario is a folder (tmp_path) holding jml.yaml, policy.yaml (the example policy by
-default), the HR feed `feeds/workers.csv` and the SQLite ledger. `run(...)` calls the
+default), the HR feed `feeds/workers.csv` and the ledger (`state`: the SQLite file
+jml.db there by default; any SQLAlchemy URL, e.g. a PostgreSQL database, when given;
+`ledger_rows` reads it with SQL). `run(...)` calls the
 installed `jml` command as a subprocess pointed at the session's Prefect server and at a
 fresh SCIM tenant, and checks the `--json` contract (stdout holds one JSON document and
 nothing else). `scim_users()` and `groups()` read the SCIM server's real state.
@@ -19,6 +21,9 @@ from pathlib import Path
 
 import httpx
 import yaml
+from sqlalchemy import create_engine
+
+from jml.config.common import anchor_sqlite_url
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -95,12 +100,14 @@ class Result:
 
 
 class Scenario:
-    """One test's world: a config folder, a SCIM tenant, the Prefect API to report to."""
+    """One test's world: a config folder, a SCIM tenant, the Prefect API to report to,
+    the ledger's URL."""
 
-    def __init__(self, root: Path, tenant, prefect_env: dict[str, str]) -> None:
+    def __init__(self, root: Path, tenant, prefect_env: dict[str, str], state: str = "sqlite:///jml.db") -> None:
         self.root = root
         self.tenant = tenant
         self.prefect_env = prefect_env
+        self.state = state
         self.config = root / "jml.yaml"
         self.feed = root / "feeds" / "workers.csv"
         self.feed.parent.mkdir(parents=True, exist_ok=True)
@@ -123,7 +130,7 @@ class Scenario:
         keys overridden and any extra top-level keys added."""
         targets = {"app": url or self.tenant.url, **(more_targets or {})}
         document = {
-            "state": "sqlite:///jml.db",
+            "state": self.state,
             "sources": [{"name": "hr", "type": "csv", "path": "feeds/workers.csv"}],
             "targets": [
                 {"name": name, "type": "scim", "url": target_url, "token_env": "APP_TOKEN"}
@@ -153,6 +160,15 @@ class Scenario:
     def use_example_feed(self, day: str) -> None:
         """Copy examples/feeds/<day>.csv over the feed."""
         shutil.copy(EXAMPLES / "feeds" / f"{day}.csv", self.feed)
+
+    def ledger_rows(self, query: str) -> list[tuple]:
+        """The rows of one SQL query on the scenario's ledger."""
+        engine = create_engine(anchor_sqlite_url(self.state, self.root))
+        try:
+            with engine.connect() as conn:
+                return [tuple(row) for row in conn.exec_driver_sql(query)]
+        finally:
+            engine.dispose()
 
     # -- the command ---------------------------------------------------------------
 

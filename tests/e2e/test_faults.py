@@ -1,18 +1,18 @@
 """Nothing lost, nothing duplicated: `jml run` through a fault-injecting proxy in front of
-the real scim2-server, and a run killed with SIGKILL mid-apply. Each ends in the same
-SCIM state as a fault-free run of the same feeds."""
+the real scim2-server, and a run killed with SIGKILL mid-apply (on each ledger: SQLite and
+PostgreSQL). Each ends in the same SCIM state as a fault-free run of the same feeds."""
 
 from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from sqlalchemy.exc import DBAPIError
 
 from tests.e2e.helpers import CONVERGED, JML, OTHER, Scenario, enterprise, worker
 from tests.faultproxy import Faults, fault_proxy
@@ -112,15 +112,15 @@ def test_faults_between_jml_and_the_target_change_nothing_in_the_end(
         )
 
 
-def done_operations(database) -> int:
+def done_operations(scenario: Scenario) -> int:
     """Operations the run has journalled `done` so far (0 before its ledger exists)."""
     try:
-        with sqlite3.connect(database) as db:
-            return db.execute("SELECT count(*) FROM operations WHERE status = 'done'").fetchone()[0]
-    except sqlite3.OperationalError:  # the schema is still being made
+        return scenario.ledger_rows("SELECT count(*) FROM operations WHERE status = 'done'")[0][0]
+    except DBAPIError:  # the schema is still being made
         return 0
 
 
+@pytest.mark.both_ledgers
 def test_a_run_killed_mid_apply_converges_on_the_next_run_without_duplicates(
     scenario, scim_server, reference
 ):
@@ -130,9 +130,8 @@ def test_a_run_killed_mid_apply_converges_on_the_next_run_without_duplicates(
         env = {**os.environ, **scenario.prefect_env, "APP_TOKEN": scenario.tenant.token}
         argv = [JML, "run", "--config", str(scenario.config), "--as-of", DAY1, "--json"]
         slow = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        database = scenario.root / "jml.db"
         deadline = time.monotonic() + 180
-        while done_operations(database) < 100:  # the first batch is journalled done
+        while done_operations(scenario) < 100:  # the first batch is journalled done
             assert slow.poll() is None, slow.stderr.read().decode()[-2000:]
             assert time.monotonic() < deadline, "the slow run never got going"
             time.sleep(0.2)
@@ -145,9 +144,8 @@ def test_a_run_killed_mid_apply_converges_on_the_next_run_without_duplicates(
         slow.stderr.close()
     scenario.configure()  # straight to the server now
     scenario.sync(DAY1, expect=CONVERGED)
-    with sqlite3.connect(scenario.root / "jml.db") as db:
-        assert db.execute("SELECT count(*) FROM operations WHERE status = 'pending'").fetchone()[0] == 0
-        statuses = dict(db.execute("SELECT id, status FROM runs").fetchall())
+    assert scenario.ledger_rows("SELECT count(*) FROM operations WHERE status = 'pending'") == [(0,)]
+    statuses = dict(scenario.ledger_rows("SELECT id, status FROM runs"))
     assert statuses[1] == "failed", "the killed run is marked as such"
     scenario.write_feed(population(2))
     scenario.sync(DAY2, expect=CONVERGED)

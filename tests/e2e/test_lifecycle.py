@@ -1,11 +1,15 @@
 """Lifecycle end to end: leave, rehire, held rows, the deletion grace period, absent
-persons."""
+persons. Leave and rehire, and the absent person, also run on a PostgreSQL ledger (the
+person states the ledger keeps between days: lifecycle, termination, absence)."""
 
 from __future__ import annotations
+
+import pytest
 
 from tests.e2e.helpers import ATTENTION, CONVERGED, Scenario, enterprise, worker
 
 
+@pytest.mark.both_ledgers
 def test_leave_and_rehire_keep_the_same_account(scenario: Scenario) -> None:
     scenario.write_feed([worker("E100"), worker("E101")])
     scenario.sync("2026-03-01", expect=CONVERGED)
@@ -109,6 +113,7 @@ def test_terminated_account_is_deleted_after_the_grace_period_only(scenario: Sce
     assert users["E100"]["active"] is True
 
 
+@pytest.mark.both_ledgers
 def test_absent_person_raises_an_exception_then_deprovision_disables(scenario: Scenario) -> None:
     stays, leaves = worker("E100"), worker("E101", department="Sales", job_code="SLS")
     scenario.write_feed([stays, leaves])

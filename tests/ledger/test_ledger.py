@@ -1,21 +1,25 @@
 """The ledger (jml.ledger): schema by migration, every method of the facade, the
-exception queue's open/keep/close rules, approvals, the audit trail, and bulk speed.
+exception queue's open/keep/close rules, approvals, the append-only audit trail, and bulk
+steps that send a statement per batch, never one per row.
 
-Runs on a SQLite file in tmp_path; with JML_TEST_POSTGRES_URL set (a SQLAlchemy URL of
-a PostgreSQL server whose user may create databases) every test also runs against a
-fresh PostgreSQL database. What the facade does not return (a run's row, the journal's
-timestamps) the tests read with SQL on a connection of their own (`db`).
+Every test of a database runs twice (`both_ledgers`): on a SQLite file in tmp_path and
+on a fresh database of the session's PostgreSQL. What the facade does not return (a
+run's row, the journal's timestamps) the tests read with SQL on a connection of their
+own (`db`).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import itertools
-import os
+import math
+import re
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 
@@ -25,7 +29,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, make_url, select
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -39,54 +43,29 @@ from jml.ledger import (
     PersonState,
     tables,
 )
-from jml.ledger.engine import alembic_config, make_engine
+from jml.ledger.engine import BATCH, IN_BATCH, alembic_config, make_engine
 from jml.ledger.tables import metadata
 from jml.model import Issue, IssueKind, Lifecycle
 from jml.operations import Change, Create, Grant, Operation, Update
 
-POSTGRES_URL = os.environ.get("JML_TEST_POSTGRES_URL")
 AS_OF = date(2026, 5, 20)
 ALL_KINDS = set(IssueKind)
 
 
-def _backends() -> list:
-    params = [pytest.param("sqlite", id="sqlite")]
-    if POSTGRES_URL:
-        params.append(pytest.param("postgresql", id="postgresql"))
-    return params
-
-
-@pytest.fixture(params=_backends())
-def url(request, tmp_path):
-    """A URL of an empty database: a SQLite file in a folder that does not exist yet,
-    or a new PostgreSQL database dropped after the test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state' / 'jml.db'}"
-        return
-    base = make_url(POSTGRES_URL)
-    name = f"jml_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield base.set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
+pytestmark = pytest.mark.both_ledgers  # every test taking `ledger_url`: SQLite and PostgreSQL
 
 
 @pytest.fixture
-def ledger(url):
-    store = Ledger.open(url)
+def ledger(ledger_url):
+    store = Ledger.open(ledger_url)
     yield store
     store.close()
 
 
 @pytest.fixture
-def db(url) -> Engine:
+def db(ledger_url) -> Engine:
     """The test's own engine on the ledger's database, for reading it with SQL."""
-    engine = create_engine(url)
+    engine = create_engine(ledger_url)
     yield engine
     engine.dispose()
 
@@ -157,21 +136,21 @@ def test_revisions_form_one_line_from_the_initial_one():
         assert newer.down_revision == older.revision
 
 
-def test_open_twice_keeps_the_data(url, db):
-    first = Ledger.open(url)
+def test_open_twice_keeps_the_data(ledger_url, db):
+    first = Ledger.open(ledger_url)
     run_id = new_run(first)
     first.close()
-    again = Ledger.open(url)  # upgrading an up-to-date database is a no-op
+    again = Ledger.open(ledger_url)  # upgrading an up-to-date database is a no-op
     assert run_row(db, run_id)["actor"] == "test"
     again.close()
 
 
-def test_open_a_database_from_a_newer_jml_is_a_ledger_error(url, db):
-    Ledger.open(url).close()
+def test_open_a_database_from_a_newer_jml_is_a_ledger_error(ledger_url, db):
+    Ledger.open(ledger_url).close()
     with db.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(LedgerError, match="newer jml"):
-        Ledger.open(url)
+        Ledger.open(ledger_url)
 
 
 def test_sqlite_file_folder_is_created_and_pragmas_set(tmp_path):
@@ -705,88 +684,182 @@ def test_audit_trail(ledger, run):
     assert [e.action for e in ledger.audit_trail("E1", limit=1)] == ["disable"]
 
 
-def test_audit_is_append_only():
-    public = {name for name in dir(Ledger) if not name.startswith("_")}
-    audit_methods = {name for name in public if "audit" in name}
-    assert audit_methods == {"append_audit", "audit_trail"}
-    assert not {name for name in public if name.startswith(("delete", "update", "clear"))}
+class Called:
+    """A ledger that notes the name of every attribute (method) used through it."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.names: set[str] = set()
+
+    def __getattr__(self, name: str):
+        self.names.add(name)
+        return getattr(self.ledger, name)
 
 
-# -------------------------------------------------------------------------- bulk speed
+def use_every_method(spy: Called, url: str) -> None:
+    """Call every public method of the facade through `spy`, each writing one that
+    writes, closing the ledger last."""
+    run_id = spy.start_run(as_of=AS_OF, dry_run=False, override_safety=False, actor="later")
+    holder = LockHolder("later", "elsewhere", 1)
+    spy.acquire_lock(holder, ttl=60)
+    spy.renew_lock(holder, ttl=60)
+    spy.check_lock(holder, spy.lock_lease().token)
+    spy.release_lock(holder)
+    spy.save_person_states(run_id, [PersonState("E1", "terminated", terminated_on=AS_OF)])
+    spy.person_states()
+    spy.link_accounts(run_id, "app", {"E1": "id-1", "E2": "id-2"})
+    spy.unlink_accounts("app", ["E2"])
+    spy.account_links("app")
+    spy.record_grants(run_id, "app", [("E1", "eng", "rule 2"), ("E1", "all-staff", "rule 1")])
+    spy.remove_grants("app", [("E1", "eng")])
+    spy.grants("app")
+    ids = spy.journal_pending(run_id, [_op("E1"), _op("E2")])
+    spy.journal_finish([(ids[0], "done", None), (ids[1], "failed", "boom")])
+    spy.pending_operations()
+    second, third = approval_issue("approval:E2:fa"), approval_issue("approval:E3:fa")
+    kinds = {IssueKind.APPROVAL, IssueKind.SOD}
+    spy.sync_issues(run_id, [second, third, issue(IssueKind.SOD, "sod:E1")], kinds=kinds)
+    opened = {e.key: e.id for e in spy.list_exceptions()}
+    spy.count_open()
+    spy.approve(opened[second.key], by="hanna", role="hr")
+    spy.reject(opened[third.key], by="omar", reason="no")
+    spy.approvals(opened[second.key])
+    spy.approval_decisions()
+    spy.sync_issues(new_run(spy.ledger), [], kinds=kinds)  # closes the rest
+    spy.append_audit([AuditEntry(run_id, "later", "disable", "E1", "app", {}, "left")])
+    spy.audit_trail("E1", limit=1)
+    spy.deprovisioned(AS_OF, AS_OF)
+    spy.finish_run(run_id, "converged", {"operations": {"planned": 2}})
+    spy.open(url).close()  # opening again runs the migrations (all at head: none)
+    spy.close()
 
 
-def _timed(label: str, timings: dict, fn, *args, **kwargs):
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    timings[label] = round(time.perf_counter() - start, 2)
-    return result
+def audit_rows(db: Engine) -> list[dict]:
+    with db.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(tables.audit).order_by(tables.audit.c.id))]
 
 
-def test_bulk_persons_100k(ledger, url, record_property):
-    n = 100_000
-    timings: dict[str, float] = {}
-    r1 = new_run(ledger)
-    states = [PersonState(f"E{i:06d}", "active") for i in range(n)]
-    _timed("insert", timings, ledger.save_person_states, r1, states)
-    r2 = new_run(ledger)
-    _timed("unchanged", timings, ledger.save_person_states, r2, states)
-    changed = [
-        PersonState(s.employee_id, "suspended") if i % 10 == 0 else s for i, s in enumerate(states)
-    ]
-    r3 = new_run(ledger)
-    _timed("10% changed", timings, ledger.save_person_states, r3, changed)
-    got = _timed("read", timings, ledger.person_states)
-    assert len(got) == n
+def test_audit_lines_written_are_never_changed_or_removed(ledger, ledger_url, db, run, pending_approval):
+    """The audit trail is append-only (jml.ledger.audit): after every method of the
+    facade has been used, the lines written before are all there, unchanged, and no
+    statement the ledger sent updated, deleted from or truncated the audit table."""
+    ledger.append_audit([AuditEntry(run, "hr_sync", "create", "E1", "app", {"operation": 1}, "rule 1")])
+    ledger.approve(pending_approval, by="hanna", role="hr")  # an approval writes a line too
+    before = audit_rows(db)
+    assert [row["action"] for row in before] == ["create", "approve"]
+    spy = Called(ledger)
+    with statements_sent() as sent:
+        use_every_method(spy, ledger_url)
+    assert spy.names == {name for name in dir(Ledger) if not name.startswith("_")}, "a method not used"
+    after = audit_rows(db)
+    assert after[: len(before)] == before
+    assert [row["action"] for row in after[len(before) :]] == ["approve", "reject", "disable"]
+    changing = re.compile(rf'^\s*(update|delete\s+from|truncate|drop\s+table)\s+"?{tables.audit.name}\b', re.I)
+    assert [statement for statement in sent if changing.match(statement)] == []
+
+
+# -------------------------------------------------------------------------- bulk
+
+
+#: Rows of the bulk tests: several executemany batches (BATCH) and many IN lists.
+BULK = 4 * BATCH
+#: Rows of the same steps made small: what a step costs whatever its size.
+SMALL = 10
+
+
+@contextmanager
+def statements_sent() -> Iterator[list[str]]:
+    """The SQL statements every engine hands its driver while the block runs: one per
+    execute, or per executemany of many rows."""
+    sent: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:
+        sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+
+
+def driver_calls(fn, *args, **kwargs) -> tuple[object, int]:
+    """What `fn` returns, and how many statements it sent."""
+    with statements_sent() as sent:
+        result = fn(*args, **kwargs)
+    return result, len(sent)
+
+
+def assert_batched(small: dict[str, int], bulk: dict[str, int]) -> None:
+    """Each step on BULK rows sent at most the statements of the same step on SMALL rows
+    plus one per IN_BATCH rows: the set-based contract of jml.ledger.engine (rows in
+    executemany batches of BATCH >= IN_BATCH, ids in IN lists of IN_BATCH), where a
+    statement per row would send BULK."""
+    allowed = {step: calls + math.ceil(BULK / IN_BATCH) for step, calls in small.items()}
+    assert {step: calls for step, calls in bulk.items() if calls > allowed[step]} == {}, (bulk, allowed)
+
+
+def persons_steps(ledger: Ledger, prefix: str, n: int) -> dict[str, int]:
+    """Statements of each step over n persons: all new, unchanged, 10 % changed, read."""
+    states = [PersonState(f"{prefix}{i:06d}", "active") for i in range(n)]
+    changed = [PersonState(s.employee_id, "suspended") if i % 10 == 0 else s for i, s in enumerate(states)]
+    calls = {}
+    for step, wanted in (("insert", states), ("unchanged", states), ("10% changed", changed)):
+        _, calls[step] = driver_calls(ledger.save_person_states, new_run(ledger), wanted)
+    _, calls["read"] = driver_calls(ledger.person_states)
+    return calls
+
+
+def test_bulk_person_states_take_a_statement_per_batch_not_per_row(ledger):
+    small = persons_steps(ledger, "S", SMALL)
+    assert_batched(small, persons_steps(ledger, "E", BULK))
+    got = ledger.person_states()
+    assert len(got) == SMALL + BULK
     assert got["E000010"].lifecycle == "suspended" and got["E000011"].lifecycle == "active"
-    record_property("persons_100k_seconds", timings)
-    print(f"\n100k persons on {make_url(url).get_backend_name()}: {timings}")
-    assert max(timings.values()) < 60  # a sanity bound; see the report for real numbers
 
 
-def test_bulk_sync_issues_100k(ledger, url, record_property):
-    n = 100_000
-    timings: dict[str, float] = {}
-    kinds = {IssueKind.DATA_QUALITY}
+def issues_steps(ledger: Ledger, kind: IssueKind, n: int) -> dict[str, int]:
+    """Statements of each step over n issues of one kind: open all, keep all, close half."""
     found = [
-        issue(
-            IssueKind.DATA_QUALITY,
-            f"dq:E{i:06d}",
-            "unknown manager",
-            employee_id=f"E{i:06d}",
-            data={"manager_id": f"M{i}"},
-        )
+        issue(kind, f"{kind}:E{i:06d}", "unknown manager", employee_id=f"E{i:06d}", data={"manager_id": f"M{i}"})
         for i in range(n)
     ]
-    r1 = new_run(ledger)
-    assert _timed("open", timings, ledger.sync_issues, r1, found, kinds=kinds) == (n, 0)
-    r2 = new_run(ledger)
-    assert _timed("keep", timings, ledger.sync_issues, r2, found, kinds=kinds) == (0, 0)
-    r3 = new_run(ledger)
-    half = found[: n // 2]
-    assert _timed("close half", timings, ledger.sync_issues, r3, half, kinds=kinds) == (0, n // 2)
-    assert _timed("count", timings, ledger.count_open) == n // 2
-    record_property("sync_issues_100k_seconds", timings)
-    print(f"\n100k issues on {make_url(url).get_backend_name()}: {timings}")
-    assert max(timings.values()) < 60  # a sanity bound; see the report for real numbers
+    calls = {}
+    for step, now_found, expected in (("open", found, (n, 0)), ("keep", found, (0, 0)),
+                                      ("close half", found[: n // 2], (0, n - n // 2))):  # fmt: skip
+        got, calls[step] = driver_calls(ledger.sync_issues, new_run(ledger), now_found, kinds={kind})
+        assert got == expected, step
+    return calls
 
 
-def test_bulk_journal_100k(ledger, url, record_property):
-    n = 100_000
-    timings: dict[str, float] = {}
-    run_id = new_run(ledger)
-    ops = [_op(f"E{i:06d}") for i in range(n)]
-    ids = _timed("pending", timings, ledger.journal_pending, run_id, ops)
-    assert len(ids) == n and len(set(ids)) == n
+def test_bulk_sync_issues_takes_a_statement_per_batch_not_per_row(ledger):
+    small = issues_steps(ledger, IssueKind.QUARANTINE, SMALL)
+    assert_batched(small, issues_steps(ledger, IssueKind.DATA_QUALITY, BULK))
+    assert ledger.count_open() == SMALL // 2 + BULK // 2
+
+
+def journal_steps(ledger: Ledger, n: int) -> dict[str, int]:
+    """Statements of each step over n operations: journalled, settled, none left."""
+    calls = {}
+    ids, calls["pending"] = driver_calls(ledger.journal_pending, new_run(ledger), [_op(f"E{i:06d}") for i in range(n)])
+    assert len(set(ids)) == n
     results = [(i, "done", None) if k % 100 else (i, "failed", "boom") for k, i in enumerate(ids)]
-    _timed("finish", timings, ledger.journal_finish, results)
-    assert _timed("pending_operations", timings, ledger.pending_operations) == []
-    record_property("journal_100k_seconds", timings)
-    print(f"\n100k operations on {make_url(url).get_backend_name()}: {timings}")
-    assert max(timings.values()) < 60  # a sanity bound; see the report for real numbers
+    _, calls["finish"] = driver_calls(ledger.journal_finish, results)
+    left, calls["pending_operations"] = driver_calls(ledger.pending_operations)
+    assert left == []
+    return calls
 
 
-def test_run_lock_is_exclusive_renewable_and_released(url):
-    ledger = Ledger.open(url)
+def test_bulk_journal_takes_a_statement_per_batch_not_per_row(ledger, db):
+    small = journal_steps(ledger, SMALL)
+    assert_batched(small, journal_steps(ledger, BULK))
+    with db.connect() as conn:
+        statuses = dict(conn.exec_driver_sql("SELECT status, count(*) FROM operations GROUP BY status").all())
+    assert statuses == {"done": SMALL - 1 + BULK - BULK // 100, "failed": 1 + BULK // 100}
+
+
+def test_run_lock_is_exclusive_renewable_and_released(ledger_url):
+    ledger = Ledger.open(ledger_url)
     first = LockHolder("a", "elsewhere", 1)
     second = LockHolder("b", "elsewhere", 2)
     assert ledger.acquire_lock(first, ttl=60) is None
@@ -802,12 +875,12 @@ def test_run_lock_is_exclusive_renewable_and_released(url):
     ledger.close()
 
 
-def test_run_lock_expires_and_a_dead_local_holder_frees_it(url, db):
+def test_run_lock_expires_and_a_dead_local_holder_frees_it(ledger_url, db):
     import socket
     import subprocess
     import sys
 
-    ledger = Ledger.open(url)
+    ledger = Ledger.open(ledger_url)
     run_id = new_run(ledger)
     assert ledger.acquire_lock(LockHolder("old", "elsewhere", 1), ttl=0.01) is None
     time.sleep(0.05)

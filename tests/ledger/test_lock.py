@@ -31,18 +31,12 @@ ROOT = Path(__file__).resolve().parents[2]
 AS_OF = datetime(2026, 12, 2, tzinfo=UTC).date()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty ledger database: a SQLite file, or a fresh database of the session's
-    PostgreSQL cluster."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'jml.db'}"
-    return request.getfixturevalue("pg_database")
+pytestmark = pytest.mark.both_ledgers  # every test taking `ledger_url`: SQLite and PostgreSQL
 
 
 @pytest.fixture
-def ledger(url: str):
-    store = Ledger.open(url)
+def ledger(ledger_url: str):
+    store = Ledger.open(ledger_url)
     yield store
     store.close()
 
@@ -80,14 +74,14 @@ def holder(name: str, **identity) -> LockHolder:
 # ------------------------------------------------------------------------- the token
 
 
-def test_every_acquisition_gets_a_larger_token_and_a_release_keeps_the_count(ledger, url):
+def test_every_acquisition_gets_a_larger_token_and_a_release_keeps_the_count(ledger, ledger_url):
     tokens = []
     a, b, c = holder("a"), holder("b"), holder("c")
     assert ledger.acquire_lock(a, ttl=60) is None
     tokens.append(ledger.lock_lease().token)
     ledger.release_lock(a)
     assert ledger.lock_lease() is None  # free
-    assert lock_row(url)["holder"] == ""  # but the row, and so the count, stays
+    assert lock_row(ledger_url)["holder"] == ""  # but the row, and so the count, stays
     assert ledger.acquire_lock(b, ttl=0.05) is None
     tokens.append(ledger.lock_lease().token)
     time.sleep(0.1)
@@ -102,12 +96,12 @@ def test_every_acquisition_gets_a_larger_token_and_a_release_keeps_the_count(led
     assert refused is not None and refused.token == 4 and ledger.lock_lease().token == 4
 
 
-def test_a_released_lock_is_free_without_failing_any_run(ledger, url):
+def test_a_released_lock_is_free_without_failing_any_run(ledger, ledger_url):
     run_id = ledger.start_run(as_of=AS_OF, dry_run=False, override_safety=False, actor="test")
     ledger.acquire_lock(holder("a"), ttl=60)
     ledger.release_lock(holder("a"))
     assert ledger.acquire_lock(holder("b"), ttl=60) is None
-    engine = create_engine(url)
+    engine = create_engine(ledger_url)
     with engine.connect() as conn:
         status = conn.execute(select(tables.runs.c.status).where(tables.runs.c.id == run_id)).scalar()
     engine.dispose()
@@ -117,7 +111,7 @@ def test_a_released_lock_is_free_without_failing_any_run(ledger, url):
 # ---------------------------------------------------------------- the fencing check
 
 
-def test_check_passes_only_for_the_holder_with_its_token_and_an_unexpired_lease(ledger, url):
+def test_check_passes_only_for_the_holder_with_its_token_and_an_unexpired_lease(ledger, ledger_url):
     a, b = holder("a"), holder("b")
     ledger.acquire_lock(a, ttl=60)
     token = ledger.lock_lease().token
@@ -126,7 +120,7 @@ def test_check_passes_only_for_the_holder_with_its_token_and_an_unexpired_lease(
         ledger.check_lock(b, token)
     with pytest.raises(LockLost, match=r"lost to a \(token"):
         ledger.check_lock(a, token - 1)  # an earlier acquisition of the same holder
-    set_lock_row(url, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    set_lock_row(ledger_url, expires_at=datetime.now(UTC) - timedelta(seconds=1))
     with pytest.raises(LockLost, match="its lease expired at"):
         ledger.check_lock(a, token)  # still a's row, but anyone may take it now
     assert ledger.acquire_lock(b, ttl=60) is None
@@ -138,17 +132,17 @@ def test_check_passes_only_for_the_holder_with_its_token_and_an_unexpired_lease(
     assert issubclass(LockLost, LedgerError)
 
 
-def test_a_lock_taken_over_behind_the_holders_back_fails_the_check_and_the_renewal(ledger, url):
+def test_a_lock_taken_over_behind_the_holders_back_fails_the_check_and_the_renewal(ledger, ledger_url):
     """What the e2e test does to a running `jml run`: another holder written into the row."""
     a = holder("a")
     ledger.acquire_lock(a, ttl=60)
     token = ledger.lock_lease().token
-    set_lock_row(url, holder="intruder:1:deadbeef", token=token + 1)
+    set_lock_row(ledger_url, holder="intruder:1:deadbeef", token=token + 1)
     with pytest.raises(LockLost, match="^the run lock was lost to intruder:1:deadbeef$"):
         ledger.check_lock(a, token)
     with pytest.raises(LockLost, match="^the run lock was lost to intruder:1:deadbeef$"):
         ledger.renew_lock(a, ttl=60)
-    assert lock_row(url)["holder"] == "intruder:1:deadbeef"  # the renewal changed nothing
+    assert lock_row(ledger_url)["holder"] == "intruder:1:deadbeef"  # the renewal changed nothing
     ledger.release_lock(a)  # nor does a release by who lost it
     assert ledger.lock_lease().holder == "intruder:1:deadbeef"
 
@@ -257,10 +251,10 @@ def test_a_live_holder_in_another_pid_namespace_with_this_hostname_keeps_the_loc
 # ----------------------------------------------------------------------- migration
 
 
-def test_migration_0003_gives_a_held_lock_token_0_and_no_pid_scope(url):
+def test_migration_0003_gives_a_held_lock_token_0_and_no_pid_scope(ledger_url):
     """A lock held while the schema moves from 0002 to 0003 (jml upgraded under a run):
     token 0, so the next acquisition's is 1; no pid scope, so only its expiry frees it."""
-    engine = make_engine(url)
+    engine = make_engine(ledger_url)
     config = alembic_config()
     with write(engine) as conn:
         config.attributes["connection"] = conn
@@ -273,29 +267,24 @@ def test_migration_0003_gives_a_held_lock_token_0_and_no_pid_scope(url):
     with write(engine) as conn:
         conn.execute(insert(lock_0002).values(
             name="run", holder="old", host=socket.gethostname(), pid=dead_pid(),
-            acquired_at=at, expires_at=at + timedelta(minutes=10),
+            acquired_at=at, expires_at=at + timedelta(seconds=60),
         ))  # fmt: skip
     engine.dispose()
-    ledger = Ledger.open(url)  # upgrades to head
+    ledger = Ledger.open(ledger_url)  # upgrades to head
     try:
-        row = lock_row(url)
+        row = lock_row(ledger_url)
         assert (row["holder"], row["token"], row["pid_scope"]) == ("old", 0, "")
         assert ledger.acquire_lock(holder("new"), ttl=60) is not None  # its dead pid is not checked
-        # Its lease runs out (set in the row, not slept for: a migration on a loaded
-        # machine can outlast any short lease, which made this test race).
-        engine = make_engine(url)
-        with write(engine) as conn:
-            conn.execute(update(tables.run_lock).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
-        engine.dispose()
+        set_lock_row(ledger_url, expires_at=datetime.now(UTC) - timedelta(seconds=1))  # its lease ends
         assert ledger.acquire_lock(holder("new"), ttl=60) is None
         assert ledger.lock_lease().token == 1
     finally:
         ledger.close()
 
 
-def test_migration_0003_downgrades_to_0002(url):
-    Ledger.open(url).close()
-    engine = make_engine(url)
+def test_migration_0003_downgrades_to_0002(ledger_url):
+    Ledger.open(ledger_url).close()
+    engine = make_engine(ledger_url)
     with write(engine) as conn:
         conn.execute(insert(tables.run_lock).values(
             name="run", holder="", host="", pid=0, pid_scope="", token=3,
