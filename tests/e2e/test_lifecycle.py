@@ -1,6 +1,6 @@
 """Lifecycle end to end: leave, rehire, held rows, the deletion grace period, absent
-persons. Leave and rehire, and the absent person, also run on a PostgreSQL ledger (the
-person states the ledger keeps between days: lifecycle, termination, absence)."""
+persons. Leave and rehire also runs on a PostgreSQL ledger (what the ledger keeps
+between days: person states, account links, grants)."""
 
 from __future__ import annotations
 
@@ -113,7 +113,6 @@ def test_terminated_account_is_deleted_after_the_grace_period_only(scenario: Sce
     assert users["E100"]["active"] is True
 
 
-@pytest.mark.both_ledgers
 def test_absent_person_raises_an_exception_then_deprovision_disables(scenario: Scenario) -> None:
     stays, leaves = worker("E100"), worker("E101", department="Sales", job_code="SLS")
     scenario.write_feed([stays, leaves])
