@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from connectors.base import Outcome
-from jml.ledger import AuditEntry
 from jml.model import Issue, IssueKind
-from jml.operations import Create, Delete, Grant, Operation, Revoke
+from jml.operations import Grant, Operation, Revoke
+from pipeline.record import record_applied
 from pipeline.run import Run
 from pipeline.targets import unreachable_issue
 
@@ -96,7 +96,7 @@ def apply_batch(run: Run, target: str, operations: Sequence[Operation]) -> Batch
         down = unreachable_issue(target, next(o.error for o in applied.outcomes if o.error))
     failed = [o for o in applied.outcomes if not o.ok]
     done = [o for o in applied.outcomes if o.ok]
-    _record(run, target, done)
+    record_applied(run, target, done)
     result = BatchResult(
         applied=len(done),
         failed=len(failed),
@@ -112,37 +112,3 @@ def apply_batch(run: Run, target: str, operations: Sequence[Operation]) -> Batch
         result.applied, len(operations), target, result.failed, result.retried, result.settled,
     )  # fmt: skip
     return result
-
-
-def _record(run: Run, target: str, done: Sequence[Outcome]) -> None:
-    """The ledger's side of the applied operations: links, grants, the audit trail."""
-    links: dict[str, str] = {}
-    granted: list[tuple[str, str, str]] = []
-    revoked: list[tuple[str, str]] = []
-    deleted: list[str] = []
-    for outcome in done:
-        match outcome.operation:
-            case Create(employee_id=eid) if outcome.account_id:
-                links[eid] = outcome.account_id
-            case Grant(employee_id=eid, entitlement=name, reason=reason):
-                granted.append((eid, name, reason))
-            case Revoke(employee_id=eid, entitlement=name):
-                revoked.append((eid, name))
-            case Delete(employee_id=eid):
-                deleted.append(eid)
-    ledger = run.ledger
-    if links:
-        ledger.link_accounts(run.id, target, links)
-    if granted:
-        ledger.record_grants(run.id, target, granted)
-    if deleted:
-        gone = set(deleted)
-        revoked += [pair for pair in ledger.grants(target) if pair[0] in gone]
-        ledger.unlink_accounts(target, deleted)
-    if revoked:
-        ledger.remove_grants(target, revoked)
-    ledger.append_audit(
-        AuditEntry(run.id, run.actor, o.operation.action.value, o.operation.employee_id, target,
-                   o.operation.detail, o.operation.reason)
-        for o in done
-    )  # fmt: skip

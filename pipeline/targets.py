@@ -4,8 +4,9 @@
 whose connector cannot be built: a secret not set) is unreachable for the run, with a
 `failed_operation` issue naming it, and is skipped. In a recorded run that writes,
 operations an earlier run left `pending` (it was killed mid-apply) are then settled
-against what the targets show: `done` if applied, else `failed` (this run's plan does
-what is still missing). A target whose transport is weakened (`verify: false`,
+against what the targets show: `done` if applied (and recorded in the ledger as the
+apply stage records what it applies: links, grants, the audit trail), else `failed`
+(this run's plan does what is still missing). A target whose transport is weakened (`verify: false`,
 `insecure: true`) is warned about on every run.
 """
 
@@ -14,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, Outcome
 from jml.config import weakened
 from jml.model import Issue, IssueKind, Snapshot
-from jml.operations import from_journal
+from jml.operations import Create, from_journal
 from jml.plan import AccountIndex, is_applied
+from pipeline.record import record_applied
 from pipeline.run import Run
 
 __all__ = ["TargetState", "read_targets", "unreachable_issue"]
@@ -67,6 +69,7 @@ def read_targets(run: Run) -> TargetState:
 def _settle_journal(run: Run, snapshots: Mapping[str, Snapshot]) -> None:
     indexes = {name: AccountIndex(snapshot) for name, snapshot in snapshots.items()}
     results = []
+    found: dict[str, list[Outcome]] = {}
     for row in run.ledger.pending_operations():
         index = indexes.get(row.target)
         if index is None or row.run_id == run.run_id:
@@ -79,9 +82,15 @@ def _settle_journal(run: Run, snapshots: Mapping[str, Snapshot]) -> None:
         except ValueError as exc:
             results.append((row.id, "failed", f"settled by run {run.run_id}: unreadable ({exc}); replanned"))
             continue
-        applied = is_applied(op, index.linked(op.employee_id, op.account_id))
+        account = index.linked(op.employee_id, op.account_id)
+        applied = is_applied(op, account)
         note = f"settled by run {run.run_id}: " + ("found applied" if applied else "not applied; replanned")
         results.append((row.id, "done" if applied else "failed", note))
+        if applied:
+            created = account.id if isinstance(op, Create) and account is not None else None
+            found.setdefault(row.target, []).append(Outcome(op, account_id=created))
     if results:
         run.ledger.journal_finish(results)
         run.log.warning("settled %d operations left pending by an interrupted run", len(results))
+    for target, outcomes in found.items():
+        record_applied(run, target, outcomes)

@@ -7,7 +7,9 @@ plan journalled `pending`, then some of it really sent to the SCIM server, and t
 stops: no outcome journalled, the run never finished (the SIGKILL itself, and the lock
 a dead run leaves, are tests/e2e/test_faults.py's). The next `jml run` must journal each
 pending operation `done` if the target shows it applied and `failed` (replanned) if not,
-and apply only the ones not applied.
+and apply only the ones not applied; and the ledger must record what was found applied
+as it records what a run applies (grants, the audit trail), or the trail misses a write
+and the cumulative deprovision guard under-counts.
 """
 
 from __future__ import annotations
@@ -81,3 +83,15 @@ def test_the_next_run_settles_each_pending_operation_by_what_the_target_shows(sc
         assert scenario.memberships(eid) == {"all-staff", "sales"}
         assert enterprise(users[eid]).get("department") == "Sales"
     assert [users[eid]["active"] for eid in (*RETURNING, *LEAVING)] == [True, True, False, False]
+
+    # The ledger holds what the target shows: every operation in the audit trail once,
+    # the found-applied ones by the replay; the movers' grants as the target has them.
+    audited = scenario.ledger_rows(
+        f"SELECT action, employee_id, run_id FROM audit WHERE run_id >= {killed} AND employee_id IS NOT NULL"
+    )
+    assert sorted((action, eid) for action, eid, _ in audited) == sorted(EXPECTED_PLAN)
+    assert {run_id for *_, run_id in audited} == {replay_id}
+    grants = {eid: set() for eid in MOVERS}
+    for eid, entitlement in scenario.ledger_rows("SELECT employee_id, entitlement FROM grants"):
+        grants.setdefault(eid, set()).add(entitlement)
+    assert {eid: grants[eid] for eid in MOVERS} == {eid: {"all-staff", "sales"} for eid in MOVERS}
