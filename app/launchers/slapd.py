@@ -24,6 +24,9 @@ from app.launchers.processes import on_a_free_port, stop, wait_until
 SLAPD_SCHEMAS = Path("/etc/ldap/schema")
 SLAPD_MODULES = Path("/usr/lib/ldap")
 LDAP_SUFFIX = "dc=example,dc=org"
+#: Seconds the start-up probe waits for a connection or an answer (a server on the port
+#: that is not LDAP may accept and never answer).
+PROBE_TIMEOUT = 2  # whole seconds: ldap3 packs its receive timeout as an integer
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +52,14 @@ class SlapdServer:
     def url(self) -> str:
         return f"ldap://{self.host}:{self.port}"
 
-    def connection(self):
-        """A bound ldap3 connection as the admin (the caller unbinds it)."""
+    def connection(self, timeout: int | None = None):
+        """A bound ldap3 connection as the admin (the caller unbinds it); with `timeout`,
+        an LDAPException when connecting or any answer takes longer (seconds)."""
         import ldap3  # imported when used: the demo needs no LDAP
 
-        server = ldap3.Server(self.host, port=self.port, get_info=ldap3.NONE)
-        return ldap3.Connection(server, user=self.bind_dn, password=self.password, auto_bind=True)
+        server = ldap3.Server(self.host, port=self.port, get_info=ldap3.NONE, connect_timeout=timeout)
+        bounded = {} if timeout is None else {"receive_timeout": timeout}  # ldap3 takes no None
+        return ldap3.Connection(server, user=self.bind_dn, password=self.password, auto_bind=True, **bounded)
 
     def tree(self) -> LdapTree:
         """A new subtree `ou=<random>,<suffix>` with ou=people, ou=groups, ou=disabled."""
@@ -110,14 +115,15 @@ index entryUUID eq
     return config
 
 
-def _bound(server: SlapdServer):
+def bound(server: SlapdServer):
     """A probe for `wait_until`: a bound admin connection once slapd answers; only this
-    launch's slapd knows the admin password (another directory refuses the bind)."""
+    launch's slapd knows the admin password (another directory refuses the bind), and a
+    server that never answers the bind is given up on after PROBE_TIMEOUT seconds."""
     import ldap3
 
     def probe():
         try:
-            return server.connection()
+            return server.connection(timeout=PROBE_TIMEOUT)
         except ldap3.core.exceptions.LDAPException:
             return None
 
@@ -139,7 +145,7 @@ def slapd_server(folder: Path, *, durable: bool = False, startup_timeout: float 
             command = [binary, "-f", str(config), "-h", f"ldap://127.0.0.1:{port}/", "-d", "0"]
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             server = SlapdServer("127.0.0.1", port, f"cn=admin,{LDAP_SUFFIX}", password, LDAP_SUFFIX)
-            connection = wait_until(process, _bound(server), name="slapd", timeout=startup_timeout, log=log_path)
+            connection = wait_until(process, bound(server), name="slapd", timeout=startup_timeout, log=log_path)
             return process, server, connection
 
         process, server, connection = on_a_free_port(start)

@@ -7,6 +7,7 @@ a probe asking only for a 200 would take for its own server)."""
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import httpx
 import pytest
 
 from app import launchers
-from app.launchers import ports, processes
+from app.launchers import ports, processes, slapd
 from tests.httpserving import Quiet, serving
 
 
@@ -65,6 +66,18 @@ def test_slapd_starts_again_when_its_port_is_taken(offered: list[int], tmp_path:
     with launchers.slapd_server(tmp_path) as server:
         moved(offered, server.port)
         server.connection().unbind()  # binds as this launch's admin
+
+
+def test_the_slapd_probe_gives_up_on_a_server_that_never_answers_ldap() -> None:
+    """Found by the test above: when the probe reached the impostor before slapd exited,
+    it waited for an answer to its bind forever."""
+    with serving(Impostor) as url:
+        impostor = launchers.SlapdServer("127.0.0.1", int(url.rsplit(":", 1)[1]), "cn=admin", "pw", "dc=x")
+        answer: list[object] = []
+        probing = threading.Thread(target=lambda: answer.append(slapd.bound(impostor)()), daemon=True)
+        probing.start()
+        probing.join(timeout=4 * slapd.PROBE_TIMEOUT)
+        assert answer == [None], "the probe still waits for the impostor"
 
 
 def test_postgres_starts_again_when_its_port_is_taken(offered: list[int]) -> None:
