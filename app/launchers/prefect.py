@@ -22,6 +22,10 @@ from pathlib import Path
 
 from app.launchers.processes import answers, on_a_free_port, stop, wait_until
 
+#: Seconds a start may take: 30 s on this 2-core machine at a load of 5, over 60 s with
+#: two test sessions starting their served worlds at once (60 s failed there).
+STARTUP_TIMEOUT = 120.0
+
 
 @dataclass(frozen=True, slots=True)
 class PrefectServer:
@@ -57,7 +61,7 @@ class PrefectServer:
 
 @contextmanager
 def prefect_server(
-    home: Path, *, startup_timeout: float = 60.0, auth_string: str | None = None
+    home: Path, *, startup_timeout: float = STARTUP_TIMEOUT, auth_string: str | None = None
 ) -> Iterator[PrefectServer]:
     """Start `prefect server start` on a free loopback port with its own PREFECT_HOME
     (demanding `auth_string` when given), wait until the server answering there is this
