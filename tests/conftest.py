@@ -13,6 +13,7 @@ import pytest
 from hypothesis import settings
 
 from app import launchers
+from tests import deadport
 
 # No per-example deadline: on a loaded 2-core machine a slow example is not a failure.
 settings.register_profile("jml", deadline=None)
@@ -90,3 +91,11 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path) -> str:
     if getattr(request, "param", "sqlite") == "sqlite":
         return f"sqlite:///{tmp_path / 'jml.db'}"
     return request.getfixturevalue("pg_database")
+
+
+@pytest.fixture
+def dead_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the whole test (never a free port:
+    another worker may start a server on that meanwhile); see tests/deadport.py."""
+    with deadport.dead_port() as port:
+        yield port

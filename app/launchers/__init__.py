@@ -1,6 +1,8 @@
 """Every local server jml starts, in one place: the demo, the tests and the benches use
 these. Each launcher is a context manager that starts the server on a free loopback
-port, waits until it answers, yields what a client needs, and stops it on exit:
+port, waits until it answers as itself (on another port if another server took that
+one meanwhile: `processes.on_a_free_port`), yields what a client needs, and stops it on
+exit:
 
 - `scim_server()`: scim2-server (in-memory SCIM 2.0), with dynamic tenants by default;
 - `prefect_server(home)`: `prefect server start` with a private PREFECT_HOME;

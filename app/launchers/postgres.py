@@ -3,7 +3,10 @@
 `postgres_server(folder)` runs Debian's `initdb` in `folder` and starts the cluster
 with `pg_ctl` on a free loopback port (trust authentication, the superuser
 `postgres`; on another port if that one was taken meanwhile), as the `postgres` user
-when this process is root, and stops it on exit. `database()` makes a fresh, empty
+when this process is root, and stops it on exit. The cluster answering is this one:
+`pg_ctl -w` waits until the postmaster.pid of this launch's data directory says
+"ready", which a postmaster writes only once it listens on its port (it exits when it
+cannot bind it). `database()` makes a fresh, empty
 database per test.
 """
 
@@ -19,10 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.launchers.ports import free_port
-
-#: Starts tried, each on a new free port (parallel test workers may take one meanwhile).
-ATTEMPTS = 3
+from app.launchers.processes import ExitedAtStart, on_a_free_port
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,20 +79,26 @@ def postgres_server(folder: Path, *, durable: bool = False, startup_timeout: flo
             raise RuntimeError(f"{command[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
 
     run(str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-    for attempt in range(1, ATTEMPTS + 1):
-        port = free_port()
+    pg_ctl = str(binaries / "pg_ctl")
+
+    def stop_cluster() -> None:
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True, timeout=60)
+
+    def start(port: int) -> PostgresServer:
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets}"
         if not durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         try:
-            run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "postgres.log"),
+            run(pg_ctl, "-D", str(data), "-l", str(folder / "postgres.log"),
                 "-o", options, "-w", "-t", str(int(startup_timeout)), "start")  # fmt: skip
-            break
-        except RuntimeError:
-            if attempt == ATTEMPTS:
-                raise
+        except RuntimeError as error:  # e.g. "could not bind IPv4 address": the port was taken
+            stop_cluster()
+            raise ExitedAtStart(str(error)) from error
+        return PostgresServer("127.0.0.1", port, "postgres")
+
+    server = on_a_free_port(start)
     try:
-        yield PostgresServer("127.0.0.1", port, "postgres")
+        yield server
     finally:
-        subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                       capture_output=True, timeout=60)  # fmt: skip
+        stop_cluster()
+

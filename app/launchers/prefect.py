@@ -2,7 +2,8 @@
 
 `prefect_server(home)` runs `prefect server start` (installed beside this Python) on a
 free loopback port with its own PREFECT_HOME (so its SQLite database is private),
-waits until /api/health answers, and stops it on exit. With `auth_string`
+waits until the server answering there is this one (its settings name this
+PREFECT_HOME; on another port if not), and stops it on exit. With `auth_string`
 ("user:password") the server demands HTTP Basic authentication of every API call and of
 the UI (PREFECT_SERVER_API_AUTH_STRING), and `env()` hands clients the same string
 (PREFECT_API_AUTH_STRING). Nothing here imports prefect: the server is another process.
@@ -19,8 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.launchers.ports import free_port
-from app.launchers.processes import answers_ok, stop, wait_until
+from app.launchers.processes import answers, on_a_free_port, stop, wait_until
+
+#: Seconds a start may take: 30 s on this 2-core machine at a load of 5, over 60 s with
+#: two test sessions starting their served worlds at once (60 s failed there).
+STARTUP_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,32 +61,46 @@ class PrefectServer:
 
 @contextmanager
 def prefect_server(
-    home: Path, *, startup_timeout: float = 60.0, auth_string: str | None = None
+    home: Path, *, startup_timeout: float = STARTUP_TIMEOUT, auth_string: str | None = None
 ) -> Iterator[PrefectServer]:
     """Start `prefect server start` on a free loopback port with its own PREFECT_HOME
-    (demanding `auth_string` when given), wait for /api/health (which Prefect answers
-    without authentication), yield it, stop it on exit. Its output goes to
+    (demanding `auth_string` when given), wait until the server answering there is this
+    one (on another port if not), yield it, stop it on exit. Its output goes to
     `<home>/server.log`."""
     home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    server = PrefectServer(api_url=f"http://127.0.0.1:{port}/api", home=home, auth_string=auth_string)
-    env = {**os.environ, **server.env()}
-    env.pop("PREFECT_API_URL")
-    env.pop("PREFECT_API_AUTH_STRING", None)
-    if auth_string is not None:
-        env["PREFECT_SERVER_API_AUTH_STRING"] = auth_string
-    # The UI asks the API at this address (else it assumes port 4200), and links use it.
-    env.update(PREFECT_UI_API_URL=server.api_url, PREFECT_UI_URL=server.ui_url)
-    command = [str(Path(sys.executable).parent / "prefect"), "server", "start",
-               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     log = home / "server.log"
     with log.open("wb") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-        try:
+
+        def start(port: int) -> tuple[subprocess.Popen, PrefectServer]:
+            server = PrefectServer(api_url=f"http://127.0.0.1:{port}/api", home=home, auth_string=auth_string)
+            env = {**os.environ, **server.env()}
+            env.pop("PREFECT_API_URL")
+            env.pop("PREFECT_API_AUTH_STRING", None)
+            if auth_string is not None:
+                env["PREFECT_SERVER_API_AUTH_STRING"] = auth_string
+            # The UI asks the API at this address (else it assumes port 4200), and links use it.
+            env.update(PREFECT_UI_API_URL=server.api_url, PREFECT_UI_URL=server.ui_url)
+            command = [str(Path(sys.executable).parent / "prefect"), "server", "start",
+                       "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+            process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
             wait_until(
-                process, answers_ok(f"{server.api_url}/health"),
-                name="prefect server", timeout=startup_timeout, interval=0.2, log=log,
-            )  # fmt: skip
+                process, _answers_as(server), name="prefect server", timeout=startup_timeout, interval=0.2, log=log
+            )
+            return process, server
+
+        process, server = on_a_free_port(start)
+        try:
             yield server
         finally:
             stop(process)
+
+
+def _answers_as(server: PrefectServer):
+    """A probe: True once the server on the port is this one: its settings (which demand
+    the authentication string, if any) name this launch's PREFECT_HOME."""
+    home = str(server.home.resolve())
+    return answers(
+        f"{server.api_url}/admin/settings",
+        lambda response: str(Path(response.json().get("home", "")).resolve()) == home,
+        server.headers(),
+    )

@@ -1,7 +1,9 @@
 """A local scim2-server process: the demo's SCIM app and the tests' real SCIM server.
 
 `scim_server()` runs the `scim2-server` command installed beside this Python (an
-in-memory SCIM 2.0 server) on a free loopback port with a bearer token. With
+in-memory SCIM 2.0 server) on a free loopback port with a bearer token (on another port
+if the server answering there is not the one started: it must accept this launch's
+token and refuse a request without it). With
 `tenants=True` (`--dynamic-tenants`) every first request to `/<tenant>/...` creates an
 empty tenant, so each test can use its own `f"{server.url}/{uuid}"` as the base URL of
 a SCIM service; the bare `server.url` is then not a SCIM service.
@@ -21,8 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.launchers.ports import free_port
-from app.launchers.processes import answers_ok, stop, wait_until
+import httpx
+
+from app.launchers.processes import answers, on_a_free_port, stop, wait_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,25 +73,32 @@ def scim_server(
     (Bulk: maxOperations 1000, maxPayloadSize 1 MiB; filter maxResults 1000).
     """
     token = token or secrets.token_urlsafe(24)
-    port = free_port()
     with tempfile.TemporaryDirectory(prefix="scim2-server-") as folder:
-        command = [
-            _scim2_server_command(),
-            "--hostname", "127.0.0.1",
-            "--port", str(port),
-            f"--bearer-token={token}",  # one word: a token may start with "-"
-        ] + (["--dynamic-tenants"] if tenants else [])  # fmt: skip
+        # the token in one word: a token may start with "-"
+        options = [f"--bearer-token={token}"] + (["--dynamic-tenants"] if tenants else [])
         if service_provider_config is not None:
             config_file = Path(folder) / "service-provider-config.json"
             config_file.write_text(json.dumps(service_provider_config), encoding="utf-8")
-            command += ["--service-provider-config", str(config_file)]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        server = ScimServer(url=f"http://127.0.0.1:{port}", token=token)
+            options += ["--service-provider-config", str(config_file)]
+
+        def start(port: int) -> tuple[subprocess.Popen, ScimServer]:
+            command = [_scim2_server_command(), "--hostname", "127.0.0.1", "--port", str(port), *options]
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            server = ScimServer(url=f"http://127.0.0.1:{port}", token=token)
+            wait_until(process, _answers_as(server, tenants), name="scim2-server", timeout=startup_timeout)
+            return process, server
+
+        process, server = on_a_free_port(start)
         try:
-            probe = f"{server.url}/ready-probe" if tenants else server.url
-            wait_until(
-                process, answers_ok(f"{probe}/ServiceProviderConfig"), name="scim2-server", timeout=startup_timeout
-            )
             yield server
         finally:
             stop(process, timeout=5)
+
+
+def _answers_as(server: ScimServer, tenants: bool):
+    """A probe: True once the server on the port is this one, i.e. it accepts this
+    launch's token and refuses a request without it (another scim2-server has another
+    token; a server that is not SCIM does not refuse)."""
+    users = f"{server.url}/ready-probe/Users" if tenants else f"{server.url}/Users"
+    bearer = {"Authorization": f"Bearer {server.token}"}
+    return answers(f"{users}?count=0", lambda _: httpx.get(f"{users}?count=0", timeout=1.0).status_code == 401, bearer)

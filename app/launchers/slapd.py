@@ -3,8 +3,8 @@
 `slapd_server(folder)` writes a slapd.conf (mdb backend, data in `folder`, the core,
 cosine and inetOrgPerson schemas of Debian's slapd package, the suffix
 dc=example,dc=org), starts slapd on a free loopback port (on another one if that port
-was taken meanwhile), adds the suffix entry and stops slapd on exit. `tree()` makes a
-fresh subtree per test.
+was taken meanwhile: the server answering must accept this launch's admin password),
+adds the suffix entry and stops slapd on exit. `tree()` makes a fresh subtree per test.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.launchers.ports import free_port
-from app.launchers.processes import ExitedAtStart, stop, wait_until
+from app.launchers.processes import on_a_free_port, stop, wait_until
 
 #: Where Debian's slapd package keeps its schemas and its backend modules.
 SLAPD_SCHEMAS = Path("/etc/ldap/schema")
 SLAPD_MODULES = Path("/usr/lib/ldap")
 LDAP_SUFFIX = "dc=example,dc=org"
-#: Starts tried, each on a new free port (parallel test workers may take one meanwhile).
-ATTEMPTS = 3
+#: Seconds the start-up probe waits for a connection or an answer (a server on the port
+#: that is not LDAP may accept and never answer).
+PROBE_TIMEOUT = 2  # whole seconds: ldap3 packs its receive timeout as an integer
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +52,14 @@ class SlapdServer:
     def url(self) -> str:
         return f"ldap://{self.host}:{self.port}"
 
-    def connection(self):
-        """A bound ldap3 connection as the admin (the caller unbinds it)."""
+    def connection(self, timeout: int | None = None):
+        """A bound ldap3 connection as the admin (the caller unbinds it); with `timeout`,
+        an LDAPException when connecting or any answer takes longer (seconds)."""
         import ldap3  # imported when used: the demo needs no LDAP
 
-        server = ldap3.Server(self.host, port=self.port, get_info=ldap3.NONE)
-        return ldap3.Connection(server, user=self.bind_dn, password=self.password, auto_bind=True)
+        server = ldap3.Server(self.host, port=self.port, get_info=ldap3.NONE, connect_timeout=timeout)
+        bounded = {} if timeout is None else {"receive_timeout": timeout}  # ldap3 takes no None
+        return ldap3.Connection(server, user=self.bind_dn, password=self.password, auto_bind=True, **bounded)
 
     def tree(self) -> LdapTree:
         """A new subtree `ou=<random>,<suffix>` with ou=people, ou=groups, ou=disabled."""
@@ -113,13 +115,15 @@ index entryUUID eq
     return config
 
 
-def _bound(server: SlapdServer):
-    """A probe for `wait_until`: a bound admin connection once slapd answers."""
+def bound(server: SlapdServer):
+    """A probe for `wait_until`: a bound admin connection once slapd answers; only this
+    launch's slapd knows the admin password (another directory refuses the bind), and a
+    server that never answers the bind is given up on after PROBE_TIMEOUT seconds."""
     import ldap3
 
     def probe():
         try:
-            return server.connection()
+            return server.connection(timeout=PROBE_TIMEOUT)
         except ldap3.core.exceptions.LDAPException:
             return None
 
@@ -135,26 +139,21 @@ def slapd_server(folder: Path, *, durable: bool = False, startup_timeout: float 
     password = secrets.token_urlsafe(16)
     config = _write_config(folder, password, durable)
     log_path = folder / "slapd.log"
-    log = log_path.open("wb")
-    process: subprocess.Popen | None = None
-    try:
-        for attempt in range(1, ATTEMPTS + 1):
-            port = free_port()
+    with log_path.open("wb") as log:
+
+        def start(port: int) -> tuple[subprocess.Popen, SlapdServer, object]:
             command = [binary, "-f", str(config), "-h", f"ldap://127.0.0.1:{port}/", "-d", "0"]
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             server = SlapdServer("127.0.0.1", port, f"cn=admin,{LDAP_SUFFIX}", password, LDAP_SUFFIX)
-            try:
-                connection = wait_until(process, _bound(server), name="slapd", timeout=startup_timeout, log=log_path)
-                break
-            except ExitedAtStart:
-                if attempt == ATTEMPTS:
-                    raise
+            connection = wait_until(process, bound(server), name="slapd", timeout=startup_timeout, log=log_path)
+            return process, server, connection
+
+        process, server, connection = on_a_free_port(start)
         try:
-            assert connection.add(LDAP_SUFFIX, ["dcObject", "organization"], {"dc": "example", "o": "jml tests"}), connection.result
+            try:
+                assert connection.add(LDAP_SUFFIX, ["dcObject", "organization"], {"dc": "example", "o": "jml tests"}), connection.result
+            finally:
+                connection.unbind()
+            yield server
         finally:
-            connection.unbind()
-        yield server
-    finally:
-        if process is not None:
             stop(process, timeout=10)
-        log.close()

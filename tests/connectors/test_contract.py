@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from app import launchers
 from connectors.base import NotFound, Outcome, Retryable, Target, TargetError
 from connectors.factory import build_target
 from jml.config import LdapTarget, ScimTarget, SqlTarget
@@ -45,7 +44,7 @@ class System:
 
 
 @pytest.fixture(params=SYSTEMS)
-def system(request: pytest.FixtureRequest, tmp_path) -> System:
+def system(request: pytest.FixtureRequest, tmp_path, dead_port: int) -> System:
     kind = request.param
     if kind == "scim":
         tenant = request.getfixturevalue("scim_tenant")
@@ -55,7 +54,7 @@ def system(request: pytest.FixtureRequest, tmp_path) -> System:
             config = ScimTarget(name="t", type="scim", url=url, token_env=SECRET_ENV, timeout=5, retry=ONE_TRY)
             return build_target(config, env)
 
-        dead = f"http://127.0.0.1:{launchers.free_port()}"
+        dead = f"http://127.0.0.1:{dead_port}"
         return System(kind, lambda: scim(tenant.url), lambda: scim(dead), {"user_name": None})  # 400
     if kind == "ldap":
         slapd = request.getfixturevalue("slapd")
@@ -66,7 +65,7 @@ def system(request: pytest.FixtureRequest, tmp_path) -> System:
             entry = ldap_target("t", slapd, tree, SECRET_ENV, timeout=5, retry=ONE_TRY)
             return build_target(LdapTarget.model_validate({**entry, "url": url}), env)
 
-        dead = f"ldap://127.0.0.1:{launchers.free_port()}"
+        dead = f"ldap://127.0.0.1:{dead_port}"
         # mail is an IA5String: the directory refuses a non-ASCII address
         return System(kind, lambda: ldap(slapd.url), lambda: ldap(dead), {"email": "bäd@example.com"})
     if kind == "sqlite":
@@ -74,7 +73,7 @@ def system(request: pytest.FixtureRequest, tmp_path) -> System:
         dead_url = f"sqlite:///{tmp_path / 'no-such-folder' / 'app.db'}"
     else:
         url = request.getfixturevalue("pg_database")
-        dead_url = f"postgresql+psycopg://postgres@127.0.0.1:{launchers.free_port()}/app"
+        dead_url = f"postgresql+psycopg://postgres@127.0.0.1:{dead_port}/app"
     create_app_schema(url)
 
     def sql(target_url: str) -> Target:

@@ -198,9 +198,9 @@ def test_retryable_results_say_whether_the_server_acted(slapd, ldap_tree, code: 
     assert error.maybe_applied is maybe_applied
 
 
-def test_a_bind_that_cannot_connect_was_not_applied(ldap_tree) -> None:
+def test_a_bind_that_cannot_connect_was_not_applied(ldap_tree, dead_port: int) -> None:
     suffix = "dc=example,dc=org"
-    nowhere = launchers.SlapdServer("127.0.0.1", launchers.free_port(), f"cn=admin,{suffix}", "pw", suffix)
+    nowhere = launchers.SlapdServer("127.0.0.1", dead_port, f"cn=admin,{suffix}", "pw", suffix)
     with connect(config(nowhere, ldap_tree), "pw") as dead:
         (outcome,) = apply(dead, [create("A1")])
     assert isinstance(outcome.error, Retryable) and outcome.error.maybe_applied is False

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from app import launchers
 from connectors.base import SourceError
 from connectors.sources.rest import RestSourceConnector, dig
 from expectations.runner import validate_feed
@@ -169,8 +168,8 @@ def test_a_missing_token_variable(hris: servers.HrisServer) -> None:
         RestSourceConnector(source(hris)._config, environ={})
 
 
-def test_an_unreachable_api(hris: servers.HrisServer) -> None:
-    config = source(hris)._config.model_copy(update={"url": f"http://127.0.0.1:{launchers.free_port()}/workers"})
+def test_an_unreachable_api(hris: servers.HrisServer, dead_port: int) -> None:
+    config = source(hris)._config.model_copy(update={"url": f"http://127.0.0.1:{dead_port}/workers"})
     with pytest.raises(SourceError, match=r"ConnectError.*\(after 3 tries\)$"):
         RestSourceConnector(config, environ={TOKEN_ENV: "x"}).read()
 

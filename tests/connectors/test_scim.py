@@ -583,8 +583,8 @@ def test_wrong_token_is_a_typed_error(scim_tenant: launchers.ScimTenant, mode: s
     assert all(isinstance(outcome.error, Permanent) and outcome.error.status == 401 for outcome in outcomes)
 
 
-def test_connection_refused_is_retryable() -> None:
-    tenant = launchers.ScimTenant(url=f"http://127.0.0.1:{launchers.free_port()}/t", token="t")
+def test_connection_refused_is_retryable(dead_port: int) -> None:
+    tenant = launchers.ScimTenant(url=f"http://127.0.0.1:{dead_port}/t", token="t")
     with connect(tenant, timeout=2) as target:
         with pytest.raises(Retryable) as raised:
             target.read()

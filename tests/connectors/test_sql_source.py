@@ -91,9 +91,7 @@ def test_password_from_the_environment_only(postgres) -> None:
     assert frame["x"].tolist() == ["1"]
 
 
-def test_an_unreachable_database(postgres) -> None:
-    from app.launchers import free_port
-
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/hr"
+def test_an_unreachable_database(dead_port: int) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{dead_port}/hr"
     with pytest.raises(SourceError, match=r"^source hrdb: postgresql\+psycopg://postgres@127.0.0.1:\d+/hr: the query failed: OperationalError"):
         connector(url).read()

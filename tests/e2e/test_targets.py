@@ -3,7 +3,6 @@ unreachable target."""
 
 from __future__ import annotations
 
-from app import launchers
 from tests.e2e.helpers import ATTENTION, CONVERGED, Scenario, ScimView, enterprise, worker
 
 
@@ -77,7 +76,7 @@ def test_dry_run_writes_nothing_and_a_repeated_run_plans_nothing(scenario: Scena
     assert (scenario.scim_users(), scenario.groups()) == state
 
 
-def test_unreachable_target_waits_while_others_proceed(scenario: Scenario, scim_server) -> None:
+def test_unreachable_target_waits_while_others_proceed(scenario: Scenario, scim_server, dead_port: int) -> None:
     wiki = ScimView(scim_server.tenant())
     scenario.write_policy(
         {
@@ -85,7 +84,7 @@ def test_unreachable_target_waits_while_others_proceed(scenario: Scenario, scim_
             "rules": [{"name": "everyone", "when": {"employment_type": ["employee"]}, "grant": ["staff"]}],
         }
     )
-    closed = f"http://127.0.0.1:{launchers.free_port()}"
+    closed = f"http://127.0.0.1:{dead_port}"
     scenario.configure(url=closed, more_targets={"wiki": wiki.tenant.url})
     scenario.write_feed([worker("E100")])
     document = scenario.sync("2026-03-02", expect=ATTENTION).json

@@ -1,5 +1,6 @@
 """One private Prefect server, one `jml serve` and one webhook receiver for the tests of
-serving, alerts and the UI (session-scoped: starting them costs seconds). The Prefect
+serving, alerts and the UI (session-scoped: starting them costs seconds), and a world
+of its own for each test that runs flows (`world`: no test sees another's leftovers). The Prefect
 server is private to these tests so that other tests' runs never trigger their alerts,
 and it demands HTTP Basic authentication (README "Security": run the Prefect server
 with authentication), so every serving test is also a test of jml behind it.
@@ -19,6 +20,7 @@ from tests.e2e.serve.support import (
     FAST_POLL,
     Receiver,
     Served,
+    World,
     feed_rows,
     interrupt,
     start_serve,
@@ -65,3 +67,12 @@ def served(tmp_path_factory, scim_server, receiver) -> Iterator[Served]:
         finally:
             if process.poll() is None:
                 interrupt(process)
+
+
+@pytest.fixture
+def world(served: Served, scim_server) -> Iterator[World]:
+    """For one test, `jml serve`'s bound config describes a fresh world: three active
+    Engineering employees (S000-S002), an empty SCIM tenant, an empty ledger."""
+    tenant = scim_server.tenant()
+    with served.world(tenant.url, feed_rows(3)) as folder:
+        yield World(folder, tenant)

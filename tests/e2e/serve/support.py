@@ -1,8 +1,14 @@
 """Helpers of the serving tests: worlds (config, policy, feed), a webhook receiver,
 `Served` (a running `jml serve` and its Prefect server) and the SCIM server's state.
 
+Every test that runs flows runs them in a world of its own (`Served.world`, or the
+`world` fixture of conftest.py: its own feed, SCIM tenant and ledger), so that no test
+sees another's leftovers, whatever the order they run in.
+
 `Served.run` creates flow runs the way the UI's Run button does (POST
 /deployments/{id}/create_flow_run with parameters); `Served.wait` waits for their end.
+`api_call` is every test's call of the Prefect API: a transient failure (a 5xx answer,
+the connection refused or reset) is tried again with a bounded backoff.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from app.launchers import PrefectServer, stop
+from app.launchers import PrefectServer, ScimTenant, stop
 
 ROOT = Path(__file__).resolve().parents[3]
 JML = str(Path(sys.executable).parent / "jml")
@@ -31,6 +37,8 @@ HEADER = "employee_id,first_name,last_name,email,department,job_code,manager_id,
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 #: The runner looks for new runs every 10 s by default; the tests should not wait that long.
 FAST_POLL = {"PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+#: The waits between tries of a Prefect API call that failed transiently (31.5 s in all).
+BACKOFF = (0.5, 1, 2, 4, 8, 16)
 
 
 def feed_rows(n: int, status: str = "active", prefix: str = "S") -> list[str]:
@@ -78,6 +86,15 @@ class Receiver:
         raise AssertionError(f"no alert mentioning {text!r} within {timeout} s: {self.messages}")
 
 
+@dataclass(frozen=True)
+class World:
+    """A test's own world, bound to `jml serve` while the test runs: its config folder
+    (feed `workers.csv`, ledger) and its SCIM tenant."""
+
+    folder: Path
+    tenant: ScimTenant
+
+
 @dataclass
 class Served:
     """A running `jml serve` and the Prefect server it serves to."""
@@ -110,14 +127,8 @@ class Served:
             self.config.write_text(original)
 
     def api(self, method: str, path: str, **kwargs) -> httpx.Response:
-        """One API call; a 503 (the server's database busy under load) is tried again."""
-        for attempt in range(6):
-            response = httpx.request(
-                method, f"{self.prefect.api_url}{path}", timeout=30, headers=self.prefect.headers(), **kwargs
-            )
-            if response.status_code != 503:
-                break
-            time.sleep(0.5 * 2**attempt)
+        """One API call (`api_call`) that must succeed (AssertionError otherwise)."""
+        response = api_call(self.prefect, method, path, **kwargs)
         assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
         return response
 
@@ -126,10 +137,15 @@ class Served:
 
     def run(self, name: str, **parameters) -> dict:
         """Create a flow run of deployment `name` as the UI's Run button does."""
-        deployment = self.deployment(name)
-        return self.api(
-            "POST", f"/deployments/{deployment['id']}/create_flow_run", json={"parameters": parameters}
-        ).json()
+        response = self.create_run(self.deployment(name)["id"], parameters)
+        assert response.status_code < 300, f"create_flow_run of {name}: {response.status_code} {response.text}"
+        return response.json()
+
+    def create_run(self, deployment_id: str, parameters: dict) -> httpx.Response:
+        """The server's answer to creating a flow run of a deployment with `parameters`
+        (with an idempotency key: a call tried again creates one run)."""
+        once = {"parameters": parameters, "idempotency_key": uuid.uuid4().hex}
+        return api_call(self.prefect, "POST", f"/deployments/{deployment_id}/create_flow_run", json=once)
 
     def wait(self, flow_run_id: str, timeout: float = 120) -> dict:
         """The flow run once it reached a final state."""
@@ -140,6 +156,26 @@ class Served:
                 return run
             time.sleep(0.5)
         raise AssertionError(f"flow run {flow_run_id} not finished in {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+
+def api_call(prefect: PrefectServer, method: str, path: str, **kwargs) -> httpx.Response:
+    """The answer to one call of `prefect`'s API (with its authentication), tried again
+    after each wait of BACKOFF while it fails transiently: a 5xx answer (a 503 when the
+    server's database is busy under load) or the connection refused or reset. The last
+    answer is returned (or the last error raised); a call that creates something must
+    be safe to repeat (`Served.run` sends an idempotency key)."""
+    for wait in (*BACKOFF, None):
+        try:
+            url = f"{prefect.api_url}{path}"
+            response = httpx.request(method, url, timeout=30, headers=prefect.headers(), **kwargs)
+        except (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+            if wait is None:
+                raise
+        else:
+            if response.status_code < 500 or wait is None:
+                return response
+        time.sleep(wait)
+    raise AssertionError("unreachable: the last try returns or raises")
 
 
 def start_serve(prefect: PrefectServer, config: Path, env: dict, log: Path) -> subprocess.Popen:
@@ -153,9 +189,7 @@ def wait_for_deployments(prefect: PrefectServer, process: subprocess.Popen, log:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, f"jml serve exited {process.returncode}:\n{log.read_text()[-3000:]}"
-        found = httpx.post(
-            f"{prefect.api_url}/deployments/filter", json={}, timeout=10, headers=prefect.headers()
-        ).json()
+        found = api_call(prefect, "POST", "/deployments/filter", json={}).json()
         if {d["name"] for d in found} >= set(DEPLOYMENTS):
             return
         time.sleep(0.5)

@@ -1,21 +1,35 @@
 """Alerts through a webhook receiver started by the test: `jml serve` made the Prefect
 Automations; a run whose target is down and a run halted by the deprovision guard each
-send one message (flow, run, state, counts, UI link) within 60 s; a converged run none."""
+send one message (flow, run, state, counts, UI link) within 60 s; a converged run none.
+"One", "none": the test waits for the alert of a later run (`sentinel`), which the same
+automations send after any message of the runs before it."""
 
 from __future__ import annotations
 
-import time
+import uuid
 
-from app.launchers import free_port
 from tests.e2e.serve.support import Served, feed_rows
 
 ALERT_WITHIN = 60
 
 
+def sentinel(served: Served) -> None:
+    """Wait for the alert of a later run: a run of hr-sync created scheduled for the year
+    2999 (the runner never starts it) and set Failed through the API. Its state event
+    comes after those of every run before it, so once its alert is in, a duplicate (or
+    an alert) for one of those would be in too."""
+    later = {"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": "2999-01-01T00:00:00Z"}},
+             "idempotency_key": uuid.uuid4().hex}  # fmt: skip
+    run = served.api("POST", f"/deployments/{served.deployment('hr-sync')['id']}/create_flow_run", json=later).json()
+    failed = {"state": {"type": "FAILED", "name": "Failed", "message": "sentinel"}, "force": True}
+    served.api("POST", f"/flow_runs/{run['id']}/set_state", json=failed)
+    served.receiver.wait_for(run["id"], ALERT_WITHIN)
+
+
 def assert_one_alert(served: Served, run: dict, state: str, *fragments: str) -> str:
-    messages = served.receiver.wait_for(run["name"], ALERT_WITHIN)
-    time.sleep(2)  # a duplicate would arrive about as fast as the first message
-    messages = [m for m in served.receiver.messages if run["name"] in str(m)]
+    served.receiver.wait_for(run["id"], ALERT_WITHIN)
+    sentinel(served)
+    messages = [m for m in served.receiver.messages if run["id"] in str(m)]
     assert len(messages) == 1, messages
     text = messages[0]["text"]
     assert "flow: hr-sync" in text and f"run: {run['name']}" in text and f"state: {state}" in text, text
@@ -26,8 +40,8 @@ def assert_one_alert(served: Served, run: dict, state: str, *fragments: str) -> 
     return text
 
 
-def test_a_run_whose_target_is_down_alerts(served: Served):
-    down = f"http://127.0.0.1:{free_port()}/scim"  # nothing listens there
+def test_a_run_whose_target_is_down_alerts(served: Served, dead_port: int):
+    down = f"http://127.0.0.1:{dead_port}/scim"  # refuses every connection
     with served.world(down, feed_rows(2, prefix="D")):
         run = served.run("hr-sync", as_of="2026-03-02")
         done = served.wait(run["id"])
@@ -48,4 +62,4 @@ def test_a_run_halted_by_the_deprovision_guard_alerts_and_a_converged_one_does_n
         done = served.wait(run["id"])
     assert (done["state"]["type"], done["state"]["name"]) == ("FAILED", "Halted"), done["state"]
     assert_one_alert(served, run, "Halted", "deprovision guard", "6 persons")
-    assert not [m for m in served.receiver.messages if first["name"] in str(m)]
+    assert not [m for m in served.receiver.messages if first["id"] in str(m)]  # after the sentinel

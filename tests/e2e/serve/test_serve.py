@@ -16,6 +16,7 @@ from tests.e2e.serve.support import (
     FAST_POLL,
     JML,
     Served,
+    World,
     feed_rows,
     interrupt,
     scim_state,
@@ -50,13 +51,13 @@ def test_the_four_deployments_have_their_schedules_and_a_clear_run_form(served: 
     assert decide["properties"]["exception_id"]["type"] == "integer"
 
 
-def test_a_run_started_like_the_run_button_completes_and_the_scim_server_shows_it(served: Served):
+def test_a_run_started_like_the_run_button_completes_and_the_scim_server_shows_it(served: Served, world: World):
     run = served.run("hr-sync", as_of="2026-03-02")
     done = served.wait(run["id"])
     assert (done["state"]["type"], done["state"]["name"]) == ("COMPLETED", "Completed"), done["state"]
     actors = {entry.actor for entry in audit_of(served.config) if entry.run_id is not None}
     assert f"deployment hr-sync, flow run {run['id']}" in actors  # never a name typed into a form
-    users, groups = scim_state(served.tenant)
+    users, groups = scim_state(world.tenant)
     assert set(users) == {"S000", "S001", "S002"}
     assert all(user["active"] for user in users.values())
     assert groups["all-staff"] == groups["engineering"] == {"S000", "S001", "S002"}
@@ -68,24 +69,20 @@ def test_a_run_started_like_the_run_button_completes_and_the_scim_server_shows_i
     assert progress[0]["data"] == 100.0
 
 
-def test_provision_person_applies_one_new_hire_now(served: Served):
-    feed = served.config.parent / "workers.csv"
-    original = feed.read_text()
-    try:
-        feed.write_text(
-            original + "S900,New,Hire,new.hire@example.com,Sales,SLS,,employee,active,2020-01-06\n"
-            "S901,Other,Joiner,other.joiner@example.com,Sales,SLS,,employee,active,2020-01-06\n"
-        )
-        done = served.wait(served.run("provision-person", employee_id="S900")["id"])
-        assert done["state"]["type"] == "COMPLETED", done["state"]
-        users, groups = scim_state(served.tenant)
-        assert "S900" in users and "S901" not in users  # only the one person, now
-        assert "S900" in groups["sales"]
-        missing = served.wait(served.run("provision-person", employee_id="NOPE")["id"])
-        assert missing["state"]["type"] == "FAILED"
-        assert "NOPE is not in the HR feed" in missing["state"]["message"]
-    finally:
-        feed.write_text(original)
+def test_provision_person_applies_one_new_hire_now(served: Served, world: World):
+    feed = world.folder / "workers.csv"
+    feed.write_text(
+        feed.read_text() + "S900,New,Hire,new.hire@example.com,Sales,SLS,,employee,active,2020-01-06\n"
+        "S901,Other,Joiner,other.joiner@example.com,Sales,SLS,,employee,active,2020-01-06\n"
+    )
+    done = served.wait(served.run("provision-person", employee_id="S900")["id"])
+    assert done["state"]["type"] == "COMPLETED", done["state"]
+    users, groups = scim_state(world.tenant)
+    assert set(users) == {"S900"}  # only the one person, now
+    assert groups["sales"] == {"S900"}
+    missing = served.wait(served.run("provision-person", employee_id="NOPE")["id"])
+    assert missing["state"]["type"] == "FAILED"
+    assert "NOPE is not in the HR feed" in missing["state"]["message"]
 
 
 def test_serving_again_updates_in_place_and_stopping_keeps_the_schedules(served: Served, tmp_path):
@@ -109,11 +106,9 @@ def test_serving_again_updates_in_place_and_stopping_keeps_the_schedules(served:
     assert httpx.get(f"{served.prefect.api_url}/health", timeout=5).status_code == 200
 
 
-def test_serve_refuses_bad_input_with_one_line(tmp_path, scim_tenant):
+def test_serve_refuses_bad_input_with_one_line(tmp_path, scim_tenant, dead_port: int):
     """No Prefect API, an API that does not answer, a missing alert secret: one line, no
     traceback, the SPEC's exit code."""
-    from app.launchers import free_port
-
     config = write_world(tmp_path, scim_tenant.url, [], alerts=[{"type": "slack", "webhook_url_env": "JML_T_SLACK"}])
     base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     base |= {"PREFECT_HOME": str(tmp_path / "home"), "APP_TOKEN": scim_tenant.token}
@@ -127,7 +122,7 @@ def test_serve_refuses_bad_input_with_one_line(tmp_path, scim_tenant):
     assert missing_secret.stderr == "error: alerts.0.webhook_url_env: environment variable JML_T_SLACK is not set\n"
     no_api = serve(JML_T_SLACK="https://hooks.example.com/x")
     assert no_api.returncode == 2 and no_api.stderr.startswith("error: PREFECT_API_URL is not set"), no_api
-    down = serve(JML_T_SLACK="https://hooks.example.com/x", PREFECT_API_URL=f"http://127.0.0.1:{free_port()}/api")
+    down = serve(JML_T_SLACK="https://hooks.example.com/x", PREFECT_API_URL=f"http://127.0.0.1:{dead_port}/api")
     assert down.returncode == 1 and "does not answer" in down.stderr and len(down.stderr.splitlines()) == 1, down
 
 
@@ -174,27 +169,24 @@ class Capture(Quiet):
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
 
 
-def test_no_run_parameter_can_point_the_worker_and_its_secrets_at_another_config(served: Served, tmp_path):
+def test_no_run_parameter_can_point_the_worker_and_its_secrets_at_another_config(
+    served: Served, world: World, tmp_path
+):
     """Issue 14, finding 3: a run of a deployment took `config` as a free path; a config
     of one's own with its target at a capture server received `Bearer <token>`. Now no
     parameter names a config: the server refuses an unknown parameter, or the run fails;
     the capture server never hears from jml either way, and a UI run cannot override
-    the safety gates."""
+    the safety gates. (In a world of its own: a run the server accepts changes no other
+    test's.)"""
     with serving(Capture) as capture:
         evil = write_world(tmp_path / "evil", f"{capture}/scim", feed_rows(1))
         deployment = served.deployment("hr-sync")
         for parameters in ({"config": str(evil)}, {"config": str(evil), "as_of": "2026-03-02"}):
-            response = httpx.post(
-                f"{served.prefect.api_url}/deployments/{deployment['id']}/create_flow_run",
-                json={"parameters": parameters}, timeout=30, headers=served.prefect.headers(),
-            )  # fmt: skip
+            response = served.create_run(deployment["id"], parameters)
             if response.status_code < 300:  # accepted by the server: the run must not use it
                 done = served.wait(response.json()["id"])
                 assert done["state"]["type"] in ("FAILED", "CRASHED", "COMPLETED"), done["state"]
-        refused = httpx.post(
-            f"{served.prefect.api_url}/deployments/{deployment['id']}/create_flow_run",
-            json={"parameters": {"override_safety": True}}, timeout=30, headers=served.prefect.headers(),
-        )  # fmt: skip
+        refused = served.create_run(deployment["id"], {"override_safety": True})
         if refused.status_code < 300:
             done = served.wait(refused.json()["id"])
             assert done["state"]["type"] == "FAILED" and "allow_ui_override" in done["state"]["message"], done

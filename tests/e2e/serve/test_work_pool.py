@@ -9,11 +9,19 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import yaml
 
 from app.launchers import prefect_server
-from tests.e2e.serve.support import DEPLOYMENTS, FAST_POLL, ROOT, feed_rows, interrupt, scim_state, write_world
+from tests.e2e.serve.support import (
+    DEPLOYMENTS,
+    FAST_POLL,
+    ROOT,
+    api_call,
+    feed_rows,
+    interrupt,
+    scim_state,
+    write_world,
+)
 
 PREFECT = str(Path(sys.executable).parent / "prefect")
 
@@ -39,8 +47,7 @@ def test_prefect_deploy_to_a_process_pool_and_a_worker_runs_hr_sync(tmp_path, sc
         prefect_cli("work-pool", "create", "jml", "--type", "process",
                     "--base-job-template", "deployments/process-pool.json")  # fmt: skip
         prefect_cli("deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
-        api = prefect.api_url
-        deployments = {d["name"]: d for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()}
+        deployments = {d["name"]: d for d in api_call(prefect, "POST", "/deployments/filter", json={}).json()}
         assert set(deployments) == set(DEPLOYMENTS)
         assert all(d["work_pool_name"] == "jml" for d in deployments.values())
         assert all(d["parameters"] == {} for d in deployments.values())  # nothing names a config
@@ -52,15 +59,13 @@ def test_prefect_deploy_to_a_process_pool_and_a_worker_runs_hr_sync(tmp_path, sc
             env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert alerts.returncode == 0 and "alerts: jml: run failed, jml: operations failed" in alerts.stderr, alerts
-        names = [a["name"] for a in httpx.post(f"{api}/automations/filter", json={}, timeout=10).json()]
+        names = [a["name"] for a in api_call(prefect, "POST", "/automations/filter", json={}).json()]
         assert sorted(names) == ["jml: operations failed", "jml: run failed"]
         declared = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())["deployments"]
         assert [d["name"] for d in declared] == list(DEPLOYMENTS)
 
-        run = httpx.post(
-            f"{api}/deployments/{deployments['hr-sync']['id']}/create_flow_run",
-            json={"parameters": {"as_of": "2026-03-02"}}, timeout=10,
-        ).json()  # fmt: skip
+        once = {"parameters": {"as_of": "2026-03-02"}, "idempotency_key": "work-pool-run"}  # tried again: one run
+        run = api_call(prefect, "POST", f"/deployments/{deployments['hr-sync']['id']}/create_flow_run", json=once).json()
         log = (tmp_path / "worker.log").open("wb")
         worker = subprocess.Popen(
             [PREFECT, "worker", "start", "--pool", "jml"], cwd=tmp_path, env=worker_env, stdout=log,
@@ -70,7 +75,7 @@ def test_prefect_deploy_to_a_process_pool_and_a_worker_runs_hr_sync(tmp_path, sc
             deadline = time.monotonic() + 120
             state = None
             while time.monotonic() < deadline:
-                state = httpx.get(f"{api}/flow_runs/{run['id']}", timeout=10).json()["state"]
+                state = api_call(prefect, "GET", f"/flow_runs/{run['id']}").json()["state"]
                 if state["type"] in ("COMPLETED", "FAILED", "CRASHED"):
                     break
                 time.sleep(0.5)
