@@ -97,6 +97,16 @@ MUTATIONS = (
         ("tests/e2e/test_safety.py::test_feed_gate_halts_on_too_many_invalid_rows_until_overridden",),
     ),
     Mutation(
+        "reconcile ignores as_of (finding 8)", "flows/reconcile.py",
+        "as_of=as_of or today(),", "as_of=today(),",
+        ("tests/flows/test_as_of.py::test_reconcile_judges_drift_as_of_the_day_it_is_given",),
+    ),
+    Mutation(
+        "provision-person ignores as_of (finding 8)", "flows/provision_person.py",
+        "as_of=as_of or today(),", "as_of=today(),",
+        ("tests/flows/test_as_of.py::test_provision_person_evaluates_the_person_as_of_the_day_it_is_given",),
+    ),
+    Mutation(
         "a test docstring names a file that does not exist (finding 9)", "tests/connectors/test_kernel.py",
         "tests/connectors/test_lost_replies.py, random", "tests/connectors/test_faults.py, random",
         ("tests/unit/test_references.py",),
@@ -116,15 +126,15 @@ def copy_tree(into: Path) -> None:
             shutil.copy2(source, into / name)
 
 
-def pytest(copy: Path, tests: tuple[str, ...]) -> tuple[int, float]:
-    """Run `tests` in the copy: pytest's exit code and the seconds it took."""
+def pytest(copy: Path, tests: tuple[str, ...]) -> tuple[int, float, str]:
+    """Run `tests` in the copy: pytest's exit code, the seconds it took, its output."""
     env = {**os.environ, "PYTHONPATH": str(copy)}
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
         cwd=copy, env=env, capture_output=True, text=True,
     )  # fmt: skip
-    return done.returncode, time.monotonic() - started
+    return done.returncode, time.monotonic() - started, done.stdout + done.stderr
 
 
 def verdict(mutation: Mutation, copy: Path) -> tuple[str, float]:
@@ -138,7 +148,7 @@ def verdict(mutation: Mutation, copy: Path) -> tuple[str, float]:
         mutated = mutated.replace(old, new)
     target.write_text(mutated)
     try:
-        code, seconds = pytest(copy, mutation.tests)
+        code, seconds, _ = pytest(copy, mutation.tests)
     finally:
         target.write_text(original)
     return {0: "survived", 1: "caught"}.get(code, f"error (pytest exit {code})"), seconds
@@ -150,8 +160,9 @@ def main(names: list[str]) -> int:
         copy = Path(folder)
         copy_tree(copy)
         tests = tuple(dict.fromkeys(t for m in chosen for t in m.tests))
-        code, seconds = pytest(copy, tests)
+        code, seconds, output = pytest(copy, tests)
         if code != 0:
+            print(output[-3000:])
             print(f"the tests fail unmutated (pytest exit {code}): no verdict is worth anything")
             return 1
         print(f"baseline: {len(tests)} test selections pass unmutated ({seconds:.0f} s)\n")
