@@ -9,6 +9,8 @@ guard is applied to this person's plan alone.
 
 from __future__ import annotations
 
+from datetime import date
+
 from prefect import flow
 from prefect.states import Failed, State
 
@@ -28,16 +30,17 @@ PER_PERSON = (IssueKind.DRIFT, IssueKind.FAILED_OPERATION, IssueKind.SAFETY_HALT
 
 
 @flow(name=FLOW, persist_result=False)
-def provision_person(employee_id: str) -> State:
+def provision_person(employee_id: str, as_of: date | None = None) -> State:
     """Re-evaluate one person from the HR feed and apply their changes now.
 
     Args:
         employee_id: The person's employee_id in the HR feed.
+        as_of: Evaluate the person as of this day (YYYY-MM-DD); empty means today (UTC).
     """
     employee_id = employee_id.strip()
     if not employee_id:
         return Failed(message="employee_id is empty: name the person to provision")
-    with open_run(bound_config(), as_of=today(), record=True, actor=actor()) as run:
+    with open_run(bound_config(), as_of=as_of or today(), record=True, actor=actor()) as run:
         planned = sync.plan(run, in_task)
         execution = Execution()
         if planned.checked is not None:

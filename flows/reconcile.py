@@ -10,6 +10,8 @@ States as hr_sync: Completed, Completed named `Attention`, Failed named `Halted`
 
 from __future__ import annotations
 
+from datetime import date
+
 from prefect import flow
 from prefect.states import State
 
@@ -30,14 +32,15 @@ KINDS = frozenset({IssueKind.DRIFT, IssueKind.ORPHAN})
 
 
 @flow(name=FLOW, persist_result=False)
-def reconcile(fix: bool = False) -> State:
+def reconcile(fix: bool = False, as_of: date | None = None) -> State:
     """Compare every target with the desired state: drift, orphans, active leavers.
 
     Args:
         fix: Apply the operations that remove the drift found (never touches orphan
             accounts); false means report only and write nothing to any target.
+        as_of: Judge the desired state as of this day (YYYY-MM-DD); empty means today (UTC).
     """
-    with open_run(bound_config(), as_of=today(), record=True, actor=actor(), read_only=not fix) as run:
+    with open_run(bound_config(), as_of=as_of or today(), record=True, actor=actor(), read_only=not fix) as run:
         planned = sync.plan(run, in_task)
         if planned.checked is None:  # the feed gate halted: nothing to compare with
             return final_state(finish(run, planned, Execution(), Scope(flow=FLOW, kinds=KINDS, save_states=False)))

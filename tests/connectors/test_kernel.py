@@ -1,7 +1,9 @@
 """The kernel's retry and settling rules, against an in-memory driver whose writes and
 lookups follow a script (the faults they need on demand: a lost reply after the write,
 a 503 on the settling lookup, Retry-After). The same faults are injected for real
-against scim2-server in tests/e2e/test_faults.py.
+against scim2-server through a fault-injecting proxy: a lost reply to every create in
+tests/connectors/test_lost_replies.py, random faults over two days in
+tests/e2e/test_faults.py.
 
 The first tests pin the fault finding of issue 8 down deterministically: tries spent
 by operations that were never sent (waiting for a manager's create, or for a lookup

@@ -169,17 +169,21 @@ def test_the_password_never_shows(slapd, ldap_tree, caplog) -> None:
     assert slapd.password not in caplog.text
 
 
-def test_a_server_that_goes_away_is_retryable_and_comes_back(tmp_path) -> None:
-    with launchers.slapd_server(tmp_path) as server:
-        tree = server.tree()
-        target = connect(config(server, tree), server.password)
-        ok(apply(target, [create("A1")]))
-    try:  # the server stopped: the open connection is dead
-        with pytest.raises(Retryable):
-            target.read()
-        assert isinstance(apply(target, [op("A1", Action.DISABLE)])[0].error, Retryable)
-    finally:
-        target.close()
+def test_a_server_that_goes_away_is_retryable_and_comes_back(slapd, ldap_tree) -> None:
+    """The relay cuts every connection and refuses new ones (the server is gone): each
+    call fails Retryable; once it relays again the same kernel instance reconnects."""
+    with reply_dropping_relay(slapd) as relay:
+        relayed = launchers.SlapdServer(relay.host, relay.port, slapd.bind_dn, slapd.password, slapd.suffix)
+        with connect(config(relayed, ldap_tree), slapd.password) as target:
+            ok(apply(target, [create("A1")]))
+            relay.away.set()
+            relay.cut()
+            with pytest.raises(Retryable):
+                target.read()
+            assert isinstance(apply(target, [op("A1", Action.DISABLE)])[0].error, Retryable)
+            relay.away.clear()
+            ok(apply(target, [op("A1", Action.DISABLE)]))
+            assert accounts(target.read())["A1"].active is False
 
 
 def test_paged_read_of_more_entries_than_a_page(slapd, ldap_tree) -> None:
@@ -228,13 +232,21 @@ class Relay:
     def __init__(self, listener: socket.socket) -> None:
         self.host, self.port = listener.getsockname()
         self.drop_next_reply = threading.Event()
+        self.away = threading.Event()  # set: new connections are closed at once
+        self.connections: list[socket.socket] = []
+
+    def cut(self) -> None:
+        """Close every relayed connection (both ends)."""
+        for end in self.connections:
+            _close(end)
 
 
 @contextmanager
 def reply_dropping_relay(upstream: launchers.SlapdServer) -> Iterator[Relay]:
     """Relay connections to the server; once `drop_next_reply` is set, the server's next
     reply is not passed on: the client's connection closes instead (the server acted,
-    the client never hears of it)."""
+    the client never hears of it). While `away` is set, connections are closed as soon
+    as they are accepted (nobody answers)."""
     listener = socket.create_server(("127.0.0.1", 0))
     relay = Relay(listener)
 
@@ -247,12 +259,8 @@ def reply_dropping_relay(upstream: launchers.SlapdServer) -> Iterator[Relay]:
                 sink.sendall(data)
         except OSError:  # the other direction ended the connection
             pass
-        for end in (source, sink):  # shutdown wakes the other direction's recv
-            try:
-                end.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            end.close()
+        for end in (source, sink):
+            _close(end)
 
     def serve() -> None:
         while True:
@@ -260,7 +268,11 @@ def reply_dropping_relay(upstream: launchers.SlapdServer) -> Iterator[Relay]:
                 client, _ = listener.accept()
             except OSError:  # closed: the relay stops
                 return
+            if relay.away.is_set():
+                _close(client)
+                continue
             server = socket.create_connection((upstream.host, upstream.port))
+            relay.connections += [client, server]
             for source, sink, replies in ((client, server, False), (server, client, True)):
                 threading.Thread(target=pump, args=(source, sink, replies), daemon=True).start()
 
@@ -270,3 +282,12 @@ def reply_dropping_relay(upstream: launchers.SlapdServer) -> Iterator[Relay]:
     finally:
         listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
         listener.close()
+
+
+def _close(end: socket.socket) -> None:
+    """Shut a socket down (which wakes a recv on it in another thread) and close it."""
+    try:
+        end.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    end.close()

@@ -3,6 +3,8 @@ as feed text, and one-line errors that never show a password."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -42,9 +44,9 @@ def hr_database(request: pytest.FixtureRequest, tmp_path) -> str:
     return url
 
 
-def connector(url: str, query: str = QUERY, **options) -> SqlSourceConnector:
+def connector(url: str, query: str = QUERY, environ: dict[str, str] | None = None, **options) -> SqlSourceConnector:
     config = SqlSource.model_validate({"name": "hrdb", "type": "sql", "url": url, "query": query, **options})
-    return SqlSourceConnector(config, environ=options.get("environ", {}))
+    return SqlSourceConnector(config, environ=environ or {})
 
 
 def test_rows_as_feed_text(hr_database: str) -> None:
@@ -89,6 +91,23 @@ def test_password_from_the_environment_only(postgres) -> None:
         SqlSourceConnector(config, environ={})
     frame = SqlSourceConnector(config, environ={"HRDB_PASSWORD": "pw-not-shown"}).read()  # trust auth accepts any
     assert frame["x"].tolist() == ["1"]
+
+
+def test_the_password_never_shows(postgres, dead_port: int, caplog) -> None:
+    """Not in the connector's repr, its errors or the logs (SQLAlchemy's and psycopg's
+    too), whether the database answers or not."""
+    caplog.set_level(logging.DEBUG)
+    password = "pw-never-shown"
+    shown = []
+    for url in (postgres.url(), f"postgresql+psycopg://postgres@127.0.0.1:{dead_port}/hr"):
+        source = connector(url, "SELECT 1 AS x", password_env="HRDB_PASSWORD", environ={"HRDB_PASSWORD": password})
+        shown.append(repr(source))
+        try:
+            source.read()
+        except SourceError as error:
+            shown.append(str(error))
+    assert len(shown) == 3, "the unreachable database raised no error"
+    assert [text for text in [*shown, caplog.text] if password in text] == []
 
 
 def test_an_unreachable_database(dead_port: int) -> None:

@@ -78,7 +78,8 @@ def test_feed_gate_halts_on_too_many_invalid_rows_until_overridden(scenario: Sce
     assert_halted(scenario, halted, ("invalid",))
     assert scenario.all_users() == [], "nothing applied: not even the valid rows"
 
-    overridden = scenario.sync("2026-03-02", "--override-safety", expect=ATTENTION).json
+    run = scenario.run("run", "--as-of", "2026-03-02", "--override-safety", env={"USER": "ops-alice"})
+    overridden = run.expect(ATTENTION).json
     assert overridden["status"] == "attention"
     assert overridden["override_safety"] is True
     assert set(scenario.scim_users()) == {"E100", "E101"}
@@ -86,7 +87,7 @@ def test_feed_gate_halts_on_too_many_invalid_rows_until_overridden(scenario: Sce
     overrides = [e for e in scenario.audit() if e["action"] == "override_safety"]
     assert len(overrides) == 1
     assert overrides[0]["run_id"] == overridden["run_id"]
-    assert overrides[0]["actor"]
+    assert overrides[0]["actor"] == "ops-alice"  # the CLI's user, who asked for the override
 
 
 def test_deprovision_guard_counts_persons_and_halts_until_overridden(scenario: Scenario) -> None:

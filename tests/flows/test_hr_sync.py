@@ -7,11 +7,12 @@ from datetime import date
 from pathlib import Path
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 
 from connectors.kernel import Kernel
 from connectors.targets.scim import ScimDriver
 from flows.hr_sync import hr_sync
+from pipeline.apply import MAX_BATCHES, MIN_BATCH
 from tests.flows.running import run_bound
 
 HEADER = "employee_id,first_name,last_name,email,department,job_code,manager_id,employment_type,status,hire_date"
@@ -54,18 +55,25 @@ def task_run_names(flow_run_id) -> list[str]:
     return asyncio.run(read())
 
 
+def artifacts_of(flow_run_id) -> list:
+    """The artifacts the flow run published (whatever else the server holds)."""
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+            )
+
+    return asyncio.run(read())
+
+
 def test_converged_run_is_completed_and_publishes_a_summary(tmp_path, tenant_env):
     config = write_world(tmp_path, tenant_env.url, people(3))
     state = run_bound(config, hr_sync, as_of=AS_OF, return_state=True)
     document = state.result()
     assert state.is_completed() and state.name == "Completed"
     assert document["status"] == "converged" and document["operations"]["applied"] == 9
-
-    async def artifacts():
-        async with get_client() as client:
-            return await client.read_artifacts()
-
-    summaries = [a for a in asyncio.run(artifacts()) if a.flow_run_id == state.state_details.flow_run_id]
+    summaries = artifacts_of(state.state_details.flow_run_id)
     assert any(a.type == "markdown" and "hr-sync run" in a.data for a in summaries)
     again = run_bound(config, hr_sync, as_of=AS_OF, return_state=True).result()
     assert again["operations"]["planned"] == 0
@@ -79,6 +87,16 @@ def test_open_exceptions_end_completed_named_attention(tmp_path, tenant_env):
     assert state.result()["exceptions_open"] == 1
 
 
+def test_the_runs_artifacts_never_hold_the_targets_token(tmp_path, tenant_env):
+    rows = people(2) + ["BAD ID,X,Y,bad@example.com,Sales,S,,employee,active,2020-01-01"]
+    config = write_world(tmp_path, tenant_env.url, rows, max_invalid_fraction=0.5)
+    state = run_bound(config, hr_sync, as_of=AS_OF, return_state=True)
+    published = artifacts_of(state.state_details.flow_run_id)
+    assert {"hr-sync-summary", "hr-sync-exceptions"} <= {a.key for a in published}, "the run's artifacts were read"
+    for artifact in published:
+        assert tenant_env.token not in f"{artifact.data} {artifact.description}", artifact.key
+
+
 def test_safety_gate_ends_failed_named_halted_with_its_figures(tmp_path, tenant_env):
     config = write_world(tmp_path, tenant_env.url, people(10), deprovision_floor=2)
     run_bound(config, hr_sync, as_of=AS_OF, return_state=True)
@@ -90,17 +108,21 @@ def test_safety_gate_ends_failed_named_halted_with_its_figures(tmp_path, tenant_
 
 
 def test_task_runs_do_not_grow_with_the_population(tmp_path, tenant_env, scim_server):
-    counts = {}
-    for n in (300, 1500):
+    """Apply is cut into at most MAX_BATCHES task runs per target: two populations that
+    both fill MAX_BATCHES batches of MIN_BATCH operations (3 per person: the create and
+    two grants) run the very same task runs, MAX_BATCHES of them apply; batches grow in
+    size, not in number."""
+    enough = -(-MIN_BATCH * MAX_BATCHES // 3)
+    names = {}
+    for n in (enough, 3 * enough):
         folder = tmp_path / str(n)
         folder.mkdir()
         config = write_world(folder, scim_server.tenant().url, people(n))
         state = run_bound(config, hr_sync, as_of=AS_OF, return_state=True)
         assert state.result()["operations"]["applied"] == 3 * n
-        counts[n] = len(task_run_names(state.state_details.flow_run_id))
-    # 8 stage tasks and at most MAX_BATCHES apply tasks per target
-    assert counts[1500] <= 8 + 16
-    assert counts[1500] - counts[300] <= 16 - 9  # batches grow in size, not in number
+        names[n] = sorted(task_run_names(state.state_details.flow_run_id))
+    assert names[enough].count("apply") == MAX_BATCHES
+    assert names[3 * enough] == names[enough]
 
 
 class SilentlyDroppingGrants(ScimDriver):

@@ -24,6 +24,22 @@ def rename(eid: str, attribute: str = "user_name") -> Update:
     return Update(target="app", employee_id=eid, reason="HR attributes changed", changes={attribute: Change("a", "b")})
 
 
+def test_the_fraction_sets_the_limit_when_it_is_above_the_floor():
+    many = {"app": Snapshot("app", [Account(f"id{i}", f"E{i}", True, {}) for i in range(100)])}
+    fraction = SafetyConfig(deprovision_floor=2, max_deprovision_fraction=0.1)  # 10% of 100 = 10 > 2
+    assert check(Plan(tuple(disable(f"E{i}") for i in range(10))), many, fraction)[0] is None
+    halt, figures = check(Plan(tuple(disable(f"E{i}") for i in range(11))), many, fraction)
+    assert halt.startswith("deprovision guard") and figures["limit"] == 10
+
+
+def test_disabled_accounts_do_not_count_as_active():
+    accounts = [Account(f"id{i}", f"E{i}", i < 10, {}) for i in range(100)]  # 10 active, 90 disabled
+    snapshots = {"app": Snapshot("app", accounts)}
+    halve = SafetyConfig(deprovision_floor=1, max_deprovision_fraction=0.5)  # limit 5, not 50
+    halt, figures = check(Plan(tuple(disable(f"E{i}") for i in range(6))), snapshots, halve)
+    assert figures["active_persons"] == 10 and halt.startswith("deprovision guard")
+
+
 def test_earlier_runs_persons_count_with_the_plans_once_each():
     plan = Plan((disable("E1"), disable("E2")))
     assert check(plan, SNAPSHOTS, SAFETY)[0] is None  # 2 persons: not over the floor of 2

@@ -60,6 +60,20 @@ def test_sod_grants_neither_new_and_keeps_what_is_held():
     assert set(kept.grants["app"]) == {"all-staff", "finance-approver"}
 
 
+def test_any_two_bundles_of_a_longer_sod_entry_conflict():
+    """SPEC: rules giving *two* bundles of one `sod` entry conflict, however many
+    bundles the entry names; the third need not match."""
+    three = PolicyEngine(Policy.model_validate({
+        "bundles": {name: {"grants": {"app": [name]}} for name in ("pay", "approve", "audit")},
+        "rules": [{"when": {"job_code": ["FIN-ADM"]}, "grant": ["pay", "approve"]}],
+        "sod": [{"name": "money", "bundles": ["pay", "approve", "audit"]}],
+    }))  # fmt: skip
+    result = three.entitle(record(job_code="FIN-ADM"), decisions={}, held={})
+    assert not result.grants.get("app")  # neither is newly granted
+    [issue] = result.issues
+    assert issue.kind is IssueKind.SOD and issue.data == {"sod": "money", "bundles": ["pay", "approve"]}
+
+
 def test_every_grant_has_a_reason():
     for rec in (record(), record(department="Finance", job_code="FIN-ADM")):
         for grants in ENGINE.entitle(rec, decisions={}, held={}).grants.values():
