@@ -40,7 +40,8 @@ test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -n 3 --dist loadfile
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile --cov --cov-report=term:skip-covered --durations=25
+	$(BIN)/python -m tests.coverage_floor 90 jml
 
 bench: $(STAMP)
 	$(BIN)/python bench/plan_100k.py

@@ -12,7 +12,6 @@ the UI (PREFECT_SERVER_API_AUTH_STRING), and `env()` hands clients the same stri
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.launchers.processes import answers, on_a_free_port, stop, wait_until
+from app.launchers.processes import answers, on_a_free_port, stop, third_party_env, wait_until
 
 #: Seconds a start may take: 30 s on this 2-core machine at a load of 5, over 60 s with
 #: two test sessions starting their served worlds at once (60 s failed there).
@@ -73,7 +72,7 @@ def prefect_server(
 
         def start(port: int) -> tuple[subprocess.Popen, PrefectServer]:
             server = PrefectServer(api_url=f"http://127.0.0.1:{port}/api", home=home, auth_string=auth_string)
-            env = {**os.environ, **server.env()}
+            env = {**third_party_env(), **server.env()}
             env.pop("PREFECT_API_URL")
             env.pop("PREFECT_API_AUTH_STRING", None)
             if auth_string is not None:

@@ -13,10 +13,12 @@ None and returns that; it raises `ExitedAtStart` if the process ends first and
 A launcher's probe answers only for the server it started (a per-launch secret: a
 token, a password, a home folder), never for another one on the port.
 `stop(process)` terminates a child and kills it if it does not end in time.
+`third_party_env()` is the environment for a server that is not jml's code.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -28,6 +30,13 @@ import httpx
 from app.launchers.ports import free_port
 
 T = TypeVar("T")
+
+
+def third_party_env() -> dict[str, str]:
+    """This process's environment without coverage's subprocess variables, for a server
+    that is not jml's code (scim2-server, `prefect server`): a measured test run has
+    nothing to measure in it, and tracing it slowed its start past the timeout under load."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("COVERAGE_")}
 
 #: Starts tried, each on a new free port (parallel test workers may take one meanwhile).
 ATTEMPTS = 3

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from app.launchers.processes import answers, on_a_free_port, stop, wait_until
+from app.launchers.processes import answers, on_a_free_port, stop, third_party_env, wait_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ def scim_server(
 
         def start(port: int) -> tuple[subprocess.Popen, ScimServer]:
             command = [_scim2_server_command(), "--hostname", "127.0.0.1", "--port", str(port), *options]
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            process = subprocess.Popen(command, env=third_party_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             server = ScimServer(url=f"http://127.0.0.1:{port}", token=token)
             wait_until(process, _answers_as(server, tenants), name="scim2-server", timeout=startup_timeout)
             return process, server

@@ -65,6 +65,12 @@ def test_any_value_in_a_target(tmp_path, field, value):
          "targets.0.scim.verify"),
         (yaml.safe_dump({**VALID, "lifecycle": {"prehire_days": -1}}).encode(), "lifecycle.prehire_days"),
         (yaml.safe_dump({**VALID, "colour": "red"}).encode(), "colour: unknown key"),
+        (yaml.safe_dump({**VALID, "schedules": {"hr_sync": {"cron": "0 * * * *", "timezone": "Mars/Olympus"}}})
+         .encode(), "unknown time zone 'Mars/Olympus'"),
+        (yaml.safe_dump({**VALID, "schedules": {"reconcile": {"cron": "0 2 * * *", "interval": 3600}}}).encode(),
+         "give exactly one of cron and interval"),
+        (yaml.safe_dump({**VALID, "schedules": {"reconcile": {"timezone": "UTC"}}}).encode(),
+         "give exactly one of cron and interval"),
     ],
 )
 def test_clear_messages(tmp_path, content, message):
@@ -73,6 +79,14 @@ def test_clear_messages(tmp_path, content, message):
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert message in str(info.value)
+
+
+def test_schedules_by_cron_or_interval_in_a_named_zone(tmp_path):
+    schedules = {"hr_sync": {"interval": 900}, "reconcile": {"cron": "30 1 * * 1-5", "timezone": "Europe/Berlin"}}
+    config = load(tmp_path, yaml.safe_dump({**VALID, "schedules": schedules}).encode())
+    assert config is not None
+    assert (config.schedules.hr_sync.interval, config.schedules.hr_sync.cron) == (900, None)
+    assert (config.schedules.reconcile.cron, config.schedules.reconcile.timezone) == ("30 1 * * 1-5", "Europe/Berlin")
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
