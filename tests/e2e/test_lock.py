@@ -91,7 +91,10 @@ def test_a_run_with_a_2s_lease_slowed_down_mid_apply_keeps_its_lock_and_a_second
         slow_world(scenario, proxy.url, ttl_seconds=2)
         first = start_run(scenario)
         wait_for_apply(first, scenario)
-        proxy.faults.delay = 0.2  # the first batch now takes some 20 s: ten leases
+        # The first batch now takes some 100 s (fifty leases): still in it when the second
+        # run has been refused, however slowly that run starts on a loaded machine (with
+        # 0.2 s, some 20 s, a slow second run once saw the batch already done).
+        proxy.faults.delay = 1.0
         slowed = time.monotonic()
         held = lock_row(scenario)
         time.sleep(2)  # a whole lease into the batch: unrenewed, the lock would be free now
