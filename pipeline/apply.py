@@ -7,9 +7,8 @@ with the population. `apply_batch(run, target, operations)`:
    it lost it, returns at once with `lost` set, having journalled and sent nothing;
    else journals every operation `pending` before any is sent;
 2. applies them through the target's kernel (retries, lost replies settled);
-3. journals each outcome `done` or `failed`, and records what was applied: account
-   links of creates, grants with their reasons, grants and links dropped by revokes and
-   deletes, and one audit entry per applied operation (its run, actor and reason);
+3. journals each outcome `done` or `failed`, and records what was applied in the ledger
+   (`pipeline.record.record_applied`: links, grants, the audit trail);
 4. returns the counts, a `failed_operation` issue per failed operation, and, when the
    target turned out to be down, the issue naming it (its later batches are parked).
 """

@@ -16,12 +16,13 @@ LDAP = {"name": "dir", "type": "ldap", "bind_dn": "cn=jml", "password_env": "P",
         "groups_dn": "ou=g", "disabled_dn": "ou=d"}  # fmt: skip
 REST = {"name": "hris", "type": "rest", "items": "data", "fields": {"employee_id": "id"}, "precedence": 2}
 CSV = {"name": "hr", "type": "csv", "path": "workers.csv"}
+SCIM = {"name": "app", "type": "scim"}
 
 
 def write(tmp_path: Path, *, target: dict | None = None, source: dict | None = None) -> Path:
     document = {
         "sources": [CSV] + ([source] if source else []),
-        "targets": [target or {"name": "app", "type": "scim", "url": "https://scim.example.com"}],
+        "targets": [target or {**SCIM, "url": "https://scim.example.com"}],
         "policy": "policy.yaml",
     }
     path = tmp_path / "jml.yaml"
@@ -30,9 +31,9 @@ def write(tmp_path: Path, *, target: dict | None = None, source: dict | None = N
 
 
 CLEARTEXT = [
-    ("targets.0.scim", {"target": {"name": "app", "type": "scim", "url": "http://10.1.2.3/scim"}}),
-    ("targets.0.scim", {"target": {"name": "app", "type": "scim", "url": "http://jml@scim.example.com:80/"}}),
-    ("targets.0.scim", {"target": {"name": "app", "type": "scim", "url": "http://127.0.0.1.example.com/"}}),
+    ("targets.0.scim", {"target": {**SCIM, "url": "http://10.1.2.3/scim"}}),
+    ("targets.0.scim", {"target": {**SCIM, "url": "http://jml@scim.example.com:80/"}}),
+    ("targets.0.scim", {"target": {**SCIM, "url": "http://127.0.0.1.example.com/"}}),
     ("targets.0.ldap", {"target": {**LDAP, "url": "ldap://dc1.example.com:389"}}),
     ("sources.1.rest", {"source": {**REST, "url": "http://hris.example.com/api"}}),
 ]
@@ -59,7 +60,7 @@ def test_cleartext_to_a_host_that_is_not_loopback_is_refused(tmp_path: Path, whe
 
 @pytest.mark.parametrize("host", ["127.0.0.1:8080", "127.9.8.7", "[::1]:9000", "localhost", "LOCALHOST:1"])
 def test_cleartext_to_loopback_needs_no_insecure(tmp_path: Path, host: str) -> None:
-    config = load_config(write(tmp_path, target={"name": "app", "type": "scim", "url": f"http://{host}/scim"},
+    config = load_config(write(tmp_path, target={**SCIM, "url": f"http://{host}/scim"},
                                source={**REST, "url": f"http://{host}/api"}))  # fmt: skip
     assert all(weakened(entry) == [] for entry in (*config.targets, *config.sources))
     ldap = load_config(write(tmp_path, target={**LDAP, "url": f"ldap://{host}"}))
@@ -76,7 +77,7 @@ def test_network_defaults(tmp_path: Path) -> None:
 
 
 def test_ca_file_is_relative_to_the_config_file(tmp_path: Path) -> None:
-    target = {"name": "app", "type": "scim", "url": "https://scim.example.com", "ca_file": "certs/ca.pem"}
+    target = {**SCIM, "url": "https://scim.example.com", "ca_file": "certs/ca.pem"}
     assert load_config(write(tmp_path, target=target)).targets[0].ca_file == tmp_path / "certs" / "ca.pem"
     ldap = load_config(write(tmp_path, target={**LDAP, "url": "ldaps://dc1", "ca_file": "/etc/ca.pem"}))
     assert ldap.targets[0].ca_file == Path("/etc/ca.pem")
@@ -94,7 +95,7 @@ def test_ca_file_is_relative_to_the_config_file(tmp_path: Path) -> None:
     ],
 )
 def test_bad_network_fields_are_one_line(tmp_path: Path, change: dict, message: str) -> None:
-    path = write(tmp_path, target={"name": "app", "type": "scim", "url": "https://scim.example.com", **change})
+    path = write(tmp_path, target={**SCIM, "url": "https://scim.example.com", **change})
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     assert str(raised.value).startswith(f"{path}: {message}")
@@ -102,8 +103,8 @@ def test_bad_network_fields_are_one_line(tmp_path: Path, change: dict, message: 
 
 
 URL_SECRETS = [
-    ("targets.0.scim", {"target": {"name": "app", "type": "scim", "url": "https://jml:s3cret@scim.example.com/"}}),
-    ("targets.0.scim", {"target": {"name": "app", "type": "scim", "url": "https://scim.example.com/?access_token=s3cret"}}),
+    ("targets.0.scim", {"target": {**SCIM, "url": "https://jml:s3cret@scim.example.com/"}}),
+    ("targets.0.scim", {"target": {**SCIM, "url": "https://scim.example.com/?access_token=s3cret"}}),
     ("targets.0.ldap", {"target": {**LDAP, "url": "ldaps://cn=jml:s3cret@dc1.example.com"}}),
     ("sources.1.rest", {"source": {**REST, "url": "https://hris.example.com/api?API-Key=s3cret&page=1"}}),
 ]
@@ -122,6 +123,6 @@ def test_a_credential_in_a_service_url_is_refused_without_printing_it(tmp_path: 
 
 
 def test_verify_false_is_warned_about(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, target={"name": "app", "type": "scim", "url": "https://x", "verify": False}))
+    config = load_config(write(tmp_path, target={**SCIM, "url": "https://x", "verify": False}))
     (warning,) = weakened(config.targets[0])
     assert warning.startswith("TLS certificate verification is OFF (verify: false)")
