@@ -8,23 +8,19 @@ stdout and nothing else there; everything else goes to stderr.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
-from dataclasses import asdict
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from app import ledger_commands
+from app.cli_support import DEFAULT_CONFIG, AsOfOpt, ConfigOpt, Exit, JsonOpt, emit, err, out, parse_day
 from app.render import literal, table
 from connectors.base import SourceError
 from jml.config import ConfigError
 from jml.ledger import LedgerError, RunLocked
-from jml.lifecycle import today
-from jml.operations import describe
 from jml.outcome import EXIT_CODES
 from jml.secrets import SecretError, read_secret, redact, redacting_logs, remember
 
@@ -33,38 +29,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="jml: HR feed to verified access. Validate, plan, apply, verify; exceptions for people.",
 )
-out = Console()
-err = Console(stderr=True)
-
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The config file.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-AsOfOpt = Annotated[
-    str | None, typer.Option("--as-of", help="Run as of this day (YYYY-MM-DD); default today (UTC).")
-]
-DEFAULT_CONFIG = Path("jml.yaml")
-
-
-class Exit(Exception):
-    """Stop the command with one line on stderr and an exit code."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _as_of(value: str | None) -> date:
-    if value is None:
-        return today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise Exit(2, f"--as-of: {value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _emit(document: dict) -> None:
-    """Write the JSON document (redacted); compact, so the C encoder serves large plans
-    quickly."""
-    sys.stdout.write(redact(json.dumps(document, default=str)) + "\n")
 
 
 def _quiet_prefect() -> None:
@@ -85,7 +49,7 @@ def run(
     """One hr_sync flow run."""
     from pipeline.run import load_settings
 
-    day = _as_of(as_of)
+    day = parse_day(as_of)
     settings = load_settings(config).config  # a bad config is exit 2 before any run starts
     _check_secrets(settings)
     _check_state(config, settings)
@@ -99,7 +63,7 @@ def run(
     if isinstance(document, BaseException):
         raise document
     if as_json:
-        _emit(document)
+        emit(document)
     else:
         _print_run(document)
     if document.get("error"):  # a source that could not be read: bad input
@@ -146,7 +110,7 @@ def plan(config: ConfigOpt = DEFAULT_CONFIG, as_of: AsOfOpt = None, as_json: Jso
     from pipeline.outcome import Execution, Scope, all_issues
     from pipeline.run import open_run
 
-    day = _as_of(as_of)
+    day = parse_day(as_of)
     with open_run(config, as_of=day, record=False) as run:
         _check_secrets(run.config)
         planned = sync.plan(run)
@@ -155,7 +119,7 @@ def plan(config: ConfigOpt = DEFAULT_CONFIG, as_of: AsOfOpt = None, as_json: Jso
     operations = planned.checked.plan.operations if planned.checked else ()
     if as_json:
         issues = all_issues(planned, Execution(), Scope())
-        _emit(
+        emit(
             {
                 "as_of": day.isoformat(),
                 "halt": planned.halt,
@@ -174,94 +138,6 @@ def plan(config: ConfigOpt = DEFAULT_CONFIG, as_of: AsOfOpt = None, as_json: Jso
             out.print(f"... and {len(operations) - 200} more (use --json for all)")
     if planned.halt:
         raise Exit(4, f"halted: {planned.halt}")
-
-
-def _ledger(config: Path):
-    from jml.config import load_config
-    from jml.ledger import Ledger
-
-    return Ledger.open(load_config(config).state_url)
-
-
-@app.command()
-def exceptions(
-    config: ConfigOpt = DEFAULT_CONFIG,
-    status: Annotated[str, typer.Option("--status", help="open or all")] = "open",
-    as_json: JsonOpt = False,
-) -> None:
-    """The exceptions people work: quarantine, duplicates, approvals, conflicts, ..."""
-    if status not in ("open", "all"):
-        raise Exit(2, f"--status: {status!r} is not one of open, all")
-    ledger = _ledger(config)
-    try:
-        rows = ledger.list_exceptions(status)
-    finally:
-        ledger.close()
-    fields = ("id", "kind", "employee_id", "target", "detail", "status")
-    if as_json:
-        _emit({"exceptions": [{k: getattr(row, k) for k in fields} for row in rows]})
-        return
-    out.print(table(f"{len(rows)} exceptions ({status})", fields, [[getattr(row, k) or "" for k in fields] for row in rows]))
-
-
-@app.command()
-def approve(
-    exception_id: Annotated[int, typer.Argument(metavar="ID", help="The approval exception's id.")],
-    by: Annotated[str, typer.Option("--by", help="Who approves.")],
-    role: Annotated[str, typer.Option("--role", help="The approver role they act in.")],
-    config: ConfigOpt = DEFAULT_CONFIG,
-    as_json: JsonOpt = False,
-) -> None:
-    """Record one approver role's approval of a high-risk grant."""
-    _decide(config, as_json, lambda ledger: ledger.approve(exception_id, by=by, role=role))
-
-
-@app.command()
-def reject(
-    exception_id: Annotated[int, typer.Argument(metavar="ID", help="The approval exception's id.")],
-    by: Annotated[str, typer.Option("--by", help="Who rejects.")],
-    reason: Annotated[str | None, typer.Option("--reason", help="Why.")] = None,
-    config: ConfigOpt = DEFAULT_CONFIG,
-    as_json: JsonOpt = False,
-) -> None:
-    """Reject a high-risk grant: it is not granted."""
-    _decide(config, as_json, lambda ledger: ledger.reject(exception_id, by=by, reason=reason))
-
-
-def _decide(config: Path, as_json: bool, decide) -> None:
-    ledger = _ledger(config)
-    try:
-        row = decide(ledger)
-    finally:
-        ledger.close()
-    if as_json:
-        _emit({"exception": {k: getattr(row, k) for k in ("id", "kind", "employee_id", "detail", "status")}})
-    else:
-        out.print(literal(f"exception {row.id} ({row.employee_id}): {row.status}"))
-
-
-@app.command()
-def audit(
-    config: ConfigOpt = DEFAULT_CONFIG,
-    employee_id: Annotated[str | None, typer.Option("--employee-id", help="Only this person.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """What was done to whom, when, by which run, and why."""
-    ledger = _ledger(config)
-    try:
-        entries = ledger.audit_trail(employee_id)
-    finally:
-        ledger.close()
-    if as_json:
-        _emit({"audit": [asdict(e) for e in entries]})
-        return
-    rows = [
-        (str(e.at)[:19], e.run_id or "", e.actor, e.action, e.employee_id or "", e.target or "",
-         describe(e.action, e.detail), e.reason or "")
-        for e in entries
-    ]  # fmt: skip
-    columns = ("at", "run_id", "actor", "action", "employee_id", "target", "detail", "reason")
-    out.print(table(f"audit trail{' of ' + employee_id if employee_id else ''}", columns, rows))
 
 
 @app.command()
@@ -340,8 +216,17 @@ def _check_prefect_api() -> None:
     except httpx.HTTPError as exc:
         raise Exit(1, f"error: the Prefect API at {url} does not answer: {exc}") from None
     if answer.status_code == 401:
-        given = "refused PREFECT_API_AUTH_STRING" if auth else "demands authentication and PREFECT_API_AUTH_STRING is not set"
+        given = (
+            "refused PREFECT_API_AUTH_STRING"
+            if auth
+            else "demands authentication and PREFECT_API_AUTH_STRING is not set"
+        )
         raise Exit(2, f"error: the Prefect API at {url} {given}: set it to the server's auth string (user:password)")
+
+
+# The ledger's commands, in the order `jml --help` lists them after run and plan.
+for command in (ledger_commands.exceptions, ledger_commands.approve, ledger_commands.reject, ledger_commands.audit):
+    app.command()(command)
 
 
 def _fail(code: int, message: str) -> None:

@@ -42,7 +42,9 @@ class PostgresServer:
         import psycopg  # imported when used: the demo needs no PostgreSQL
 
         name = f"t{uuid.uuid4().hex[:16]}"
-        with psycopg.connect(host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')  # a generated identifier, not input
         return self.url(name)
 
@@ -51,9 +53,7 @@ def postgres_bin() -> Path:
     """The folder of Debian's PostgreSQL server binaries (the newest installed)."""
     candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
     if not candidates:
-        raise RuntimeError(
-            "PostgreSQL is not installed: `make test` installs the Debian package postgresql"
-        )
+        raise RuntimeError("PostgreSQL is not installed: `make test` installs the Debian package postgresql")
     return candidates[-1].parent
 
 
@@ -101,4 +101,3 @@ def postgres_server(folder: Path, *, durable: bool = False, startup_timeout: flo
         yield server
     finally:
         stop_cluster()
-

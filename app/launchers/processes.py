@@ -38,6 +38,7 @@ def third_party_env() -> dict[str, str]:
     nothing to measure in it, and tracing it slowed its start past the timeout under load."""
     return {name: value for name, value in os.environ.items() if not name.startswith("COVERAGE_")}
 
+
 #: Starts tried, each on a new free port (parallel test workers may take one meanwhile).
 ATTEMPTS = 3
 

@@ -83,7 +83,9 @@ def scim_server(
 
         def start(port: int) -> tuple[subprocess.Popen, ScimServer]:
             command = [_scim2_server_command(), "--hostname", "127.0.0.1", "--port", str(port), *options]
-            process = subprocess.Popen(command, env=third_party_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                command, env=third_party_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             server = ScimServer(url=f"http://127.0.0.1:{port}", token=token)
             wait_until(process, _answers_as(server, tenants), name="scim2-server", timeout=startup_timeout)
             return process, server

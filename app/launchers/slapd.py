@@ -78,9 +78,7 @@ def slapd_binary() -> str:
     """The slapd executable (Debian installs it in /usr/sbin); a clear error if absent."""
     found = shutil.which("slapd") or shutil.which("slapd", path="/usr/sbin:/usr/local/sbin")
     if found is None:
-        raise RuntimeError(
-            "slapd is not installed: `make test` installs the Debian packages slapd and ldap-utils"
-        )
+        raise RuntimeError("slapd is not installed: `make test` installs the Debian packages slapd and ldap-utils")
     return found
 
 
@@ -151,7 +149,9 @@ def slapd_server(folder: Path, *, durable: bool = False, startup_timeout: float 
         process, server, connection = on_a_free_port(start)
         try:
             try:
-                assert connection.add(LDAP_SUFFIX, ["dcObject", "organization"], {"dc": "example", "o": "jml tests"}), connection.result
+                assert connection.add(LDAP_SUFFIX, ["dcObject", "organization"], {"dc": "example", "o": "jml tests"}), (
+                    connection.result
+                )
             finally:
                 connection.unbind()
             yield server

@@ -1,0 +1,84 @@
+"""The commands that read and decide on the ledger: `exceptions`, `approve`, `reject`,
+`audit`. Each is a plain function `app.cli` registers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli_support import DEFAULT_CONFIG, ConfigOpt, Exit, JsonOpt, emit, open_ledger, out
+from app.render import literal, table
+from jml.operations import describe
+
+
+def exceptions(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    status: Annotated[str, typer.Option("--status", help="open or all")] = "open",
+    as_json: JsonOpt = False,
+) -> None:
+    """The exceptions people work: quarantine, duplicates, approvals, conflicts, ..."""
+    if status not in ("open", "all"):
+        raise Exit(2, f"--status: {status!r} is not one of open, all")
+    with open_ledger(config) as ledger:
+        rows = ledger.list_exceptions(status)
+    fields = ("id", "kind", "employee_id", "target", "detail", "status")
+    if as_json:
+        emit({"exceptions": [{k: getattr(row, k) for k in fields} for row in rows]})
+        return
+    out.print(
+        table(f"{len(rows)} exceptions ({status})", fields, [[getattr(row, k) or "" for k in fields] for row in rows])
+    )
+
+
+def approve(
+    exception_id: Annotated[int, typer.Argument(metavar="ID", help="The approval exception's id.")],
+    by: Annotated[str, typer.Option("--by", help="Who approves.")],
+    role: Annotated[str, typer.Option("--role", help="The approver role they act in.")],
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record one approver role's approval of a high-risk grant."""
+    _decide(config, as_json, lambda ledger: ledger.approve(exception_id, by=by, role=role))
+
+
+def reject(
+    exception_id: Annotated[int, typer.Argument(metavar="ID", help="The approval exception's id.")],
+    by: Annotated[str, typer.Option("--by", help="Who rejects.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why.")] = None,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject a high-risk grant: it is not granted."""
+    _decide(config, as_json, lambda ledger: ledger.reject(exception_id, by=by, reason=reason))
+
+
+def _decide(config: Path, as_json: bool, decide) -> None:
+    with open_ledger(config) as ledger:
+        row = decide(ledger)
+    if as_json:
+        emit({"exception": {k: getattr(row, k) for k in ("id", "kind", "employee_id", "detail", "status")}})
+    else:
+        out.print(literal(f"exception {row.id} ({row.employee_id}): {row.status}"))
+
+
+def audit(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    employee_id: Annotated[str | None, typer.Option("--employee-id", help="Only this person.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What was done to whom, when, by which run, and why."""
+    with open_ledger(config) as ledger:
+        entries = ledger.audit_trail(employee_id)
+    if as_json:
+        emit({"audit": [asdict(e) for e in entries]})
+        return
+    rows = [
+        (str(e.at)[:19], e.run_id or "", e.actor, e.action, e.employee_id or "", e.target or "",
+         describe(e.action, e.detail), e.reason or "")
+        for e in entries
+    ]  # fmt: skip
+    columns = ("at", "run_id", "actor", "action", "employee_id", "target", "detail", "reason")
+    out.print(table(f"audit trail{' of ' + employee_id if employee_id else ''}", columns, rows))
