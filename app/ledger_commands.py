@@ -1,8 +1,9 @@
 """The commands that read and decide on the ledger: `exceptions`, `approve`, `reject`,
-`audit`. Each is a plain function `app.cli` registers."""
+`audit` (and `audit verify`). Each is a plain function `app.cli` registers."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ import typer
 from app.cli_support import DEFAULT_CONFIG, ConfigOpt, Exit, JsonOpt, emit, open_ledger, out
 from app.render import literal, table
 from jml.operations import describe
+from jml.text import visible
 
 
 def exceptions(
@@ -65,11 +67,25 @@ def _decide(config: Path, as_json: bool, decide) -> None:
 
 
 def audit(
+    action: Annotated[
+        str | None, typer.Argument(metavar="[verify]", help="verify: recompute the trail's hash chain.")
+    ] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     employee_id: Annotated[str | None, typer.Option("--employee-id", help="Only this person.")] = None,
+    head: Annotated[
+        str | None, typer.Option("--head", help="With verify: a head hash kept outside the ledger, to check too.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """What was done to whom, when, by which run, and why."""
+    """What was done to whom, when, by which run, and why. `audit verify`: the hash chain
+    (exit 0 intact, 1 broken, naming the first event edited, deleted or inserted)."""
+    if action is not None and action != "verify":
+        raise Exit(2, f"error: audit: {action!r} is not a subcommand (the only one is verify)")
+    if action is None and head is not None:
+        raise Exit(2, "error: --head goes with audit verify")
+    if action == "verify":
+        _verify(config, employee_id, head, as_json)
+        return
     with open_ledger(config) as ledger:
         entries = ledger.audit_trail(employee_id)
     if as_json:
@@ -82,3 +98,26 @@ def audit(
     ]  # fmt: skip
     columns = ("at", "run_id", "actor", "action", "employee_id", "target", "detail", "reason")
     out.print(table(f"audit trail{' of ' + employee_id if employee_id else ''}", columns, rows))
+
+
+#: A head hash as `audit verify --head` takes it: SHA-256 in lowercase hex.
+_HEAD = re.compile(r"[0-9a-f]{64}")
+
+
+def _verify(config: Path, employee_id: str | None, head: str | None, as_json: bool) -> None:
+    """`jml audit verify`: the report on stdout (SPEC), exit 1 when the chain is broken."""
+    if employee_id is not None:
+        raise Exit(2, "error: audit verify checks the whole trail: drop --employee-id")
+    if head is not None and not _HEAD.fullmatch(head):
+        raise Exit(2, f"error: --head: {visible(head)!r} is not a SHA-256 hash (64 lowercase hex digits)")
+    with open_ledger(config) as ledger:
+        report = ledger.verify_audit(head)
+    if as_json:
+        emit({"intact": report.intact, "events": report.events, "head": report.head,
+              "event_id": report.event_id, "problem": report.problem})  # fmt: skip
+    elif report.intact:
+        out.print(literal(f"audit chain intact: {report.events} events, head {report.head}"))
+    else:
+        out.print(literal(f"audit chain broken: {report.problem}"))
+    if not report.intact:
+        raise typer.Exit(1)

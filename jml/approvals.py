@@ -164,9 +164,7 @@ def decide(subject: Subject, recorded: Iterable[Recorded], request: Approve | Re
         )
     done = approved_roles(recorded)
     if role in done:
-        raise DecisionRefused(
-            f"role {role!r} has already approved exception {subject.id} (by {done[role]})"
-        )
+        raise DecisionRefused(f"role {role!r} has already approved exception {subject.id} (by {done[role]})")
     for other_role, approver in done.items():
         if approver_key(approver) == approver_key(by):
             raise DecisionRefused(
@@ -185,12 +183,8 @@ def decide(subject: Subject, recorded: Iterable[Recorded], request: Approve | Re
 
 def _require_open_approval(subject: Subject) -> None:
     if subject.kind != APPROVAL:
-        raise DecisionRefused(
-            f"exception {subject.id} is a {subject.kind} exception, not an approval"
-        )
+        raise DecisionRefused(f"exception {subject.id} is a {subject.kind} exception, not an approval")
     if subject.status == CLOSED:
-        raise DecisionRefused(
-            f"exception {subject.id} is closed: the approval is no longer needed"
-        )
+        raise DecisionRefused(f"exception {subject.id} is closed: the approval is no longer needed")
     if subject.status != OPEN:
         raise DecisionRefused(f"exception {subject.id} is already {subject.status}")

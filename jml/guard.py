@@ -31,12 +31,7 @@ LOGIN = frozenset({"user_name", "email"})
 
 def active_persons(snapshots: Mapping[str, Snapshot]) -> set[str]:
     """The employee_ids holding an active, linked account on some target."""
-    return {
-        a.external_id
-        for snapshot in snapshots.values()
-        for a in snapshot.accounts
-        if a.active and a.external_id
-    }
+    return {a.external_id for snapshot in snapshots.values() for a in snapshot.accounts if a.active and a.external_id}
 
 
 def logins_changed(plan: Plan) -> set[str]:
@@ -74,5 +69,7 @@ def check(
             f" {len(together)} in all, over {bound}"
         )
     if len(renamed) > limit:
-        halts.append(f"identity guard: the plan would change the login (userName or email) of {len(renamed)} persons, over {bound}")
+        halts.append(
+            f"identity guard: the plan would change the login (userName or email) of {len(renamed)} persons, over {bound}"
+        )
     return ("; ".join(halts) or None), figures

@@ -218,7 +218,9 @@ def from_journal(
     unknown action or a detail that does not fit it."""
     kind = _CLASSES[Action(action)]
     detail = detail or {}
-    on: Callable[..., Operation] = partial(kind, target=target, employee_id=employee_id, reason=reason, account_id=account_id)
+    on: Callable[..., Operation] = partial(
+        kind, target=target, employee_id=employee_id, reason=reason, account_id=account_id
+    )
     try:
         if kind is Create:
             return on(attributes=dict(detail["attributes"]), active=bool(detail["active"]))

@@ -60,9 +60,7 @@ class Plan:
 
     def persons(self, actions: frozenset[Action] | None = None) -> set[str]:
         """The employee_ids with an operation (of one of `actions`, if given)."""
-        return {
-            op.employee_id for op in self.operations if actions is None or op.action in actions
-        }
+        return {op.employee_id for op in self.operations if actions is None or op.action in actions}
 
     def only(self, persons: Set[str]) -> Plan:
         """This plan cut to these persons' operations and matched accounts."""
@@ -275,8 +273,7 @@ def _converge(
     elif not active and account.active:
         ops.append(Disable(**on, reason=person.lifecycle.value))
     ops.extend(
-        Grant(**on, reason=grants[name], entitlement=name)
-        for name in sorted(grants.keys() - account.entitlements)
+        Grant(**on, reason=grants[name], entitlement=name) for name in sorted(grants.keys() - account.entitlements)
     )
     ops.extend(
         Revoke(**on, reason="no rule grants it any more", entitlement=name)

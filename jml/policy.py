@@ -172,8 +172,7 @@ class PolicyEngine:
                     Issue(
                         IssueKind.APPROVAL,
                         key,
-                        f"{eid}: bundle {bundle_name} (rule {rule}) needs approval by"
-                        f" {', '.join(bundle.approvers)}",
+                        f"{eid}: bundle {bundle_name} (rule {rule}) needs approval by {', '.join(bundle.approvers)}",
                         employee_id=eid,
                         data={"bundle": bundle_name, "rule": rule, "approvers": bundle.approvers},
                     )
@@ -188,9 +187,7 @@ class PolicyEngine:
         return result
 
     @staticmethod
-    def _keep_held(
-        result: Entitlements, bundle: Bundle, held: Mapping[str, set[str]], reason: str
-    ) -> None:
+    def _keep_held(result: Entitlements, bundle: Bundle, held: Mapping[str, set[str]], reason: str) -> None:
         for target, names in bundle.grants.items():
             have = held.get(target, set())
             for name in names:

@@ -25,9 +25,7 @@ from jml.plan import Desired, Plan
 _LEAVING = (Lifecycle.TERMINATED, Lifecycle.DELETE)
 
 
-def drift_issues(
-    plan: Plan, desired: Mapping[str, Desired], links: Mapping[str, Mapping[str, str]]
-) -> list[Issue]:
+def drift_issues(plan: Plan, desired: Mapping[str, Desired], links: Mapping[str, Mapping[str, str]]) -> list[Issue]:
     """One `drift` issue per (target, person) whose existing account the plan changes.
 
     A create is drift only when the ledger links the person to an account on that

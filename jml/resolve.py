@@ -28,9 +28,7 @@ from jml.model import HrRecord, Issue, IssueKind
 #: Taken together from the best source holding the person, never mixed.
 LIFECYCLE_FIELDS = ("status", "termination_date", "contract_end_date")
 _MERGED_FIELDS = [
-    f.name
-    for f in fields(HrRecord)
-    if f.name not in ("employee_id", "extra", "source", "row", *LIFECYCLE_FIELDS)
+    f.name for f in fields(HrRecord) if f.name not in ("employee_id", "extra", "source", "row", *LIFECYCLE_FIELDS)
 ]
 
 
@@ -52,9 +50,7 @@ def merge(records: list[HrRecord]) -> HrRecord:
         return best
     values: dict[str, Any] = {}
     for name in _MERGED_FIELDS:
-        values[name] = next(
-            (getattr(r, name) for r in records if getattr(r, name) not in (None, "")), None
-        )
+        values[name] = next((getattr(r, name) for r in records if getattr(r, name) not in (None, "")), None)
     extra: dict[str, str] = {}
     for record in reversed(records):
         extra.update({k: v for k, v in record.extra.items() if v not in (None, "")})
@@ -115,8 +111,7 @@ def resolve(
                 Issue(
                     IssueKind.DATA_QUALITY,
                     f"data_quality:manager:{eid}",
-                    f"{eid}: manager_id {manager} is not an employee_id of the feed;"
-                    " processed without a manager",
+                    f"{eid}: manager_id {manager} is not an employee_id of the feed; processed without a manager",
                     employee_id=eid,
                     data={"manager_id": manager},
                 )

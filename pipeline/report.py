@@ -11,8 +11,9 @@
   (a target the run could not read closes nothing of its own), person states are kept
   (when the scope says so) and matched accounts linked: `attention` when exceptions are
   open, else `converged`.
-It finishes the run with its JSON document (`jml run --json`), appends `run_finished`
-to the audit trail, and returns the document. `summary_markdown` is the markdown of a
+It appends `run_finished` to the audit trail, finishes the run with its JSON document
+(`jml run --json`, which carries the trail's hash chain head after it, `audit_head`),
+and returns the document. `summary_markdown` is the markdown of a
 document (the run's summary artifact); every text in it that did not come from jml
 itself (a halt naming a feed's columns, a target's name) is escaped by
 `markdown_literal`, so it renders as the characters it is, never as a link, an image,
@@ -78,9 +79,9 @@ def record_run(run: Run, planned: Planned, execution: Execution, scope: Scope) -
             for target, links in planned.checked.plan.matched.items():
                 ledger.link_accounts(run.id, target, links)
         status = ATTENTION if ledger.count_open() else CONVERGED
+    ledger.append_audit([AuditEntry(run.id, run.actor, "run_finished", None, None, {"status": status}, None)])
     document = run_document(run, planned, execution, scope, status, opened, closed)
     ledger.finish_run(run.id, status, document)
-    ledger.append_audit([AuditEntry(run.id, run.actor, "run_finished", None, None, {"status": status}, None)])
     return document
 
 
@@ -99,8 +100,15 @@ def _figures(planned: Planned) -> dict[str, Any]:
 
 
 def run_document(
-    run: Run, planned: Planned, execution: Execution, scope: Scope, status: str, opened: int, closed: int,
-    *, lock_lost: str | None = None,
+    run: Run,
+    planned: Planned,
+    execution: Execution,
+    scope: Scope,
+    status: str,
+    opened: int,
+    closed: int,
+    *,
+    lock_lost: str | None = None,
 ) -> dict[str, Any]:
     """The run's JSON document (`jml run --json`)."""
     operations = planned.checked.plan.operations if planned.checked else ()
@@ -137,6 +145,7 @@ def run_document(
         "exceptions_opened": opened,
         "exceptions_closed": closed,
         "timings": {stage: round(seconds, 3) for stage, seconds in timings.items()},
+        "audit_head": run.ledger.audit_head(),
     }
 
 
@@ -178,4 +187,5 @@ def summary_markdown(document: dict[str, Any]) -> str:
     if document["timings"]:
         lines += ["", "| stage | seconds |", "|---|---|"]
         lines += [f"| {stage} | {sec} |" for stage, sec in document["timings"].items()]
+    lines += ["", f"Audit trail head: `{document['audit_head']}` (`jml audit verify --head` checks a copy)"]
     return "\n".join(lines)

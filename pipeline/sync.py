@@ -37,7 +37,17 @@ from pipeline.run import Run
 from pipeline.targets import read_targets
 from pipeline.verify import verify
 
-__all__ = ["Stage", "apply", "audit_overrides", "direct", "entitle_and_plan", "for_drift", "for_person", "plan", "report"]
+__all__ = [
+    "Stage",
+    "apply",
+    "audit_overrides",
+    "direct",
+    "entitle_and_plan",
+    "for_drift",
+    "for_person",
+    "plan",
+    "report",
+]
 
 T = TypeVar("T")
 #: How a stage is called: `stage(name, function, *args)` returns `function(*args)`.
@@ -107,7 +117,9 @@ def audit_overrides(run: Run, planned: Planned) -> None:
     )
 
 
-def apply(run: Run, planned: Planned, stage: Stage = direct, progress: Callable[[int], None] = lambda n: None) -> Execution:
+def apply(
+    run: Run, planned: Planned, stage: Stage = direct, progress: Callable[[int], None] = lambda n: None
+) -> Execution:
     """Apply the plan batch by batch per target, then read back what was touched."""
     assert planned.checked is not None and planned.entitled is not None
     clock = _Clock(stage)

@@ -39,8 +39,7 @@ def verify(run: Run, desired: Mapping[str, Desired], touched: Mapping[str, Set[s
                 Issue(
                     IssueKind.DRIFT,
                     f"drift:{target}:{eid}",
-                    f"{eid}: read back from {target} differs from what was applied;"
-                    f" still to do: {', '.join(actions)}",
+                    f"{eid}: read back from {target} differs from what was applied; still to do: {', '.join(actions)}",
                     employee_id=eid,
                     target=target,
                     data={"actions": actions},

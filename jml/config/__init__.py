@@ -54,7 +54,6 @@ SourceConfig = Annotated[CsvSource | RestSource | SqlSource, Field(discriminator
 TargetConfig = Annotated[ScimTarget | LdapTarget | SqlTarget, Field(discriminator="type")]
 
 
-
 class Config(Strict):
     state: str = "sqlite:///jml.db"
     sources: list[SourceConfig] = Field(min_length=1)
@@ -125,7 +124,6 @@ class Config(Strict):
                 if variable:
                     found.append((f"alerts.{n}.webhook_url_env", variable))
         return found
-
 
 
 def load_config(path: str | Path) -> Config:

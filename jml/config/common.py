@@ -54,7 +54,9 @@ def anchor_sqlite_url(url: str, base_dir: Path) -> str:
 
 
 #: Query parameters that carry a credential (compared lowercased, `-` read as `_`).
-SECRET_PARAMETERS = frozenset({"password", "passwd", "pwd", "pass", "secret", "token", "access_token", "api_key", "apikey", "key"})
+SECRET_PARAMETERS = frozenset(
+    {"password", "passwd", "pwd", "pass", "secret", "token", "access_token", "api_key", "apikey", "key"}
+)
 
 
 def holds_secret(password: str | None, query_keys: Iterable[str]) -> bool:
@@ -136,7 +138,6 @@ def read_yaml(path: Path, what: str) -> dict:
     return data
 
 
-
 class RetryPolicy(Strict):
     """How apply retries a target's transient failures (429, 5xx, timeouts, connection
     errors): up to `attempts` tries within `max_seconds`, waiting `backoff_seconds` x 2^n
@@ -149,5 +150,3 @@ class RetryPolicy(Strict):
     backoff_seconds: float = Field(default=0.5, ge=0)
     max_backoff_seconds: float = Field(default=30.0, ge=0)
     breaker_threshold: int = Field(default=3, ge=1)
-
-

@@ -111,8 +111,7 @@ def weakened(entry: object) -> list[str]:
     warnings = []
     if not entry.verify:
         warnings.append(
-            "TLS certificate verification is OFF (verify: false); anyone on the path can read and change"
-            " what jml sends"
+            "TLS certificate verification is OFF (verify: false); anyone on the path can read and change what jml sends"
         )
     if entry.insecure:
         warnings.append(

@@ -88,5 +88,3 @@ class SlackAlert(Strict):
 
 
 AlertChannel = Annotated[WebhookAlert | SlackAlert, Field(discriminator="type")]
-
-

@@ -45,5 +45,3 @@ class SqlSource(SqlUrl):
     type: Literal["sql"]
     query: str = Field(min_length=1)
     precedence: int = Field(default=1, ge=1)
-
-

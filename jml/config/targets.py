@@ -26,7 +26,6 @@ class ScimTarget(HttpEndpoint):
     retry: RetryPolicy = RetryPolicy()
 
 
-
 class LdapTarget(Endpoint):
     """An LDAP directory: accounts `uid=<employee_id>,<people_dn>` (moved under
     `disabled_dn` while disabled), entitlements `member` of `cn=<name>,<groups_dn>`;
@@ -42,7 +41,6 @@ class LdapTarget(Endpoint):
     disabled_dn: str = Field(min_length=1)
     page_size: int = Field(default=500, ge=1, le=10000)
     retry: RetryPolicy = RetryPolicy()
-
 
 
 class SqlUsers(Strict):
@@ -87,6 +85,3 @@ class SqlTarget(SqlUrl):
     page_size: int = Field(default=1000, ge=1, le=100_000)
     timeout: float = Field(default=30.0, gt=0)
     retry: RetryPolicy = RetryPolicy()
-
-
-

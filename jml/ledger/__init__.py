@@ -18,7 +18,8 @@ exception id, a role the bundle does not list, an unreachable database) raises
 Inside: `facade` (Ledger) delegates to one module per concern: `engine` (engine,
 pragmas, transactions, schema upgrade), `lock`, `runs`, `persons`, `accounts` (links
 and grants), `journal`, `issues` (the exception queue), `approvals` (recording
-decisions; the rules are `jml.approvals`) and `audit`; `tables` is the schema.
+decisions; the rules are `jml.approvals`), `audit` and its hash `chain`; `tables` is
+the schema.
 """
 
 from jml.ledger.errors import LedgerError, LockLost, RunLocked
@@ -27,6 +28,7 @@ from jml.ledger.records import (
     ApprovalRecord,
     AuditEntry,
     AuditRecord,
+    ChainReport,
     ExceptionRecord,
     JournalRecord,
     LockHolder,
@@ -38,6 +40,7 @@ __all__ = [
     "ApprovalRecord",
     "AuditEntry",
     "AuditRecord",
+    "ChainReport",
     "ExceptionRecord",
     "JournalRecord",
     "Ledger",

@@ -33,9 +33,7 @@ def link(engine: Engine, run_id: int, target: str, wanted: Mapping[str, str]) ->
     if not wanted:
         return
     with write(engine) as conn:
-        existing = dict(
-            conn.execute(select(_a.employee_id, _a.account_id).where(_a.target == target)).all()
-        )
+        existing = dict(conn.execute(select(_a.employee_id, _a.account_id).where(_a.target == target)).all())
         new = [
             {"employee_id": employee_id, "account_id": account_id}
             for employee_id, account_id in wanted.items()
@@ -75,9 +73,7 @@ _GRANT_KEY = and_(
 def grants(engine: Engine, target: str) -> dict[tuple[str, str], str]:
     """(employee_id, entitlement) -> reason, for what jml granted on `target`."""
     with read(engine) as conn:
-        rows = conn.execute(
-            select(_g.employee_id, _g.entitlement, _g.reason).where(_g.target == target)
-        ).all()
+        rows = conn.execute(select(_g.employee_id, _g.entitlement, _g.reason).where(_g.target == target)).all()
     return {(row[0], row[1]): row[2] for row in rows}
 
 
@@ -90,14 +86,10 @@ def record_grants(engine: Engine, run_id: int, target: str, made: Iterable[tuple
     with write(engine) as conn:
         existing = {
             (row[0], row[1]): row[2]
-            for row in conn.execute(
-                select(_g.employee_id, _g.entitlement, _g.reason).where(_g.target == target)
-            )
+            for row in conn.execute(select(_g.employee_id, _g.entitlement, _g.reason).where(_g.target == target))
         }
         new = [
-            {"employee_id": e, "entitlement": n, "reason": r}
-            for (e, n), r in wanted.items()
-            if (e, n) not in existing
+            {"employee_id": e, "entitlement": n, "reason": r} for (e, n), r in wanted.items() if (e, n) not in existing
         ]
         changed = [
             {"b_id": e, "b_ent": n, "b_reason": r, "b_run": run_id}

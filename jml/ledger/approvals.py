@@ -26,9 +26,7 @@ _x = t.exceptions.c
 
 def _recorded(conn: Connection, exception_id: int) -> list[ApprovalRecord]:
     rows = conn.execute(
-        select(*columns_of(t.approvals, ApprovalRecord))
-        .where(_a.exception_id == exception_id)
-        .order_by(_a.id)
+        select(*columns_of(t.approvals, ApprovalRecord)).where(_a.exception_id == exception_id).order_by(_a.id)
     )
     return [ApprovalRecord(*row) for row in rows]
 
@@ -68,11 +66,7 @@ def _record(engine: Engine, exception_id: int, request: rules.Approve | rules.Re
             )
         )  # fmt: skip
         if decision.status != rules.OPEN:
-            conn.execute(
-                update(t.exceptions)
-                .where(_x.id == exception_id)
-                .values(status=decision.status, closed_at=at)
-            )
+            conn.execute(update(t.exceptions).where(_x.id == exception_id).values(status=decision.status, closed_at=at))
         entry = AuditEntry(
             run_id=None, actor=decision.approver, action=decision.action,
             employee_id=subject.employee_id, target=subject.target,

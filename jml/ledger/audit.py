@@ -1,37 +1,59 @@
 """The audit trail: append-only lines saying who did what to whom, when, in which
-run, and why. There is no way to change or remove a line."""
+run, and why. There is no way to change or remove a line through jml, and a line
+changed, removed or added behind its back breaks the hash chain (`chain`).
+
+Appending is set-based (one read of the head, one executemany) and serialised: on
+SQLite by the writing transaction's BEGIN IMMEDIATE, on PostgreSQL by a transaction
+advisory lock, so concurrent writers (a run, a `decide-approval` flow run) each
+continue the chain from the other's head. The appender gives the ids (after the head's),
+so the order of the ids is the order of the chain."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from jml.ledger import chain
 from jml.ledger import tables as t
-from jml.ledger.engine import columns_of, execute_many, now, read, write
+from jml.ledger.engine import columns_of, execute_many, json_dumps, now, read, write
 from jml.ledger.errors import LedgerError
 from jml.ledger.records import AuditEntry, AuditRecord
 
 _u = t.audit.c
 
+#: An arbitrary constant: the PostgreSQL advisory lock that serialises appends.
+_APPEND_LOCK = 0x6A6D6C41  # "jmlA"
+
 
 def insert_entries(conn: Connection, entries: Sequence[AuditEntry], at: datetime) -> None:
-    """Append `entries`, all at time `at`, inside the caller's transaction."""
+    """Append `entries`, all at time `at`, inside the caller's writing transaction,
+    chained after the trail's head."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK})
+    last_id, head = chain.head(conn)
+    stamp = at.astimezone(UTC)
     rows = [
         {
+            "id": last_id + n,
+            "at": stamp,
             "run_id": e.run_id,
             "actor": e.actor,
             "action": e.action,
             "employee_id": e.employee_id,
             "target": e.target,
-            "detail": e.detail if e.detail is not None else {},
+            "detail": json.loads(json_dumps(e.detail if e.detail is not None else {})),  # as stored
             "reason": e.reason,
         }
-        for e in entries
+        for n, e in enumerate(entries, start=1)
     ]
-    execute_many(conn, insert(t.audit).values(at=at), rows)
+    links = chain.chained(head, (chain.content(*(row[c.name] for c in chain.CONTENT)) for row in rows))
+    for row, (prev_hash, digest) in zip(rows, links, strict=True):
+        row["prev_hash"], row["hash"] = prev_hash, digest
+    execute_many(conn, insert(t.audit), rows)
 
 
 def append(engine: Engine, entries: Iterable[AuditEntry]) -> None:
@@ -79,3 +101,23 @@ def deprovisioned(engine: Engine, first: date, last: date) -> set[str]:
     )
     with read(engine) as conn:
         return set(conn.execute(query).scalars())
+
+
+def head(engine: Engine) -> str:
+    """The hash of the last event (`chain.GENESIS` for none)."""
+    with read(engine) as conn:
+        return chain.head(conn)[1]
+
+
+def verify(engine: Engine, head: str | None = None) -> chain.ChainReport:
+    """The chain recomputed (`chain.verify`), checked against the head each run's
+    document keeps and, when given, a `head` kept outside the ledger."""
+    heads = {}
+    if head is not None:
+        heads[head] = "--head"
+    with read(engine) as conn:
+        for run_id, summary in conn.execute(select(t.runs.c.id, t.runs.c.summary).order_by(t.runs.c.id)):
+            kept = (summary or {}).get("audit_head")
+            if kept:
+                heads.setdefault(kept, f"run {run_id}'s document")
+    return chain.verify(engine, heads)

@@ -217,8 +217,7 @@ def upgrade(engine: Engine) -> None:
             command.upgrade(config, "head")
     except CommandError as exc:
         raise LedgerError(
-            f"cannot upgrade the state database {shown}: {first_line(exc)}"
-            " (was it made by a newer jml?)"
+            f"cannot upgrade the state database {shown}: {first_line(exc)} (was it made by a newer jml?)"
         ) from exc
     except SQLAlchemyError as exc:
         raise LedgerError(f"cannot open the state database {shown}: {first_line(exc)}") from exc

@@ -20,6 +20,7 @@ from jml.ledger.records import (
     ApprovalRecord,
     AuditEntry,
     AuditRecord,
+    ChainReport,
     ExceptionRecord,
     JournalRecord,
     LockHolder,
@@ -100,9 +101,7 @@ class Ledger:
 
     def start_run(self, *, as_of: date, dry_run: bool, override_safety: bool, actor: str) -> int:
         """Record a run as `running`; returns its id."""
-        return runs.start(
-            self._engine, as_of=as_of, dry_run=dry_run, override_safety=override_safety, actor=actor
-        )
+        return runs.start(self._engine, as_of=as_of, dry_run=dry_run, override_safety=override_safety, actor=actor)
 
     def finish_run(self, run_id: int, status: str, summary: dict) -> None:
         """Record how a run ended (`status` one of tables.RUN_STATUSES, else ValueError)
@@ -229,6 +228,15 @@ class Ledger:
     def append_audit(self, entries: Iterable[AuditEntry]) -> None:
         """Append entries to the audit trail (there is no way to change or remove one)."""
         audit.append(self._engine, entries)
+
+    def audit_head(self) -> str:
+        """The hash of the trail's last event (`chain.GENESIS` for an empty trail)."""
+        return audit.head(self._engine)
+
+    def verify_audit(self, head: str | None = None) -> ChainReport:
+        """The hash chain recomputed, checked against every run's `audit_head` and, when
+        given, a `head` kept outside the ledger (`jml audit verify`)."""
+        return audit.verify(self._engine, head)
 
     def deprovisioned(self, first: date, last: date) -> set[str]:
         """The employee_ids whose access runs with an as-of date from `first` to `last`

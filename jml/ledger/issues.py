@@ -60,9 +60,9 @@ def sync(
     at = now()
     with write(engine) as conn:
         live = conn.execute(
-            select(
-                _x.id, _x.key, _x.employee_id, _x.target, _x.detail, cast(_x.data, Text).label("data")
-            ).where(_x.kind.in_(sorted(kind_values)), live_status)
+            select(_x.id, _x.key, _x.employee_id, _x.target, _x.detail, cast(_x.data, Text).label("data")).where(
+                _x.kind.in_(sorted(kind_values)), live_status
+            )
         ).all()
         live_keys: set[str] = set()
         refresh: list[dict] = []
@@ -120,9 +120,7 @@ def sync(
             execute_many(conn, refreshing, refresh)
         for chunk in chunks(close, IN_BATCH):
             conn.execute(
-                update(t.exceptions)
-                .where(_x.id.in_(chunk))
-                .values(status="closed", closed_run=run_id, closed_at=at)
+                update(t.exceptions).where(_x.id.in_(chunk)).values(status="closed", closed_run=run_id, closed_at=at)
             )
     return (len(new), len(close))
 
@@ -143,9 +141,7 @@ def listed(engine: Engine, status: str) -> list[ExceptionRecord]:
 def count_open(engine: Engine) -> int:
     """How many exceptions are open."""
     with read(engine) as conn:
-        return conn.execute(
-            select(func.count()).select_from(t.exceptions).where(_x.status == "open")
-        ).scalar_one()
+        return conn.execute(select(func.count()).select_from(t.exceptions).where(_x.status == "open")).scalar_one()
 
 
 def one(conn: Connection, exception_id: int, *, lock: bool = False) -> ExceptionRecord:
@@ -158,4 +154,3 @@ def one(conn: Connection, exception_id: int, *, lock: bool = False) -> Exception
     if row is None:
         raise LedgerError(f"no exception with id {exception_id}")
     return ExceptionRecord(*row)
-

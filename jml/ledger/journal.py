@@ -33,9 +33,7 @@ def pending(engine: Engine, run_id: int, operations: Sequence[Operation]) -> lis
     with write(engine) as conn:
         # Lock the run so that concurrent batches of one run get distinct `seq`s.
         runs.require(conn, run_id, lock=True)
-        start = conn.execute(
-            select(func.coalesce(func.max(_o.seq), 0)).where(_o.run_id == run_id)
-        ).scalar_one()
+        start = conn.execute(select(func.coalesce(func.max(_o.seq), 0)).where(_o.run_id == run_id)).scalar_one()
         rows = [
             {
                 "seq": start + index,
@@ -54,11 +52,7 @@ def pending(engine: Engine, run_id: int, operations: Sequence[Operation]) -> lis
         execute_many(conn, statement, rows)
         # (run_id, seq) is unique per run; reading the ids back is faster and more
         # portable than INSERT .. RETURNING in executemany.
-        return list(
-            conn.execute(
-                select(_o.id).where(_o.run_id == run_id, _o.seq > start).order_by(_o.seq)
-            ).scalars()
-        )
+        return list(conn.execute(select(_o.id).where(_o.run_id == run_id, _o.seq > start).order_by(_o.seq)).scalars())
 
 
 def finish(engine: Engine, results: Iterable[tuple[int, str, str | None]]) -> None:
@@ -84,8 +78,6 @@ def unsettled(engine: Engine) -> list[JournalRecord]:
     """Operations still `pending`, from any run (a run that stopped mid-apply)."""
     with read(engine) as conn:
         rows = conn.execute(
-            select(*columns_of(t.operations, JournalRecord))
-            .where(_o.status == "pending")
-            .order_by(_o.id)
+            select(*columns_of(t.operations, JournalRecord)).where(_o.status == "pending").order_by(_o.id)
         ).all()
     return [JournalRecord(*row) for row in rows]

@@ -93,7 +93,8 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
-    """One line of the audit trail as written, with its id and time."""
+    """One line of the audit trail as written, with its id, time and `hash` in the
+    chain (`jml.ledger.chain`)."""
 
     id: int
     at: datetime
@@ -104,6 +105,7 @@ class AuditRecord:
     target: str | None
     detail: dict[str, Any]
     reason: str | None
+    hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +151,19 @@ class ApprovalRecord:
     decision: str
     reason: str | None
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """What `verify` found: `events` checked, the `head` hash (GENESIS for none), and for
+    a broken chain the id of the first event named (`event_id`; None when the events
+    missing are the last ones) and what is wrong (`problem`)."""
+
+    events: int
+    head: str
+    event_id: int | None = None
+    problem: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.problem is None

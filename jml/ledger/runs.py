@@ -43,9 +43,7 @@ def finish(engine: Engine, run_id: int, status: str, summary: dict) -> None:
         raise ValueError(f"run status {status!r} is not one of {', '.join(t.RUN_STATUSES)}")
     with write(engine) as conn:
         result = conn.execute(
-            update(t.runs)
-            .where(t.runs.c.id == run_id)
-            .values(status=status, summary=summary, finished_at=now())
+            update(t.runs).where(t.runs.c.id == run_id).values(status=status, summary=summary, finished_at=now())
         )
         if result.rowcount == 0:
             raise LedgerError(f"no run with id {run_id}")

@@ -49,6 +49,7 @@ DECISIONS = ("approved", "rejected")
 EMPLOYEE_ID = 64  # the SPEC's `^[A-Za-z0-9_-]{1,64}$`
 NAME = 255  # target names, actors, roles, lifecycle and kind names
 ENTITLEMENT = 512  # group names; LDAP DNs can be long
+HASH = 64  # a SHA-256 in hex
 
 
 class UtcDateTime(TypeDecorator):
@@ -199,6 +200,8 @@ audit = Table(
     Column("target", String(NAME), nullable=True),
     Column("detail", JSON, nullable=False),
     Column("reason", Text, nullable=True),
+    Column("prev_hash", String(HASH), nullable=False),  # the hash chain (jml.ledger.chain)
+    Column("hash", String(HASH), nullable=False),
     Index(None, "employee_id"),
     Index(None, "run_id"),
 )

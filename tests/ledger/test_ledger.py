@@ -728,6 +728,7 @@ def use_every_method(spy: Called, url: str) -> None:
     spy.sync_issues(new_run(spy.ledger), [], kinds=kinds)  # closes the rest
     spy.append_audit([AuditEntry(run_id, "later", "disable", "E1", "app", {}, "left")])
     spy.audit_trail("E1", limit=1)
+    assert spy.verify_audit(spy.audit_head()).intact
     spy.deprovisioned(AS_OF, AS_OF)
     spy.finish_run(run_id, "converged", {"operations": {"planned": 2}})
     spy.open(url).close()  # opening again runs the migrations (all at head: none)

@@ -140,9 +140,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         _ts("at"),
         sa.PrimaryKeyConstraint("id", name="pk_approvals"),
-        sa.ForeignKeyConstraint(
-            ["exception_id"], ["exceptions.id"], name="fk_approvals_exception_id_exceptions"
-        ),
+        sa.ForeignKeyConstraint(["exception_id"], ["exceptions.id"], name="fk_approvals_exception_id_exceptions"),
         _one_of("decision", DECISIONS, "ck_approvals_decision"),
     )
     op.create_index("ix_approvals_exception_id", "approvals", ["exception_id"])
