@@ -80,7 +80,7 @@ def audit(
     """What was done to whom, when, by which run, and why. `audit verify`: the hash chain
     (exit 0 intact, 1 broken, naming the first event edited, deleted or inserted)."""
     if action is not None and action != "verify":
-        raise Exit(2, f"error: audit: {action!r} is not a subcommand (the only one is verify)")
+        raise Exit(2, f"error: audit: '{visible(action)}' is not a subcommand (the only one is verify)")
     if action is None and head is not None:
         raise Exit(2, "error: --head goes with audit verify")
     if action == "verify":
@@ -109,15 +109,15 @@ def _verify(config: Path, employee_id: str | None, head: str | None, as_json: bo
     if employee_id is not None:
         raise Exit(2, "error: audit verify checks the whole trail: drop --employee-id")
     if head is not None and not _HEAD.fullmatch(head):
-        raise Exit(2, f"error: --head: {visible(head)!r} is not a SHA-256 hash (64 lowercase hex digits)")
+        raise Exit(2, f"error: --head: '{visible(head)}' is not a SHA-256 hash (64 lowercase hex digits)")
     with open_ledger(config) as ledger:
         report = ledger.verify_audit(head)
     if as_json:
         emit({"intact": report.intact, "events": report.events, "head": report.head,
               "event_id": report.event_id, "problem": report.problem})  # fmt: skip
     elif report.intact:
-        out.print(literal(f"audit chain intact: {report.events} events, head {report.head}"))
+        out.print(literal(f"audit chain intact: {report.events} events, head {report.head}"), soft_wrap=True)
     else:
-        out.print(literal(f"audit chain broken: {report.problem}"))
+        out.print(literal(f"audit chain broken: {report.problem}"), soft_wrap=True)
     if not report.intact:
         raise typer.Exit(1)

@@ -12,6 +12,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from connectors.kernel import Kernel
 from connectors.targets.scim import ScimDriver
 from flows.hr_sync import hr_sync
+from jml.ledger import Ledger
 from pipeline.apply import MAX_BATCHES, MIN_BATCH
 from tests.flows.running import run_bound
 
@@ -87,7 +88,7 @@ def test_open_exceptions_end_completed_named_attention(tmp_path, tenant_env):
     assert state.result()["exceptions_open"] == 1
 
 
-def test_the_runs_artifacts_never_hold_the_targets_token(tmp_path, tenant_env):
+def test_the_runs_artifacts_never_hold_the_targets_token_and_the_summary_the_audit_head(tmp_path, tenant_env):
     rows = people(2) + ["BAD ID,X,Y,bad@example.com,Sales,S,,employee,active,2020-01-01"]
     config = write_world(tmp_path, tenant_env.url, rows, max_invalid_fraction=0.5)
     state = run_bound(config, hr_sync, as_of=AS_OF, return_state=True)
@@ -95,6 +96,14 @@ def test_the_runs_artifacts_never_hold_the_targets_token(tmp_path, tenant_env):
     assert {"hr-sync-summary", "hr-sync-exceptions"} <= {a.key for a in published}, "the run's artifacts were read"
     for artifact in published:
         assert tenant_env.token not in f"{artifact.data} {artifact.description}", artifact.key
+    [summary] = [a for a in published if a.key == "hr-sync-summary"]
+    head = state.result()["audit_head"]
+    assert f"Audit trail head: `{head}`" in summary.data, "a copy of the head outside the ledger"
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'jml.db'}")
+    try:
+        assert ledger.audit_head() == head
+    finally:
+        ledger.close()
 
 
 def test_safety_gate_ends_failed_named_halted_with_its_figures(tmp_path, tenant_env):

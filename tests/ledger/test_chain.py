@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from jml.ledger import AuditEntry, Ledger, chain, tables
@@ -22,20 +22,6 @@ from jml.ledger.engine import alembic_config, make_engine, write
 pytestmark = pytest.mark.both_ledgers
 
 _a = tables.audit.c
-
-
-@pytest.fixture
-def ledger(ledger_url):
-    store = Ledger.open(ledger_url)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def db(ledger_url) -> Engine:
-    engine = create_engine(ledger_url)
-    yield engine
-    engine.dispose()
 
 
 def entries(run_id: int | None, n: int, who: str = "hr_sync") -> list[AuditEntry]:

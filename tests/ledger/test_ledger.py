@@ -29,7 +29,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -51,23 +51,7 @@ from jml.operations import Change, Create, Grant, Operation, Update
 AS_OF = date(2026, 5, 20)
 ALL_KINDS = set(IssueKind)
 
-
 pytestmark = pytest.mark.both_ledgers  # every test taking `ledger_url`: SQLite and PostgreSQL
-
-
-@pytest.fixture
-def ledger(ledger_url):
-    store = Ledger.open(ledger_url)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def db(ledger_url) -> Engine:
-    """The test's own engine on the ledger's database, for reading it with SQL."""
-    engine = create_engine(ledger_url)
-    yield engine
-    engine.dispose()
 
 
 def run_row(db: Engine, run_id: int) -> dict:

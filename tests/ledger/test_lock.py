@@ -34,13 +34,6 @@ AS_OF = datetime(2026, 12, 2, tzinfo=UTC).date()
 pytestmark = pytest.mark.both_ledgers  # every test taking `ledger_url`: SQLite and PostgreSQL
 
 
-@pytest.fixture
-def ledger(ledger_url: str):
-    store = Ledger.open(ledger_url)
-    yield store
-    store.close()
-
-
 def lock_row(url: str) -> dict:
     engine = create_engine(url)
     try:
