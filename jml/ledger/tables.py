@@ -188,6 +188,8 @@ approvals = Table(
     Index(None, "exception_id"),
 )
 
+#: The ids are given by the one appender (`audit.insert_entries`, under its lock), so
+#: that their order is the hash chain's.
 audit = Table(
     "audit",
     metadata,
