@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from jml.lifecycle import today
-from tests.e2e.helpers import CONVERGED, USAGE, Scenario, worker
+from tests.e2e.helpers import CONVERGED, HALTED, USAGE, Scenario, worker
 from tests.e2e.test_faults import through
 from tests.faultproxy import Faults, fault_proxy
 
@@ -87,3 +87,17 @@ def test_review_of_a_manager_in_json_csv_and_a_table(scenario: Scenario, scim_se
     assert unknown.stdout == ""
     assert unknown.stderr.strip().splitlines() == ["error: --manager: 'NOPE' is not an employee_id of the feed"]
     assert wrong.stdout == "" and wrong.stderr.strip().splitlines() == ["--format: 'xml' is not one of csv, json"]
+
+
+def test_review_of_a_feed_that_cannot_be_read_or_is_stopped_is_one_line(scenario: Scenario) -> None:
+    """A source that cannot be read is exit 2, a feed the gate stops exit 4 (as for
+    `jml plan`): one line each, no review on stdout."""
+    scenario.feed.unlink(missing_ok=True)
+    missing = scenario.run("review", "--manager", "M1", as_json=False).expect(USAGE)
+    scenario.write_feed([])  # a header and no rows: the feed gate's empty feed
+    empty = scenario.run("review", "--manager", "M1", as_json=False).expect(HALTED)
+    for result in (missing, empty):
+        assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1, result
+        assert "Traceback" not in result.stderr
+    assert "workers.csv" in missing.stderr
+    assert empty.stderr.startswith("halted: feed gate:"), empty
