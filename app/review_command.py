@@ -49,9 +49,8 @@ def review(
             raise Exit(2, f"error: {found.error}")
         if found.resolved is None:
             raise Exit(4, f"halted: {found.halt}")
-        persons = found.resolved.persons
         try:
-            chain = under_review(persons, persons.keys() | found.resolved.held, manager, day, all_levels=all_levels)
+            chain = under_review(found.resolved, manager, day, all_levels=all_levels)
         except UnknownManager as exc:
             raise Exit(2, f"error: {exc}") from None
         review_items = items(run.ledger.grants_held(chain))

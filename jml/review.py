@@ -2,13 +2,15 @@
 what each of them holds, why and since when. Pure: the caller reads the feed and the
 ledger.
 
-- `under_review(persons, known, manager, as_of, all_levels=...)`: the employee_ids of
-  the manager's reports (direct ones, or the whole chain below with `all_levels`) who
-  are not terminated on `as_of` (`jml.lifecycle`), each once, sorted. The chain goes on
-  below a terminated report (their own reports still belong to the manager's line); a
-  cycle in the HR data ends where it closes, and the manager is never their own report.
-  `UnknownManager` when `manager` is not an employee_id of the feed (`known`: the
-  persons acted on and those held back).
+- `under_review(resolved, manager, as_of, all_levels=...)`: the employee_ids of the
+  manager's reports (direct ones, or the whole chain below with `all_levels`) who are
+  not terminated on `as_of` (`jml.lifecycle`), each once, sorted. Held persons (a
+  duplicate) count where their valid rows place them: they still hold access; one is
+  terminated when any of their rows says so (`has_ended`, as the run treats them). The
+  chain goes on below a terminated report (their own reports still belong to the
+  manager's line); a cycle in the HR data ends where it closes, and the manager is
+  never their own report. `UnknownManager` when `manager` is not an employee_id of the
+  feed (neither acted on nor held back).
 - `items(grants)`: one item per grant held, with the SPEC's fields `REVIEW_FIELDS`
   (`since`: when the grant was made, ISO 8601 UTC to the second).
 - `csv_text(items)`: the CSV document (the csv module; a header, then one row per item),
@@ -20,12 +22,13 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 from jml.ledger.records import GrantRecord
-from jml.lifecycle import is_terminated
+from jml.lifecycle import has_ended, is_terminated
 from jml.model import HrRecord
+from jml.resolve import Resolved
 from jml.text import spreadsheet_cell
 
 __all__ = ["REVIEW_FIELDS", "UnknownManager", "csv_text", "items", "reports", "under_review"]
@@ -60,14 +63,19 @@ def reports(managers: Mapping[str, str | None], manager: str, *, all_levels: boo
     return found
 
 
-def under_review(
-    persons: Mapping[str, HrRecord], known: Set[str], manager: str, as_of: date, *, all_levels: bool
-) -> list[str]:
+def under_review(resolved: Resolved, manager: str, as_of: date, *, all_levels: bool) -> list[str]:
     """The reports whose access the manager reviews (see the module docstring)."""
-    if manager not in known:
+    if manager not in resolved.persons and manager not in resolved.held:
         raise UnknownManager(manager)
+    persons = {**resolved.held_records, **resolved.persons}
     chain = reports({eid: record.manager_id for eid, record in persons.items()}, manager, all_levels=all_levels)
-    return sorted(eid for eid in chain if not is_terminated(persons[eid], as_of))
+    return sorted(eid for eid in chain if not _terminated(resolved, persons[eid], as_of))
+
+
+def _terminated(resolved: Resolved, record: HrRecord, as_of: date) -> bool:
+    if record.employee_id in resolved.held:
+        return has_ended(resolved.held_endings.get(record.employee_id, ()), as_of)
+    return is_terminated(record, as_of)
 
 
 def items(grants: Iterable[GrantRecord]) -> list[dict[str, str]]:

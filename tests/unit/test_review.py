@@ -13,6 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jml.ledger.records import GrantRecord
+from jml.lifecycle import Ending
+from jml.resolve import Resolved, resolve
 from jml.review import REVIEW_FIELDS, UnknownManager, csv_text, items, reports, under_review
 from jml.text import FORMULA_START, spreadsheet_cell
 from tests.unit.factories import record
@@ -31,8 +33,8 @@ ORG = {
 }
 
 
-def review(manager: str, *, all_levels: bool, persons=ORG, known=None) -> list[str]:
-    return under_review(persons, set(known or persons), manager, D, all_levels=all_levels)
+def review(manager: str, *, all_levels: bool, persons=ORG) -> list[str]:
+    return under_review(Resolved(persons), manager, D, all_levels=all_levels)
 
 
 def test_direct_reports_only_without_all_levels():
@@ -81,8 +83,25 @@ def test_any_org_chart_ends_each_report_once_and_the_chain_holds_the_direct_ones
 def test_an_unknown_manager_is_refused_and_a_held_one_is_known():
     with pytest.raises(UnknownManager, match="'NOPE' is not an employee_id of the feed"):
         review("NOPE", all_levels=True)
-    persons = {"R": record("R", manager_id="H")}  # H is held back (quarantined): still in the feed
-    assert review("H", all_levels=False, persons=persons, known={"R", "H"}) == ["R"]
+    # H's row was quarantined (held, never acted on): still in the feed, and R's manager
+    resolved = resolve([[record("R", manager_id="H")]], held={"H"})
+    assert under_review(resolved, "H", D, all_levels=False) == ["R"]
+
+
+def test_held_reports_still_hold_access_and_are_reviewed_unless_a_row_ends_it():
+    """Two rows sharing an email are held (a duplicate): nothing about them changes, so
+    they keep what they hold and their manager reviews it; a held person whose
+    quarantined row says terminated is a leaver (the run takes their access)."""
+    resolved = resolve(
+        [[record("M"), record("D1", manager_id="M", email="same@example.com"),
+          record("D2", manager_id="D1", email="same@example.com"), record("Q", manager_id="M")]],
+        held={"Q"},
+        held_endings={"Q": (Ending("terminated"),)},
+    )  # fmt: skip
+    assert resolved.held == {"D1", "D2", "Q"}, "the duplicates and the quarantined row are held"
+    assert under_review(resolved, "M", D, all_levels=False) == ["D1"], "Q's row ended their access"
+    assert under_review(resolved, "M", D, all_levels=True) == ["D1", "D2"]
+    assert under_review(resolved, "D1", D, all_levels=False) == ["D2"], "a held manager is known"
 
 
 SINCE = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
