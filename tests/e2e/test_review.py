@@ -50,6 +50,7 @@ def test_review_of_a_manager_in_json_csv_and_a_table(scenario: Scenario, scim_se
         empty = scenario.run("review", "--manager", "S1", "--all-levels").expect(CONVERGED).json
         unknown = scenario.run("review", "--manager", "NOPE", as_json=False).expect(USAGE)
         wrong = scenario.run("review", "--manager", "M1", "--format", "xml", as_json=False).expect(USAGE)
+        both = scenario.run("review", "--manager", "M1", "--format", "csv").expect(USAGE)  # and --json
 
         assert proxy.counts["requests"] == requests, "a review contacts no target"
     assert [scenario.ledger_rows(f"SELECT count(*) FROM {table}") for table in ("audit", "runs")] == written
@@ -87,6 +88,9 @@ def test_review_of_a_manager_in_json_csv_and_a_table(scenario: Scenario, scim_se
     assert unknown.stdout == ""
     assert unknown.stderr.strip().splitlines() == ["error: --manager: 'NOPE' is not an employee_id of the feed"]
     assert wrong.stdout == "" and wrong.stderr.strip().splitlines() == ["--format: 'xml' is not one of csv, json"]
+    assert both.stdout == "" and both.stderr.strip().splitlines() == [
+        "--json and --format csv ask for two formats: give one"
+    ]
 
 
 def test_review_of_a_feed_that_cannot_be_read_or_is_stopped_is_one_line(scenario: Scenario) -> None:
