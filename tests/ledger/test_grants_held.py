@@ -11,13 +11,6 @@ from tests.ledger.test_ledger import BULK, SMALL, assert_batched, driver_calls, 
 pytestmark = pytest.mark.both_ledgers
 
 
-@pytest.fixture
-def ledger(ledger_url):
-    store = Ledger.open(ledger_url)
-    yield store
-    store.close()
-
-
 def test_grants_held_are_those_of_the_persons_asked_on_every_target(ledger):
     first = new_run(ledger)
     ledger.record_grants(first, "app", [("E2", "all-staff", "rule everyone -> bundle staff"),
