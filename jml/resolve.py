@@ -34,13 +34,16 @@ _MERGED_FIELDS = [
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """One record per person to act on, the issues found, the ids held back, and what
-    the held persons' rows (any of them) say of the end of their access."""
+    """One record per person to act on, the issues found, the ids held back, what the
+    held persons' rows (any of them) say of the end of their access, and the merged
+    valid records of the held persons who have any (`held_records`: never acted on;
+    who they are and whom they report to, for an access review)."""
 
     persons: Mapping[str, HrRecord]
     issues: tuple[Issue, ...] = ()
     held: frozenset[str] = frozenset()
     held_endings: Mapping[str, tuple[Ending, ...]] = field(default_factory=dict)
+    held_records: Mapping[str, HrRecord] = field(default_factory=dict)
 
 
 def merge(records: list[HrRecord]) -> HrRecord:
@@ -118,4 +121,10 @@ def resolve(
             )
         resolved[eid] = record
     endings = {eid: [*held_endings.get(eid, ()), *(Ending.of(r) for r in grouped.get(eid, ()))] for eid in held_back}
-    return Resolved(resolved, tuple(issues), frozenset(held_back), {eid: tuple(e) for eid, e in endings.items()})
+    return Resolved(
+        resolved,
+        tuple(issues),
+        frozenset(held_back),
+        {eid: tuple(e) for eid, e in endings.items()},
+        {eid: persons[eid] for eid in held_back if eid in persons},
+    )

@@ -8,6 +8,8 @@ as a Prefect task of that name. The composition times each stage; it returns new
 values and never changes one a stage returned. (The run lock is kept by its heartbeat,
 `pipeline.lease`, and checked by each apply batch.)
 
+- `people(run, stage)`: validate and resolve alone, with the feed gate, reading no
+  target (`jml review`: who works here, and for whom).
 - `plan(run, stage)`: every stage up to the plan and its gates. A feed gate or guard
   that trips halts the run, unless `--override-safety` lets it pass (an empty feed or a
   missing column cannot be overridden). A source that cannot be read stops it (error).
@@ -45,6 +47,7 @@ __all__ = [
     "entitle_and_plan",
     "for_drift",
     "for_person",
+    "people",
     "plan",
     "report",
 ]
@@ -72,8 +75,10 @@ class _Clock:
         return result
 
 
-def plan(run: Run, stage: Stage = direct) -> Planned:
-    """Every stage up to the plan and its safety gates; nothing is written to targets."""
+def people(run: Run, stage: Stage = direct) -> Planned:
+    """The validate and resolve stages and the feed gate, no target read: who the feed
+    says works here, and for whom. `resolved` is None when a source could not be read
+    or the gate halted the run."""
     clock = _Clock(stage)
     feed = clock("validate", read_feed, run)
     planned = Planned(feed=feed)
@@ -84,9 +89,18 @@ def plan(run: Run, stage: Stage = direct) -> Planned:
         if planned.halt:
             return replace(planned, timings=clock.timings)
     resolved = clock("resolve", resolve_persons, run, feed)
+    return replace(planned, resolved=resolved, timings=clock.timings)
+
+
+def plan(run: Run, stage: Stage = direct) -> Planned:
+    """Every stage up to the plan and its safety gates; nothing is written to targets."""
+    planned = people(run, stage)
+    if planned.resolved is None:
+        return planned
+    clock = _Clock(stage, dict(planned.timings))
     targets = clock("read-targets", read_targets, run)
-    assessment = clock("lifecycle", assess_lifecycles, run, resolved, targets)
-    planned = replace(planned, resolved=resolved, targets=targets, assessment=assessment, timings=clock.timings)
+    assessment = clock("lifecycle", assess_lifecycles, run, planned.resolved, targets)
+    planned = replace(planned, targets=targets, assessment=assessment, timings=clock.timings)
     return entitle_and_plan(run, planned, stage)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from jml.ledger import tables as t
 from jml.ledger.engine import IN_BATCH, chunks, execute_many, now, read, write
+from jml.ledger.records import GrantRecord
 
 _a = t.accounts.c
 _g = t.grants.c
@@ -75,6 +76,17 @@ def grants(engine: Engine, target: str) -> dict[tuple[str, str], str]:
     with read(engine) as conn:
         rows = conn.execute(select(_g.employee_id, _g.entitlement, _g.reason).where(_g.target == target)).all()
     return {(row[0], row[1]): row[2] for row in rows}
+
+
+def held_by(engine: Engine, employee_ids: Iterable[str]) -> list[GrantRecord]:
+    """Every grant these persons hold, on every target, ordered by employee_id, target
+    and entitlement: one query per IN list of IN_BATCH ids."""
+    columns = (_g.employee_id, _g.target, _g.entitlement, _g.reason, _g.granted_at)
+    found: list[GrantRecord] = []
+    with read(engine) as conn:
+        for chunk in chunks(sorted(set(employee_ids)), IN_BATCH):
+            found += (GrantRecord(*row) for row in conn.execute(select(*columns).where(_g.employee_id.in_(chunk))))
+    return sorted(found, key=lambda g: (g.employee_id, g.target, g.entitlement))
 
 
 def record_grants(engine: Engine, run_id: int, target: str, made: Iterable[tuple[str, str, str]]) -> None:

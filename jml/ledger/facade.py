@@ -22,6 +22,7 @@ from jml.ledger.records import (
     AuditRecord,
     ChainReport,
     ExceptionRecord,
+    GrantRecord,
     JournalRecord,
     LockHolder,
     LockInfo,
@@ -140,6 +141,11 @@ class Ledger:
     def grants(self, target: str) -> dict[tuple[str, str], str]:
         """(employee_id, entitlement) -> reason, for what jml granted on `target`."""
         return accounts.grants(self._engine, target)
+
+    def grants_held(self, employee_ids: Iterable[str]) -> list[GrantRecord]:
+        """Every grant these persons hold, on every target, with its reason and since
+        when, ordered by employee_id, target and entitlement (one query per IN list)."""
+        return accounts.held_by(self._engine, employee_ids)
 
     def record_grants(self, run_id: int, target: str, grants: Iterable[tuple[str, str, str]]) -> None:
         """Remember grants made on `target`: (employee_id, entitlement, reason) each.

@@ -78,6 +78,18 @@ class LockInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class GrantRecord:
+    """One entitlement jml granted and holds: on which target, why (the policy's
+    reason), and since when (`granted_at`, kept while the grant lasts)."""
+
+    employee_id: str
+    target: str
+    entitlement: str
+    reason: str
+    granted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One line to append to the audit trail: who (`actor`) did what (`action`) to
     whom, and why."""
