@@ -217,3 +217,33 @@ run_lock = Table(
     Column("pid_scope", String(NAME), nullable=False, server_default=""),
     Column("token", Integer, nullable=False, server_default="0"),
 )
+
+#: What each person held on each target over time, as validity intervals in run ids:
+#: a row holds from the end of run `from_run` until the end of run `to_run` (NULL: still
+#: held). The state after run R is the rows with from_run <= R < to_run (or to_run NULL);
+#: an interval opened and closed by one run (from_run = to_run) is never held.
+account_history = Table(
+    "account_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target", String(NAME), nullable=False),
+    Column("employee_id", String(EMPLOYEE_ID), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("from_run", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("to_run", Integer, ForeignKey("runs.id"), nullable=True),
+    Index(None, "target", "employee_id", "to_run"),
+    Index(None, "from_run", "to_run"),
+)
+
+grant_history = Table(
+    "grant_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target", String(NAME), nullable=False),
+    Column("employee_id", String(EMPLOYEE_ID), nullable=False),
+    Column("entitlement", String(ENTITLEMENT), nullable=False),
+    Column("from_run", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("to_run", Integer, ForeignKey("runs.id"), nullable=True),
+    Index(None, "target", "employee_id", "to_run"),
+    Index(None, "from_run", "to_run"),
+)

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from jml.ledger import (
+    AccessChange,
     AuditEntry,
     ExceptionRecord,
     JournalRecord,
@@ -713,6 +714,11 @@ def use_every_method(spy: Called, url: str) -> None:
     spy.record_grants(run_id, "app", [("E1", "eng", "rule 2"), ("E1", "all-staff", "rule 1")])
     spy.remove_grants("app", [("E1", "eng")])
     spy.grants("app")
+    spy.record_access(run_id, "app", [AccessChange("E1", active=False), AccessChange("E1", "eng")])
+    spy.adopt_access(run_id, "app", {"E2": True})
+    spy.access_as_of(AS_OF, "E1", "app")
+    spy.knows_person("E1")
+    spy.access_targets()
     ids = spy.journal_pending(run_id, [_op("E1"), _op("E2")])
     spy.journal_finish([(ids[0], "done", None), (ids[1], "failed", "boom")])
     spy.pending_operations()
