@@ -3,7 +3,6 @@ held at the end of a past day, from the ledger's access history. Read-only."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -39,7 +38,10 @@ def access(
             raise Exit(2, f"--target: {target!r} is not a target of the config or the ledger")
         held = ledger.access_as_of(day, employee_id, target)
     if as_json:
-        emit({"as_of": day.isoformat(), "access": [{**asdict(r), "entitlements": list(r.entitlements)} for r in held]})
+        emit({"as_of": day.isoformat(), "access": [
+            {"employee_id": r.employee_id, "target": r.target, "active": r.active, "entitlements": list(r.entitlements)}
+            for r in held
+        ]})  # fmt: skip
         return
     rows = [(r.employee_id, r.target, "yes" if r.active else "no", ", ".join(r.entitlements)) for r in held]
     out.print(table(f"access at the end of {day.isoformat()}", ("employee_id", "target", "active", "entitlements"), rows))
