@@ -7,14 +7,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, insert, select
 
 from jml.ledger import AccessChange, AccessRecord, Ledger, tables
-from jml.ledger.engine import alembic_config, make_engine, write
-from tests.ledger.test_ledger import BULK, SMALL, assert_batched, driver_calls
+from jml.ledger.engine import write
+from tests.ledger.test_ledger import BULK, SMALL, assert_batched, driver_calls, upgrade_to
 
 pytestmark = pytest.mark.both_ledgers
 
@@ -178,11 +177,7 @@ def test_bulk_history_takes_a_statement_per_batch_not_per_row(ledger):
 def test_migration_0005_seeds_the_history_of_an_existing_ledger(ledger_url):
     """Accounts and grants held at the upgrade become open rows: active as the last done
     create/enable/disable left them (a failed enable does not count), else active."""
-    engine = make_engine(ledger_url)
-    config = alembic_config()
-    with write(engine) as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0003")
+    engine = upgrade_to(ledger_url, "0003")
     at = datetime.now(UTC)
     t = tables
     with write(engine) as conn:

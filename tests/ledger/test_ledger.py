@@ -24,6 +24,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -44,7 +45,7 @@ from jml.ledger import (
     PersonState,
     tables,
 )
-from jml.ledger.engine import BATCH, IN_BATCH, alembic_config, make_engine
+from jml.ledger.engine import BATCH, IN_BATCH, alembic_config, make_engine, write
 from jml.ledger.tables import metadata
 from jml.model import Issue, IssueKind, Lifecycle
 from jml.operations import Change, Create, Grant, Operation, Update
@@ -69,6 +70,17 @@ def db(ledger_url) -> Engine:
     engine = create_engine(ledger_url)
     yield engine
     engine.dispose()
+
+
+def upgrade_to(url: str, revision: str) -> Engine:
+    """An engine on the ledger at `url`, its schema brought to `revision` (an older one:
+    to fill it as that jml did before a migration test opens it at head)."""
+    engine = make_engine(url)
+    config = alembic_config()
+    with write(engine) as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    return engine
 
 
 def run_row(db: Engine, run_id: int) -> dict:
