@@ -10,7 +10,7 @@ held). A change closes the open row (`to_run` = this run) and opens a new one
   one read of the target's open rows, then executemany batches.
 - `adopt(engine, run_id, target, accounts)`: accounts a run matched on the target,
   with their active state as read; only those with no open row that this run did not
-  close are opened (a run's own changes, recorded earlier, win).
+  close or delete are opened (a run's own changes, recorded earlier, win).
 - `as_of(engine, day, ...)`: the access at the end of `day`: the state left by the
   last run, in run order (the largest id), whose as-of date is on or before `day` and
   that is not a dry run.
@@ -98,9 +98,10 @@ def record(engine: Engine, run_id: int, target: str, changes: Sequence[AccessCha
         revoked = [pair for pair, now_held in grants.items() if not now_held and pair in granted]
         _close(conn, t.grant_history, _GRANT_KEY, run_id,
                [{"b_target": target, "b_id": e, "b_ent": n} for e, n in revoked])  # fmt: skip
-        opened = [
-            {"employee_id": eid, "active": accounts[eid]} for eid in moved if accounts[eid] is not None
-        ]
+        opened = [{"employee_id": e, "active": accounts[e], "to_run": None} for e in moved if accounts[e] is not None]
+        # an account deleted that the history never held leaves a row never held (from_run =
+        # to_run), so that `adopt` sees this run changed it
+        opened += [{"employee_id": e, "active": False, "to_run": run_id} for e in gone - held.keys()]
         execute_many(conn, insert(t.account_history).values(target=target, from_run=run_id), opened)
         new = [{"employee_id": e, "entitlement": n} for (e, n), h in grants.items() if h and (e, n) not in granted]
         execute_many(conn, insert(t.grant_history).values(target=target, from_run=run_id), new)

@@ -131,14 +131,15 @@ def test_filters_by_person_and_target(ledger):
 
 def test_adoption_opens_only_accounts_the_run_did_not_change(ledger):
     """Matched accounts get their active state as read, unless an open row exists (the
-    run's own enable/disable, recorded first, wins) or the run closed theirs (deleted)."""
+    run's own enable/disable, recorded first, wins) or the run deleted them (E4: an
+    account the history never held, matched and deleted by one run)."""
     first = start(ledger, 1)
     ledger.record_access(first, "app", [account("E1")])
     ledger.adopt_access(first, "app", {"E1": False, "E2": False})
     assert held(ledger, 1) == [("E1", "app", True, ()), ("E2", "app", False, ())]
     second = start(ledger, 2)
-    ledger.record_access(second, "app", [delete("E1"), account("E2", True)])
-    ledger.adopt_access(second, "app", {"E1": True, "E2": False, "E3": True})
+    ledger.record_access(second, "app", [delete("E1"), account("E2", True), delete("E4")])
+    ledger.adopt_access(second, "app", {"E1": True, "E2": False, "E3": True, "E4": True})
     assert held(ledger, 2) == [("E2", "app", True, ()), ("E3", "app", True, ())]
 
 
