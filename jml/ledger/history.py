@@ -98,7 +98,9 @@ def record(engine: Engine, run_id: int, target: str, changes: Sequence[AccessCha
         revoked = [pair for pair, now_held in grants.items() if not now_held and pair in granted]
         _close(conn, t.grant_history, _GRANT_KEY, run_id,
                [{"b_target": target, "b_id": e, "b_ent": n} for e, n in revoked])  # fmt: skip
-        opened = [{"employee_id": e, "active": accounts[e], "to_run": None} for e in moved if accounts[e] is not None]
+        opened: list[dict[str, object]] = [
+            {"employee_id": e, "active": accounts[e], "to_run": None} for e in moved if accounts[e] is not None
+        ]
         # an account deleted that the history never held leaves a row never held (from_run =
         # to_run), so that `adopt` sees this run changed it
         opened += [{"employee_id": e, "active": False, "to_run": run_id} for e in gone - held.keys()]
