@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from app import ledger_commands, review_command
+from app import access_command, ledger_commands, review_command
 from app.cli_support import DEFAULT_CONFIG, AsOfOpt, ConfigOpt, Exit, JsonOpt, emit, err, out, parse_day
 from app.render import literal, table
 from connectors.base import SourceError
@@ -227,6 +227,7 @@ def _check_prefect_api() -> None:
 # The ledger's commands, in the order `jml --help` lists them after run and plan.
 for command in (ledger_commands.exceptions, ledger_commands.approve, ledger_commands.reject, ledger_commands.audit):
     app.command()(command)
+app.command()(access_command.access)
 app.command()(review_command.review)
 
 

@@ -9,8 +9,9 @@
   or the run found issues, else `converged`;
 - otherwise the exception queue is made to agree with the issues of the scope's kinds
   (a target the run could not read closes nothing of its own), person states are kept
-  (when the scope says so) and matched accounts linked: `attention` when exceptions are
-  open, else `converged`.
+  (when the scope says so) and matched accounts linked, and kept in the access history
+  with the active state the run read (`Ledger.adopt_access`: what the run changed
+  itself wins): `attention` when exceptions are open, else `converged`.
 It appends `run_finished` to the audit trail, finishes the run with its JSON document
 (`jml run --json`, which carries the trail's hash chain head after it, `audit_head`),
 and returns the document. `summary_markdown` is the markdown of a
@@ -23,7 +24,7 @@ HTML, emphasis or a new table row.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from jml.ledger import AuditEntry, ExceptionRecord
@@ -78,6 +79,7 @@ def record_run(run: Run, planned: Planned, execution: Execution, scope: Scope) -
         if planned.checked is not None:
             for target, links in planned.checked.plan.matched.items():
                 ledger.link_accounts(run.id, target, links)
+                ledger.adopt_access(run.id, target, _active(planned, target, links))
         status = ATTENTION if ledger.count_open() else CONVERGED
     ledger.append_audit([AuditEntry(run.id, run.actor, "run_finished", None, None, {"status": status}, None)])
     document = run_document(run, planned, execution, scope, status, opened, closed)
@@ -91,6 +93,13 @@ def _record_lost(run: Run, planned: Planned, execution: Execution, scope: Scope,
     document = run_document(run, planned, execution, scope, FAILED, 0, 0, lock_lost=lost)
     run.ledger.finish_run(run.id, FAILED, document)
     return document
+
+
+def _active(planned: Planned, target: str, links: Mapping[str, str]) -> dict[str, bool]:
+    """employee_id -> whether the matched account (by id) was active as the run read it."""
+    assert planned.targets is not None  # a plan is made from the targets' snapshots
+    active = {a.id: a.active for a in planned.targets.snapshots[target].accounts if a.id}
+    return {eid: active[account] for eid, account in links.items() if account in active}
 
 
 def _figures(planned: Planned) -> dict[str, Any]:

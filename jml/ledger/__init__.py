@@ -17,14 +17,15 @@ exception id, a role the bundle does not list, an unreachable database) raises
 
 Inside: `facade` (Ledger) delegates to one module per concern: `engine` (engine,
 pragmas, transactions, schema upgrade), `lock`, `runs`, `persons`, `accounts` (links
-and grants), `journal`, `issues` (the exception queue), `approvals` (recording
-decisions; the rules are `jml.approvals`), `audit` and its hash `chain`; `tables` is
-the schema.
+and grants), `history` (access over time), `journal`, `issues` (the exception queue), `approvals` (recording
+decisions; the rules are `jml.approvals`) `audit` and its hash `chain`; `tables` is the schema.
 """
 
 from jml.ledger.errors import LedgerError, LockLost, RunLocked
 from jml.ledger.facade import Ledger
 from jml.ledger.records import (
+    AccessChange,
+    AccessRecord,
     ApprovalRecord,
     AuditEntry,
     AuditRecord,
@@ -38,6 +39,8 @@ from jml.ledger.records import (
 )
 
 __all__ = [
+    "AccessChange",
+    "AccessRecord",
     "ApprovalRecord",
     "AuditEntry",
     "AuditRecord",

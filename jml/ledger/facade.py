@@ -1,7 +1,8 @@
 """`Ledger`: the facade over the ledger's modules, the only API the rest of jml uses.
 
 Each method is one short transaction in one module: `runs`, `lock`, `persons`,
-`accounts`, `journal`, `issues` (the exception queue), `approvals` and `audit`; the
+`accounts`, `history` (access over time), `journal`, `issues` (the exception queue),
+`approvals` and `audit`; the
 engine, its pragmas and the schema upgrade are `engine`. Methods take and return the
 value types of `jml.ledger.records`, plain dicts, sets and tuples, never database rows.
 """
@@ -13,10 +14,12 @@ from datetime import date
 
 from sqlalchemy.engine import Engine
 
-from jml.ledger import accounts, approvals, audit, journal, lock, persons, runs
+from jml.ledger import accounts, approvals, audit, history, journal, lock, persons, runs
 from jml.ledger import issues as queue
 from jml.ledger.engine import make_engine, upgrade
 from jml.ledger.records import (
+    AccessChange,
+    AccessRecord,
     ApprovalRecord,
     AuditEntry,
     AuditRecord,
@@ -157,6 +160,36 @@ class Ledger:
     def remove_grants(self, target: str, pairs: Iterable[tuple[str, str]]) -> None:
         """Forget grants on `target`: (employee_id, entitlement) each."""
         accounts.remove_grants(self._engine, target, pairs)
+
+    # -- access history ------------------------------------------------------------
+
+    def record_access(self, run_id: int, target: str, changes: Sequence[AccessChange]) -> None:
+        """Keep in the history what a run changed on `target`: `changes` in the order
+        applied (an account now active or not, or gone with its grants; a grant held or
+        not), folded to their net effect."""
+        history.record(self._engine, run_id, target, changes)
+
+    def adopt_access(self, run_id: int, target: str, accounts: Mapping[str, bool]) -> None:
+        """Keep in the history the accounts a run matched on `target` (employee_id ->
+        active, as read) that it holds no open account for and that this run did not
+        change: what the run's own changes recorded wins."""
+        history.adopt(self._engine, run_id, target, accounts)
+
+    def access_as_of(
+        self, day: date, employee_id: str | None = None, target: str | None = None
+    ) -> list[AccessRecord]:
+        """What each person held on each target at the end of `day`: the state the last
+        run (in run order) with an as-of date on or before `day` left, dry runs aside;
+        empty before the first run. By employee_id then target; filtered when given."""
+        return history.as_of(self._engine, day, employee_id, target)
+
+    def knows_person(self, employee_id: str) -> bool:
+        """Whether the ledger has ever seen this person (in a feed or an account)."""
+        return history.knows(self._engine, employee_id)
+
+    def access_targets(self) -> set[str]:
+        """The targets the access history holds anything of, at any time."""
+        return history.targets(self._engine)
 
     # -- the write-ahead journal ---------------------------------------------------
 

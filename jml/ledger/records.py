@@ -179,3 +179,30 @@ class ChainReport:
     @property
     def intact(self) -> bool:
         return self.problem is None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessChange:
+    """One change a run made to what a person holds on a target, in the order applied.
+
+    With `entitlement` None it is the account's: it now exists and is `active` (True
+    or False), or is gone (`held` False: deleted, and its grants with it). With an
+    `entitlement`, that grant is now held (`held` True) or not (`active` is unused).
+    """
+
+    employee_id: str
+    entitlement: str | None = None
+    held: bool = True
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """What one person held on one target at the end of some run: an account, `active`
+    or not (False also for grants the ledger holds without an account), and the
+    entitlements jml granted there, sorted."""
+
+    employee_id: str
+    target: str
+    active: bool
+    entitlements: tuple[str, ...]

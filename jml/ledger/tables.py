@@ -222,3 +222,26 @@ run_lock = Table(
     Column("pid_scope", String(NAME), nullable=False, server_default=""),
     Column("token", Integer, nullable=False, server_default="0"),
 )
+
+def _history(name: str, held: Column) -> Table:
+    """A history table: what each person held on each target over time (`held`), as
+    validity intervals in run ids. A row holds from the end of run `from_run` until the
+    end of run `to_run` (NULL: still held): the state after run R is the rows with
+    from_run <= R < to_run (or to_run NULL), so an interval opened and closed by one run
+    (from_run = to_run) is never held."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("target", String(NAME), nullable=False),
+        Column("employee_id", String(EMPLOYEE_ID), nullable=False),
+        held,
+        Column("from_run", Integer, ForeignKey("runs.id"), nullable=False),
+        Column("to_run", Integer, ForeignKey("runs.id"), nullable=True),
+        Index(None, "target", "employee_id", "to_run"),
+        Index(None, "from_run", "to_run"),
+    )
+
+
+account_history = _history("account_history", Column("active", Boolean, nullable=False))
+grant_history = _history("grant_history", Column("entitlement", String(ENTITLEMENT), nullable=False))

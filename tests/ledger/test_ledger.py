@@ -24,6 +24,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -34,6 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from jml.ledger import (
+    AccessChange,
     AuditEntry,
     ExceptionRecord,
     JournalRecord,
@@ -43,7 +45,7 @@ from jml.ledger import (
     PersonState,
     tables,
 )
-from jml.ledger.engine import BATCH, IN_BATCH, alembic_config, make_engine
+from jml.ledger.engine import BATCH, IN_BATCH, alembic_config, make_engine, write
 from jml.ledger.tables import metadata
 from jml.model import Issue, IssueKind, Lifecycle
 from jml.operations import Change, Create, Grant, Operation, Update
@@ -52,6 +54,17 @@ AS_OF = date(2026, 5, 20)
 ALL_KINDS = set(IssueKind)
 
 pytestmark = pytest.mark.both_ledgers  # every test taking `ledger_url`: SQLite and PostgreSQL
+
+
+def upgrade_to(url: str, revision: str) -> Engine:
+    """An engine on the ledger at `url`, its schema brought to `revision` (an older one:
+    to fill it as that jml did before a migration test opens it at head)."""
+    engine = make_engine(url)
+    config = alembic_config()
+    with write(engine) as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    return engine
 
 
 def run_row(db: Engine, run_id: int) -> dict:
@@ -697,6 +710,12 @@ def use_every_method(spy: Called, url: str) -> None:
     spy.record_grants(run_id, "app", [("E1", "eng", "rule 2"), ("E1", "all-staff", "rule 1")])
     spy.remove_grants("app", [("E1", "eng")])
     spy.grants("app")
+    spy.grants_held(["E1"])
+    spy.record_access(run_id, "app", [AccessChange("E1", active=False), AccessChange("E1", "eng")])
+    spy.adopt_access(run_id, "app", {"E2": True})
+    spy.access_as_of(AS_OF, "E1", "app")
+    spy.knows_person("E1")
+    spy.access_targets()
     ids = spy.journal_pending(run_id, [_op("E1"), _op("E2")])
     spy.journal_finish([(ids[0], "done", None), (ids[1], "failed", "boom")])
     spy.pending_operations()

@@ -26,6 +26,7 @@ from sqlalchemy import column, create_engine, insert, select, table, update
 from jml.ledger import Ledger, LedgerError, LockHolder, LockLost, tables
 from jml.ledger.engine import alembic_config, make_engine, write
 from jml.ledger.records import pid_scope
+from tests.ledger.test_ledger import upgrade_to
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = datetime(2026, 12, 2, tzinfo=UTC).date()
@@ -247,11 +248,7 @@ def test_a_live_holder_in_another_pid_namespace_with_this_hostname_keeps_the_loc
 def test_migration_0003_gives_a_held_lock_token_0_and_no_pid_scope(ledger_url):
     """A lock held while the schema moves from 0002 to 0003 (jml upgraded under a run):
     token 0, so the next acquisition's is 1; no pid scope, so only its expiry frees it."""
-    engine = make_engine(ledger_url)
-    config = alembic_config()
-    with write(engine) as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0002")
+    engine = upgrade_to(ledger_url, "0002")
     at = datetime.now(UTC)
     lock_0002 = table(
         "run_lock", column("name"), column("holder"), column("host"), column("pid"),
