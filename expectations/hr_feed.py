@@ -18,6 +18,7 @@ when the feed has the column, so `build_suite` takes the feed's columns.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,6 +26,7 @@ import great_expectations as gx
 from great_expectations import expectations as gxe
 
 from jml.model import EMPLOYMENT_TYPES, REQUIRED_COLUMNS, STATUSES
+from jml.text import FORMULA_START
 
 #: The index naming each row in the results (the feed line the row starts on).
 ROW_COLUMN = "_row"
@@ -56,10 +58,11 @@ EMAIL_REGEX = (
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z"
 )
 
-#: A cell a spreadsheet would run as a formula (OWASP "CSV injection": =, +, -, @ first;
-#: tabs and carriage returns are stripped before the rules run). Such a value never
-#: reaches a target: the row is quarantined.
-FORMULA_REGEX = r"^[=+@-]"
+#: A cell a spreadsheet would run as a formula (OWASP "CSV injection": the first
+#: characters of `jml.text.FORMULA_START`; tabs and carriage returns are stripped before
+#: the rules run, so only =, +, -, @ are left). Such a value never reaches a target:
+#: the row is quarantined.
+FORMULA_REGEX = "^[" + "".join(re.escape(ch) for ch in FORMULA_START if ch not in "\t\r") + "]"
 #: The free-text columns that reach targets and are checked for formulas.
 TEXT_COLUMNS = ("first_name", "last_name", "email", "department", "job_code")
 
