@@ -862,6 +862,16 @@ def test_bulk_journal_takes_a_statement_per_batch_not_per_row(ledger, db):
     assert statuses == {"done": SMALL - 1 + BULK - BULK // 100, "failed": 1 + BULK // 100}
 
 
+def test_bulk_audit_appends_take_a_statement_per_batch_not_per_event(ledger):
+    """Chaining costs no round trip per event: one read of the head, then executemany."""
+    calls = {}
+    for n in (SMALL, BULK):
+        entries = [AuditEntry(None, "hr_sync", "grant", f"E{i:06d}", "app", {"entitlement": "eng"}, "rule") for i in range(n)]
+        _, calls[n] = driver_calls(ledger.append_audit, entries)
+    assert_batched({"append": calls[SMALL]}, {"append": calls[BULK]})
+    assert ledger.verify_audit().events == SMALL + BULK
+
+
 def test_run_lock_is_exclusive_renewable_and_released(ledger_url):
     ledger = Ledger.open(ledger_url)
     first = LockHolder("a", "elsewhere", 1)
