@@ -34,6 +34,7 @@ def document(halt: str, target: str) -> dict:
         "feed": {"rows": 1, "invalid": 0},
         "per_target": {target: {"create": 1}},
         "timings": {},
+        "audit_head": "0" * 64,
     }
 
 
