@@ -20,6 +20,8 @@ from prefect.input.actions import read_flow_run_input
 import tasks.approvals
 from flows.decide_approval import decide_approval
 from flows.hr_sync import hr_sync
+from jml.config import load_config
+from jml.ledger import Ledger
 from tests.flows.running import run_bound
 from tests.flows.test_hr_sync import AS_OF, write_world
 from tests.flows.test_reconcile import accounts, open_exceptions
@@ -104,3 +106,37 @@ def test_without_an_answer_the_run_goes_on_without_the_grant_and_decide_approval
     assert last.is_completed(), last
     assert "finance-admin" in accounts(world)["F0001"].entitlements
     assert "finance-admin" not in accounts(world)["F0002"].entitlements
+
+
+def test_decide_approval_checks_the_approver_against_the_rosters(world):
+    """The deployment applies the CLI's roster checks: a free name, a person off the
+    roster, a rejection without a role are Failed runs that record nothing; the roster's
+    people release the grant."""
+    (world.parent / "policy.yaml").write_text(POLICY + "roles: {hr: [F0003], business-owner: [F0004]}\n")
+    with open(world.parent / "workers.csv", "a") as feed:
+        feed.write("F0003,Hana,Hr,hana@example.com,HR,HR,,employee,active,2020-01-01\n")
+        feed.write("F0004,Bo,Owner,bo@example.com,Finance,FIN,,employee,active,2020-01-01\n")
+    state = run_bound(world, hr_sync, as_of=AS_OF, return_state=True)
+    assert state.is_completed() and state.name == "Attention", state
+    approval = next(e for e in open_exceptions(world).values() if e.kind == "approval")
+
+    def decide(approver: str, role: str, decision: str = "approve"):
+        return run_bound(world, decide_approval, exception_id=approval.id, approver=approver, role=role,
+                         decision=decision, return_state=True)  # fmt: skip
+
+    for approver, role, decision, message in [
+        ("Hana HR", "hr", "approve", "Hana HR is not a person in HR"),
+        ("F0004", "hr", "approve", "F0004 is not on the roster of role 'hr'"),
+        ("F0003", "", "reject", "name the role you act as"),
+    ]:
+        refused = decide(approver, role, decision)
+        assert refused.is_failed() and message in refused.message, refused
+    ledger = Ledger.open(load_config(world).state_url)
+    try:
+        assert ledger.approvals(approval.id) == []
+    finally:
+        ledger.close()
+    assert decide("f0003", "hr").is_completed()
+    last = decide("F0004", "business-owner")
+    assert last.is_completed(), last
+    assert "finance-admin" in accounts(world)["F0001"].entitlements
