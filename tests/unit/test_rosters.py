@@ -14,6 +14,7 @@ import yaml
 from jml.approvals import Approve, DecisionRefused, Reject, Rosters, decide
 from jml.config import ConfigError
 from jml.policy import load_policy
+from tests.unit.test_approvals import refusal as one_line_refusal
 
 ROSTERS = Rosters({"hr": ["E100", "E101"], "owner": ["E200"]})
 DATA = {"bundle": "finance-admin", "rule": "admins", "approvers": ["hr", "owner", "manager"]}
@@ -58,11 +59,7 @@ def check(request, recorded=(), people=PEOPLE):
 
 
 def refusal(request, recorded=(), people=PEOPLE) -> str:
-    with pytest.raises(DecisionRefused) as caught:
-        check(request, recorded, people)
-    message = str(caught.value)
-    assert "\n" not in message
-    return message
+    return one_line_refusal(SUBJECT, list(recorded), request, ROSTERS, people)
 
 
 def test_a_roster_member_approves_and_is_recorded_by_their_employee_id():
