@@ -61,24 +61,29 @@ def paused_run() -> UUID:
     raise AssertionError("no paused flow run")
 
 
-def test_a_paused_run_resumes_with_the_decisions_from_the_form(world):
+def sync_answered(world, names: dict[str, str]) -> tuple:
+    """An hr_sync run that pauses for approvals, resumed (as a person in the UI would:
+    read, decide, resume) approving with `names` in the approver fields; returns its
+    state and what the operator saw (the description and the form's fields)."""
     seen: dict = {}
 
-    def operator() -> None:  # what a person does in the UI: read, decide, resume
+    def operator() -> None:
         run_id = paused_run()
         seen["description"] = read_flow_run_input("paused-approvals-description", flow_run_id=run_id)
         schema = read_flow_run_input("paused-approvals-schema", flow_run_id=run_id)
         field = next(name for name in schema["properties"] if name.startswith("exception_"))
         seen["fields"] = sorted(schema["properties"])
-        resume_flow_run(
-            run_id,
-            run_input={field: "approve", "approver_hr": "Hana HR", "approver_business_owner": "Bo Owner"},
-        )
+        resume_flow_run(run_id, run_input={field: "approve", **names})
 
     helper = threading.Thread(target=operator, daemon=True)
     helper.start()
     state = run_bound(world, hr_sync, as_of=AS_OF, wait_for_approvals=True, approval_timeout=120, return_state=True)
     helper.join(timeout=10)
+    return state, seen
+
+
+def test_a_paused_run_resumes_with_the_decisions_from_the_form(world):
+    state, seen = sync_answered(world, {"approver_hr": "Hana HR", "approver_business_owner": "Bo Owner"})
     assert "F0001" in seen["description"] and "finance-admin" in seen["description"]
     assert "finance-admins" in seen["description"] and "hr, business-owner" in seen["description"]
     assert "Fay" not in seen["description"] and "fay@" not in seen["description"]  # employee_id only
@@ -108,14 +113,40 @@ def test_without_an_answer_the_run_goes_on_without_the_grant_and_decide_approval
     assert "finance-admin" not in accounts(world)["F0002"].entitlements
 
 
-def test_decide_approval_checks_the_approver_against_the_rosters(world):
-    """The deployment applies the CLI's roster checks: a free name, a person off the
-    roster, a rejection without a role are Failed runs that record nothing; the roster's
-    people release the grant."""
+def with_rosters(world) -> None:
+    """The world's policy with rosters: hr is F0003, business-owner F0004 (in the feed)."""
     (world.parent / "policy.yaml").write_text(POLICY + "roles: {hr: [F0003], business-owner: [F0004]}\n")
     with open(world.parent / "workers.csv", "a") as feed:
         feed.write("F0003,Hana,Hr,hana@example.com,HR,HR,,employee,active,2020-01-01\n")
         feed.write("F0004,Bo,Owner,bo@example.com,Finance,FIN,,employee,active,2020-01-01\n")
+
+
+def recorded(world, exception_id: int) -> list[tuple]:
+    ledger = Ledger.open(load_config(world).state_url)
+    try:
+        return [(d.role, d.approver) for d in ledger.approvals(exception_id)]
+    finally:
+        ledger.close()
+
+
+def test_the_pause_form_checks_the_approvers_against_the_rosters(world):
+    """A name off the roster in the form is not recorded (logged); a roster id is. The
+    roster's people are known to HR once a run has saved them (not during the first run's
+    pause: its persons are saved when it reports)."""
+    with_rosters(world)
+    assert run_bound(world, hr_sync, as_of=AS_OF, return_state=True).name == "Attention"
+    state, _ = sync_answered(world, {"approver_hr": "f0003", "approver_business_owner": "Bo Owner"})
+    assert state.is_completed() and state.name == "Attention", state
+    approval = next(e for e in open_exceptions(world).values() if e.kind == "approval")
+    assert recorded(world, approval.id) == [("hr", "F0003")]
+    assert "finance-admin" not in accounts(world)["F0001"].entitlements
+
+
+def test_decide_approval_checks_the_approver_against_the_rosters(world):
+    """The deployment applies the CLI's roster checks: a free name, a person off the
+    roster, a rejection without a role are Failed runs that record nothing; the roster's
+    people release the grant."""
+    with_rosters(world)
     state = run_bound(world, hr_sync, as_of=AS_OF, return_state=True)
     assert state.is_completed() and state.name == "Attention", state
     approval = next(e for e in open_exceptions(world).values() if e.kind == "approval")
@@ -131,11 +162,7 @@ def test_decide_approval_checks_the_approver_against_the_rosters(world):
     ]:
         refused = decide(approver, role, decision)
         assert refused.is_failed() and message in refused.message, refused
-    ledger = Ledger.open(load_config(world).state_url)
-    try:
-        assert ledger.approvals(approval.id) == []
-    finally:
-        ledger.close()
+    assert recorded(world, approval.id) == []
     assert decide("f0003", "hr").is_completed()
     last = decide("F0004", "business-owner")
     assert last.is_completed(), last
