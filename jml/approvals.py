@@ -13,7 +13,8 @@ The rules:
 - An approval names a role the bundle lists (`data["approvers"]`); each role approves
   once, and each by a different person. When every listed role has approved, the
   exception is `approved`.
-- A rejection by anyone rejects the exception at once.
+- A rejection by anyone rejects the exception at once (with rosters: by anyone who
+  may act as the listed role it names; a role it names must be listed).
 - Nobody decides a grant for themselves (an approver named like the grant's
   employee_id is refused), nor decides two roles of one exception.
 - With `Rosters` (the policy's `roles`), an approver is an employee_id and the decision
