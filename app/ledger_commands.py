@@ -37,29 +37,39 @@ def exceptions(
 
 def approve(
     exception_id: Annotated[int, typer.Argument(metavar="ID", help="The approval exception's id.")],
-    by: Annotated[str, typer.Option("--by", help="Who approves.")],
+    by: Annotated[str, typer.Option("--by", help="Who approves (with rosters: their employee_id).")],
     role: Annotated[str, typer.Option("--role", help="The approver role they act in.")],
     config: ConfigOpt = DEFAULT_CONFIG,
     as_json: JsonOpt = False,
 ) -> None:
     """Record one approver role's approval of a high-risk grant."""
-    _decide(config, as_json, lambda ledger: ledger.approve(exception_id, by=by, role=role))
+    _decide(config, as_json, lambda ledger, rosters: ledger.approve(exception_id, by=by, role=role, rosters=rosters))
 
 
 def reject(
     exception_id: Annotated[int, typer.Argument(metavar="ID", help="The approval exception's id.")],
-    by: Annotated[str, typer.Option("--by", help="Who rejects.")],
+    by: Annotated[str, typer.Option("--by", help="Who rejects (with rosters: their employee_id).")],
     reason: Annotated[str | None, typer.Option("--reason", help="Why.")] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", help="The approver role they act in (needed with rosters).")
+    ] = None,
     config: ConfigOpt = DEFAULT_CONFIG,
     as_json: JsonOpt = False,
 ) -> None:
     """Reject a high-risk grant: it is not granted."""
-    _decide(config, as_json, lambda ledger: ledger.reject(exception_id, by=by, reason=reason))
+    _decide(
+        config, as_json,
+        lambda ledger, rosters: ledger.reject(exception_id, by=by, reason=reason, role=role, rosters=rosters),
+    )  # fmt: skip
 
 
 def _decide(config: Path, as_json: bool, decide) -> None:
+    """Record a decision, checked against the policy's rosters (it reads the policy)."""
+    from pipeline.run import load_settings
+
+    rosters = load_settings(config).policy.rosters()
     with open_ledger(config) as ledger:
-        row = decide(ledger)
+        row = decide(ledger, rosters)
     if as_json:
         emit({"exception": {k: getattr(row, k) for k in ("id", "kind", "employee_id", "detail", "status")}})
     else:

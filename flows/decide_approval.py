@@ -1,9 +1,10 @@
 """The decide-approval flow: approve or reject one approval exception, then apply what
 the decision released (the person's high-risk grant, once every role has approved).
 
-The decision is recorded exactly as `jml approve` / `jml reject` record it. A decision
-the ledger refuses (unknown id, a role the bundle does not list, one person for two
-roles) ends the run Failed with that one line as its message.
+The decision is recorded exactly as `jml approve` / `jml reject` record it, checked
+against the policy's rosters the same way. A decision the ledger refuses (unknown id, a
+role the bundle does not list, one person for two roles, an approver off the role's
+roster) ends the run Failed with that one line as its message, and nothing recorded.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from prefect.states import Completed, Failed, State
 
 from flows.binding import bound_config
 from flows.provision_person import provision_person
-from jml.config import load_config
 from jml.ledger import Ledger, LedgerError
+from pipeline.run import load_settings
 
 
 @flow(name="decide-approval", persist_result=False)
@@ -31,17 +32,20 @@ def decide_approval(
 
     Args:
         exception_id: The id of the approval exception (`jml exceptions`).
-        approver: The name of the person deciding.
+        approver: The name of the person deciding (with rosters: their employee_id).
         decision: approve or reject.
-        role: The approver role they act in (one the bundle lists); needed to approve.
+        role: The approver role they act in (one the bundle lists); needed to approve,
+            and with rosters to reject.
         reason: Why (kept with a rejection).
     """
-    ledger = Ledger.open(load_config(bound_config()).state_url)
+    settings = load_settings(bound_config())
+    rosters = settings.policy.rosters()
+    ledger = Ledger.open(settings.config.state_url)
     try:
         if decision == "approve":
-            row = ledger.approve(exception_id, by=approver, role=role)
+            row = ledger.approve(exception_id, by=approver, role=role, rosters=rosters)
         else:
-            row = ledger.reject(exception_id, by=approver, reason=reason or None)
+            row = ledger.reject(exception_id, by=approver, reason=reason or None, role=role or None, rosters=rosters)
     except LedgerError as exc:
         return Failed(message=str(exc))
     finally:

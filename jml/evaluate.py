@@ -67,7 +67,7 @@ def assess_persons(
         previous = known.get(eid)
         state, ended = assess(record, as_of, config, previous.terminated_on if previous else None)
         desired[eid] = Desired(eid, state, record)
-        states.append(PersonState(eid, state.value, ended, None))
+        states.append(PersonState(eid, state.value, ended, None, record.manager_id))
 
     for eid in sorted(resolved.held):
         if has_ended(resolved.held_endings.get(eid, ()), as_of):
@@ -77,7 +77,7 @@ def assess_persons(
         if eid in resolved.persons or eid in resolved.held or eid not in with_account:
             continue
         since = previous.absent_since or as_of
-        states.append(PersonState(eid, previous.lifecycle, previous.terminated_on, since))
+        states.append(PersonState(eid, previous.lifecycle, previous.terminated_on, since, previous.manager_id))
         if config.absent == "deprovision":
             state = termination_state(since, as_of, config)
             desired[eid] = Desired(eid, state, None)

@@ -8,6 +8,11 @@ Order of evaluation for one person:
    newly granted, but what the person already holds of them stays; an `sod` issue;
 3. a `risk: high` bundle is granted only once every approver role approved it; until
    then an `approval` issue is open; rejected means not granted.
+
+Who may approve: `roles` gives each approver role a roster of employee_ids (the built-in
+role `manager` is the person's current manager and has none). With `roles`, every role
+a bundle lists must have a roster or be `manager`; `Policy.rosters` is what the approval
+rules check decisions against (None: free approver names).
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from jml.approvals import MANAGER, Rosters
 from jml.config import ConfigError, describe_validation_error, read_yaml
 from jml.model import HrRecord, Issue, IssueKind
 
@@ -52,10 +58,14 @@ class SodRule(_Strict):
     bundles: list[str] = Field(min_length=2)
 
 
+EmployeeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
 class Policy(_Strict):
     bundles: dict[str, Bundle]
     rules: list[Rule]
     sod: list[SodRule] = []
+    roles: dict[str, Annotated[list[EmployeeId], Field(min_length=1)]] | None = None
 
     @model_validator(mode="after")
     def _references_exist(self) -> Policy:
@@ -67,7 +77,22 @@ class Policy(_Strict):
             for bundle in entry.bundles:
                 if bundle not in self.bundles:
                     raise ValueError(f"sod {entry.name!r} names unknown bundle {bundle!r}")
+        if self.roles is not None:
+            if MANAGER in self.roles:
+                raise ValueError(f"roles.{MANAGER}: the built-in role {MANAGER} is the person's manager, it has no roster")
+            for name, listed in self.bundles.items():
+                for role in listed.approvers:
+                    if role != MANAGER and role not in self.roles:
+                        raise ValueError(f"bundles.{name}.approvers: role {role!r} has no roster in roles")
         return self
+
+    def rosters(self) -> Rosters | None:
+        """The rosters approvals are checked against; None when the policy has no `roles`."""
+        return None if self.roles is None else Rosters(self.roles)
+
+    def approver_roles(self) -> set[str]:
+        """Every role some bundle lists as an approver."""
+        return {role for bundle in self.bundles.values() for role in bundle.approvers}
 
     def managed(self, target: str) -> set[str]:
         """Every entitlement some bundle grants on `target`: the ones jml manages there."""

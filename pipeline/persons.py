@@ -37,11 +37,12 @@ def assess_lifecycles(run: Run, resolved: Resolved, targets: TargetState) -> Ass
 
 def entitle(run: Run, assessment: Assessment, targets: TargetState) -> Entitled:
     """Apply the policy: each person's grants, with the SoD and approval issues. A policy
-    with high-risk bundles is warned about once per run: its approvers are free names,
-    not checked against rosters."""
-    if any(bundle.risk == "high" for bundle in run.settings.policy.bundles.values()):
+    with approver roles but no `roles` (rosters) is warned about once per run: its
+    approvers are free names, not checked against rosters."""
+    policy = run.settings.policy
+    if policy.rosters() is None and policy.approver_roles():
         run.log.warning(
-            "approvals are not checked against rosters: the policy names no roles, so approver"
+            "approvals are not checked against rosters: the policy has no roles, so approver"
             " names are free text (they are compared after NFKC, case folding and invisible characters)"
         )
     return entitle_persons(

@@ -5,7 +5,9 @@ id), pauses the flow run with a form (`pause_flow_run(wait_for_input=...)`) whos
 description lists every pending grant: the person by employee_id, the bundle, the rule
 and the approver roles still waited for. The form has one choice per pending grant
 (wait, approve, reject) and one name field per approver role; each decision is recorded
-in the ledger exactly as `jml approve` / `jml reject` would record it. When nobody
+in the ledger exactly as `jml approve` / `jml reject` would record it, checked against
+the policy's rosters the same way (with rosters, a rejection is made by the first of the
+grant's waiting roles whose field names someone, acting as that role). When nobody
 answers within the timeout, the run is put back to Running and goes on without those
 grants (their exceptions stay open).
 """
@@ -109,7 +111,7 @@ def decision_form(pending: list[Pending]) -> type[RunInput]:
     for role in sorted({role for p in pending for role in p.waiting}):
         fields[role_field(role)] = (
             str,
-            Field(default="", title=f"Approver acting as {role}", description="Their name"),
+            Field(default="", title=f"Approver acting as {role}", description="Their name (with rosters: employee_id)"),
         )
     fields["reason"] = (str, Field(default="", title="Reason", description="Kept with rejections"))
     return create_model("ApprovalDecisions", __base__=RunInput, **fields)
@@ -120,6 +122,7 @@ def record(run: Run, pending: list[Pending], answer: RunInput) -> int:
     the ledger refuses (e.g. one person for two roles) is logged and left pending."""
     logger = run_logger()
     recorded = 0
+    rosters = run.settings.policy.rosters()
     names = {role: getattr(answer, role_field(role), "").strip() for p in pending for role in p.waiting}
     for p in pending:
         choice = getattr(answer, p.field, "wait")
@@ -127,11 +130,15 @@ def record(run: Run, pending: list[Pending], answer: RunInput) -> int:
             if choice == "approve":
                 for role in p.waiting:
                     if names.get(role):
-                        run.ledger.approve(p.exception_id, by=names[role], role=role)
+                        run.ledger.approve(p.exception_id, by=names[role], role=role, rosters=rosters)
                         recorded += 1
             elif choice == "reject":
-                by = ", ".join(sorted({n for r, n in names.items() if n})) or "prefect-ui"
-                run.ledger.reject(p.exception_id, by=by, reason=answer.reason or None)
+                if rosters is None:
+                    role, by = None, ", ".join(sorted({n for r, n in names.items() if n})) or "prefect-ui"
+                else:
+                    role = next((r for r in p.waiting if names.get(r)), None)
+                    by = names[role] if role else "prefect-ui"
+                run.ledger.reject(p.exception_id, by=by, reason=answer.reason or None, role=role, rosters=rosters)
                 recorded += 1
         except LedgerError as exc:
             logger.warning("exception %d (%s): decision not recorded: %s", p.exception_id, p.employee_id, exc)

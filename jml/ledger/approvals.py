@@ -3,6 +3,10 @@ them back. The rules themselves are `jml.approvals` (pure); each function here r
 the exception (row-locked) and its recorded decisions, asks the rules, and writes the
 decision, the exception's new status and the audit entry, in one transaction.
 A refusal of the rules becomes a `LedgerError` with the same one-line message.
+
+With rosters (the policy's `roles`), what HR says of the approver and of the grant's
+person is the ledger's person states, as the last run saved them (lifecycle, absence,
+manager), read in the same transaction.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from jml import approvals as rules
@@ -18,10 +22,11 @@ from jml.ledger import audit, issues
 from jml.ledger import tables as t
 from jml.ledger.engine import columns_of, now, read, write
 from jml.ledger.errors import LedgerError
-from jml.ledger.records import ApprovalRecord, AuditEntry, ExceptionRecord
+from jml.ledger.records import ApprovalRecord, AuditEntry, ExceptionRecord, PersonState
 
 _a = t.approvals.c
 _x = t.exceptions.c
+_p = t.persons.c
 
 
 def _recorded(conn: Connection, exception_id: int) -> list[ApprovalRecord]:
@@ -29,6 +34,18 @@ def _recorded(conn: Connection, exception_id: int) -> list[ApprovalRecord]:
         select(*columns_of(t.approvals, ApprovalRecord)).where(_a.exception_id == exception_id).order_by(_a.id)
     )
     return [ApprovalRecord(*row) for row in rows]
+
+
+def _people(conn: Connection, approver: str, employee_id: str | None) -> list[PersonState]:
+    """The persons who may be `approver` (employee_ids are ASCII, so SQL's lower() is
+    the approval rules' case folding for them) and the grant's person."""
+    key = rules.approver_key(approver)
+    rows = conn.execute(
+        select(_p.employee_id, _p.lifecycle, _p.terminated_on, _p.absent_since, _p.manager_id).where(
+            or_(func.lower(_p.employee_id) == key, _p.employee_id == employee_id)
+        )
+    )
+    return [PersonState(*row) for row in rows]
 
 
 @contextmanager
@@ -39,26 +56,31 @@ def _refusal_as_ledger_error() -> Iterator[None]:
         raise LedgerError(str(exc)) from exc
 
 
-def approve(engine: Engine, exception_id: int, *, by: str, role: str) -> ExceptionRecord:
+def approve(engine: Engine, exception_id: int, *, by: str, role: str, rosters: rules.Rosters | None) -> ExceptionRecord:
     """Record `by`'s approval as `role`; returns the exception afterwards."""
     with _refusal_as_ledger_error():
         request = rules.Approve(by, role)
-    return _record(engine, exception_id, request)
+    return _record(engine, exception_id, request, rosters)
 
 
-def reject(engine: Engine, exception_id: int, *, by: str, reason: str | None) -> ExceptionRecord:
-    """Record `by`'s rejection; returns the exception afterwards."""
+def reject(
+    engine: Engine, exception_id: int, *, by: str, reason: str | None, role: str | None, rosters: rules.Rosters | None
+) -> ExceptionRecord:
+    """Record `by`'s rejection (acting as `role`); returns the exception afterwards."""
     with _refusal_as_ledger_error():
-        request = rules.Reject(by, reason)
-    return _record(engine, exception_id, request)
+        request = rules.Reject(by, reason, role)
+    return _record(engine, exception_id, request, rosters)
 
 
-def _record(engine: Engine, exception_id: int, request: rules.Approve | rules.Reject) -> ExceptionRecord:
+def _record(
+    engine: Engine, exception_id: int, request: rules.Approve | rules.Reject, rosters: rules.Rosters | None
+) -> ExceptionRecord:
     at = now()
     with write(engine) as conn:
         subject = issues.one(conn, exception_id, lock=True)
+        people = _people(conn, request.by, subject.employee_id) if rosters is not None else []
         with _refusal_as_ledger_error():
-            decision = rules.decide(subject, _recorded(conn, exception_id), request)
+            decision = rules.decide(subject, _recorded(conn, exception_id), request, rosters, people)
         conn.execute(
             insert(t.approvals).values(
                 exception_id=exception_id, role=decision.role, approver=decision.approver,

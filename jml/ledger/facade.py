@@ -14,6 +14,7 @@ from datetime import date
 
 from sqlalchemy.engine import Engine
 
+from jml.approvals import Rosters
 from jml.ledger import accounts, approvals, audit, history, journal, lock, persons, runs
 from jml.ledger import issues as queue
 from jml.ledger.engine import make_engine, upgrade
@@ -238,21 +239,27 @@ class Ledger:
 
     # -- approvals -----------------------------------------------------------------
 
-    def approve(self, exception_id: int, *, by: str, role: str) -> ExceptionRecord:
+    def approve(self, exception_id: int, *, by: str, role: str, rosters: Rosters | None) -> ExceptionRecord:
         """Record `by`'s approval, as `role`, of an open approval exception.
 
         When every role the bundle lists has approved (each by a different person),
         the exception becomes `approved`. Returns the exception. LedgerError for an
         unknown id, an exception that is not an open approval, a role the bundle does
         not list, a role that has approved already, or a person approving twice
-        (the rules are `jml.approvals`).
+        (the rules are `jml.approvals`). `rosters` is the policy's (`Policy.rosters()`;
+        None: free names), required so that no caller forgets the check; with rosters,
+        `by` is an active person on the role's roster (HR as the last run saw it).
         """
-        return approvals.approve(self._engine, exception_id, by=by, role=role)
+        return approvals.approve(self._engine, exception_id, by=by, role=role, rosters=rosters)
 
-    def reject(self, exception_id: int, *, by: str, reason: str | None = None) -> ExceptionRecord:
+    def reject(
+        self, exception_id: int, *, by: str, reason: str | None = None, role: str | None = None,
+        rosters: Rosters | None,
+    ) -> ExceptionRecord:  # fmt: skip
         """Record `by`'s rejection of an open approval exception: it becomes `rejected`
-        and the bundle is not granted. Returns the exception."""
-        return approvals.reject(self._engine, exception_id, by=by, reason=reason)
+        and the bundle is not granted. Returns the exception. With `rosters` (as for
+        `approve`) `by` must name the `role` they act as and be on its roster."""
+        return approvals.reject(self._engine, exception_id, by=by, reason=reason, role=role, rosters=rosters)
 
     def approval_decisions(self) -> dict[str, str]:
         """Issue key -> "approved" | "rejected", for the approvals decided and still live."""

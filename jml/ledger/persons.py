@@ -1,6 +1,6 @@
 """Person states: what the ledger remembers of each person between runs (lifecycle,
-termination date, since when absent from the feed), and in which runs it was first
-and last seen. Set-based: one read of what exists, then executemany batches."""
+termination date, since when absent from the feed, their manager), and in which runs it
+was first and last seen. Set-based: one read of what exists, then executemany batches."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from jml.ledger.engine import IN_BATCH, chunks, execute_many, read, text_of, wri
 from jml.ledger.records import PersonState
 
 _p = t.persons.c
-_STATE = (_p.employee_id, _p.lifecycle, _p.terminated_on, _p.absent_since)
+_STATE = (_p.employee_id, _p.lifecycle, _p.terminated_on, _p.absent_since, _p.manager_id)
 
 
 def states(engine: Engine) -> dict[str, PersonState]:
@@ -43,15 +43,17 @@ def save(engine: Engine, run_id: int, wanted: Iterable[PersonState]) -> None:
                         "lifecycle": lifecycle,
                         "terminated_on": state.terminated_on,
                         "absent_since": state.absent_since,
+                        "manager_id": state.manager_id,
                     }
                 )
-            elif old != (lifecycle, state.terminated_on, state.absent_since):
+            elif old != (lifecycle, state.terminated_on, state.absent_since, state.manager_id):
                 changed.append(
                     {
                         "b_id": employee_id,
                         "b_lifecycle": lifecycle,
                         "b_terminated_on": state.terminated_on,
                         "b_absent_since": state.absent_since,
+                        "b_manager_id": state.manager_id,
                         "b_run": run_id if state.absent_since is None else None,
                     }
                 )
@@ -66,6 +68,7 @@ def save(engine: Engine, run_id: int, wanted: Iterable[PersonState]) -> None:
                     lifecycle=bindparam("b_lifecycle"),
                     terminated_on=bindparam("b_terminated_on"),
                     absent_since=bindparam("b_absent_since"),
+                    manager_id=bindparam("b_manager_id"),
                     last_seen_run=func.coalesce(bindparam("b_run"), _p.last_seen_run),
                 )
             )

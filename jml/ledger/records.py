@@ -25,6 +25,8 @@ class PersonState:
     lifecycle: str
     terminated_on: date | None = None
     absent_since: date | None = None
+    #: The person's manager as HR named them at the last run that had the person.
+    manager_id: str | None = None
 
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")

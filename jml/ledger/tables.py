@@ -110,6 +110,7 @@ persons = Table(
     Column("lifecycle", String(32), nullable=False),
     Column("terminated_on", Date, nullable=True),
     Column("absent_since", Date, nullable=True),
+    Column("manager_id", String(EMPLOYEE_ID), nullable=True),
 )
 
 accounts = Table(

@@ -40,7 +40,8 @@ def test_one_person_cannot_pass_both_approvals_nor_their_own(scenario: Scenario)
     """Issue 14, finding 2: `alice` then `Alice` (or a zero-width space) passed both roles,
     and E011 approved their own grant. Each is refused (exit 2) and nothing is recorded."""
     scenario.write_feed([worker("E011", department="Finance", job_code="FIN-ADM")])
-    scenario.sync("2026-03-02", expect=ATTENTION)
+    first = scenario.sync("2026-03-02", expect=ATTENTION)
+    assert first.stderr.count("approvals are not checked against rosters") == 1, "the policy has no roles: warn once"
     [request] = scenario.exceptions_of("approval")
     exception_id = str(request["id"])
 

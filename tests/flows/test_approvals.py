@@ -20,6 +20,8 @@ from prefect.input.actions import read_flow_run_input
 import tasks.approvals
 from flows.decide_approval import decide_approval
 from flows.hr_sync import hr_sync
+from jml.config import load_config
+from jml.ledger import Ledger
 from tests.flows.running import run_bound
 from tests.flows.test_hr_sync import AS_OF, write_world
 from tests.flows.test_reconcile import accounts, open_exceptions
@@ -59,24 +61,29 @@ def paused_run() -> UUID:
     raise AssertionError("no paused flow run")
 
 
-def test_a_paused_run_resumes_with_the_decisions_from_the_form(world):
+def sync_answered(world, names: dict[str, str]) -> tuple:
+    """An hr_sync run that pauses for approvals, resumed (as a person in the UI would:
+    read, decide, resume) approving with `names` in the approver fields; returns its
+    state and what the operator saw (the description and the form's fields)."""
     seen: dict = {}
 
-    def operator() -> None:  # what a person does in the UI: read, decide, resume
+    def operator() -> None:
         run_id = paused_run()
         seen["description"] = read_flow_run_input("paused-approvals-description", flow_run_id=run_id)
         schema = read_flow_run_input("paused-approvals-schema", flow_run_id=run_id)
         field = next(name for name in schema["properties"] if name.startswith("exception_"))
         seen["fields"] = sorted(schema["properties"])
-        resume_flow_run(
-            run_id,
-            run_input={field: "approve", "approver_hr": "Hana HR", "approver_business_owner": "Bo Owner"},
-        )
+        resume_flow_run(run_id, run_input={field: "approve", **names})
 
     helper = threading.Thread(target=operator, daemon=True)
     helper.start()
     state = run_bound(world, hr_sync, as_of=AS_OF, wait_for_approvals=True, approval_timeout=120, return_state=True)
     helper.join(timeout=10)
+    return state, seen
+
+
+def test_a_paused_run_resumes_with_the_decisions_from_the_form(world):
+    state, seen = sync_answered(world, {"approver_hr": "Hana HR", "approver_business_owner": "Bo Owner"})
     assert "F0001" in seen["description"] and "finance-admin" in seen["description"]
     assert "finance-admins" in seen["description"] and "hr, business-owner" in seen["description"]
     assert "Fay" not in seen["description"] and "fay@" not in seen["description"]  # employee_id only
@@ -104,3 +111,59 @@ def test_without_an_answer_the_run_goes_on_without_the_grant_and_decide_approval
     assert last.is_completed(), last
     assert "finance-admin" in accounts(world)["F0001"].entitlements
     assert "finance-admin" not in accounts(world)["F0002"].entitlements
+
+
+def with_rosters(world) -> None:
+    """The world's policy with rosters: hr is F0003, business-owner F0004 (in the feed)."""
+    (world.parent / "policy.yaml").write_text(POLICY + "roles: {hr: [F0003], business-owner: [F0004]}\n")
+    with open(world.parent / "workers.csv", "a") as feed:
+        feed.write("F0003,Hana,Hr,hana@example.com,HR,HR,,employee,active,2020-01-01\n")
+        feed.write("F0004,Bo,Owner,bo@example.com,Finance,FIN,,employee,active,2020-01-01\n")
+
+
+def recorded(world, exception_id: int) -> list[tuple]:
+    ledger = Ledger.open(load_config(world).state_url)
+    try:
+        return [(d.role, d.approver) for d in ledger.approvals(exception_id)]
+    finally:
+        ledger.close()
+
+
+def test_the_pause_form_checks_the_approvers_against_the_rosters(world):
+    """A name off the roster in the form is not recorded (logged); a roster id is. The
+    roster's people are known to HR once a run has saved them (not during the first run's
+    pause: its persons are saved when it reports)."""
+    with_rosters(world)
+    assert run_bound(world, hr_sync, as_of=AS_OF, return_state=True).name == "Attention"
+    state, _ = sync_answered(world, {"approver_hr": "f0003", "approver_business_owner": "Bo Owner"})
+    assert state.is_completed() and state.name == "Attention", state
+    approval = next(e for e in open_exceptions(world).values() if e.kind == "approval")
+    assert recorded(world, approval.id) == [("hr", "F0003")]
+    assert "finance-admin" not in accounts(world)["F0001"].entitlements
+
+
+def test_decide_approval_checks_the_approver_against_the_rosters(world):
+    """The deployment applies the CLI's roster checks: a free name, a person off the
+    roster, a rejection without a role are Failed runs that record nothing; the roster's
+    people release the grant."""
+    with_rosters(world)
+    state = run_bound(world, hr_sync, as_of=AS_OF, return_state=True)
+    assert state.is_completed() and state.name == "Attention", state
+    approval = next(e for e in open_exceptions(world).values() if e.kind == "approval")
+
+    def decide(approver: str, role: str, decision: str = "approve"):
+        return run_bound(world, decide_approval, exception_id=approval.id, approver=approver, role=role,
+                         decision=decision, return_state=True)  # fmt: skip
+
+    for approver, role, decision, message in [
+        ("Hana HR", "hr", "approve", "Hana HR is not a person in HR"),
+        ("F0004", "hr", "approve", "F0004 is not on the roster of role 'hr'"),
+        ("F0003", "", "reject", "name the role you act as"),
+    ]:
+        refused = decide(approver, role, decision)
+        assert refused.is_failed() and message in refused.message, refused
+    assert recorded(world, approval.id) == []
+    assert decide("f0003", "hr").is_completed()
+    last = decide("F0004", "business-owner")
+    assert last.is_completed(), last
+    assert "finance-admin" in accounts(world)["F0001"].entitlements

@@ -480,9 +480,9 @@ def test_approval_decisions_are_kept_then_void_when_no_longer_needed(ledger):
     b.employee_id = "E2"
     assert ledger.sync_issues(r1, [a, b], kinds=kinds) == (2, 0)
     ids = {e.key: e.id for e in ledger.list_exceptions()}
-    ledger.approve(ids[a.key], by="hanna", role="hr")
-    ledger.approve(ids[a.key], by="omar", role="owner")
-    ledger.reject(ids[b.key], by="hanna", reason="not in finance")
+    ledger.approve(ids[a.key], by="hanna", role="hr", rosters=None)
+    ledger.approve(ids[a.key], by="omar", role="owner", rosters=None)
+    ledger.reject(ids[b.key], by="hanna", reason="not in finance", rosters=None)
     assert ledger.approval_decisions() == {a.key: "approved", b.key: "rejected"}
 
     # Found again: the decisions stand, nothing is reopened.
@@ -583,10 +583,10 @@ def pending_approval(ledger, run) -> int:
 
 
 def test_approval_completes_only_after_every_role(ledger, pending_approval):
-    first = ledger.approve(pending_approval, by="hanna", role="hr")
+    first = ledger.approve(pending_approval, by="hanna", role="hr", rosters=None)
     assert first.status == "open"
     assert ledger.approval_decisions() == {}
-    second = ledger.approve(pending_approval, by="omar", role="owner")
+    second = ledger.approve(pending_approval, by="omar", role="owner", rosters=None)
     assert second.status == "approved"
     assert ledger.approval_decisions() == {"approval:E1:finance-admin": "approved"}
     assert ledger.count_open() == 0
@@ -604,45 +604,45 @@ def test_approval_completes_only_after_every_role(ledger, pending_approval):
 
 
 def test_reject(ledger, pending_approval):
-    ledger.approve(pending_approval, by="hanna", role="hr")
-    got = ledger.reject(pending_approval, by="omar", reason="no business need")
+    ledger.approve(pending_approval, by="hanna", role="hr", rosters=None)
+    got = ledger.reject(pending_approval, by="omar", reason="no business need", rosters=None)
     assert got.status == "rejected"
     assert ledger.approval_decisions() == {"approval:E1:finance-admin": "rejected"}
     last = ledger.audit_trail("E1")[-1]
     assert (last.actor, last.action, last.reason) == ("omar", "reject", "no business need")
     with pytest.raises(LedgerError, match="already rejected"):
-        ledger.reject(pending_approval, by="omar", reason=None)
+        ledger.reject(pending_approval, by="omar", reason=None, rosters=None)
     with pytest.raises(LedgerError, match="already rejected"):
-        ledger.approve(pending_approval, by="zoe", role="owner")
+        ledger.approve(pending_approval, by="zoe", role="owner", rosters=None)
 
 
 def test_approve_errors(ledger, run, pending_approval):
     with pytest.raises(LedgerError, match="no exception with id 4242"):
-        ledger.approve(4242, by="hanna", role="hr")
+        ledger.approve(4242, by="hanna", role="hr", rosters=None)
     with pytest.raises(LedgerError, match="no exception with id 4242"):
-        ledger.reject(4242, by="hanna", reason=None)
+        ledger.reject(4242, by="hanna", reason=None, rosters=None)
     with pytest.raises(LedgerError, match="role 'cfo' may not approve"):
-        ledger.approve(pending_approval, by="hanna", role="cfo")
+        ledger.approve(pending_approval, by="hanna", role="cfo", rosters=None)
     with pytest.raises(LedgerError, match="empty"):
-        ledger.approve(pending_approval, by=" ", role="hr")
+        ledger.approve(pending_approval, by=" ", role="hr", rosters=None)
 
-    ledger.approve(pending_approval, by="hanna", role="hr")
+    ledger.approve(pending_approval, by="hanna", role="hr", rosters=None)
     with pytest.raises(LedgerError, match="role 'hr' has already approved"):
-        ledger.approve(pending_approval, by="someone", role="hr")
+        ledger.approve(pending_approval, by="someone", role="hr", rosters=None)
     with pytest.raises(LedgerError, match="each role needs a different approver"):
-        ledger.approve(pending_approval, by="hanna", role="owner")
-    ledger.approve(pending_approval, by="omar", role="owner")
+        ledger.approve(pending_approval, by="hanna", role="owner", rosters=None)
+    ledger.approve(pending_approval, by="omar", role="owner", rosters=None)
     with pytest.raises(LedgerError, match="already approved"):
-        ledger.approve(pending_approval, by="omar", role="owner")
+        ledger.approve(pending_approval, by="omar", role="owner", rosters=None)
     with pytest.raises(LedgerError, match="already approved"):
-        ledger.reject(pending_approval, by="omar", reason=None)
+        ledger.reject(pending_approval, by="omar", reason=None, rosters=None)
 
     ledger.sync_issues(run, [issue(IssueKind.SOD, "sod:E1")], kinds={IssueKind.SOD})
     sod = next(e.id for e in ledger.list_exceptions() if e.kind == "sod")
     with pytest.raises(LedgerError, match="not an approval"):
-        ledger.approve(sod, by="hanna", role="hr")
+        ledger.approve(sod, by="hanna", role="hr", rosters=None)
     with pytest.raises(LedgerError, match="not an approval"):
-        ledger.reject(sod, by="hanna", reason=None)
+        ledger.reject(sod, by="hanna", reason=None, rosters=None)
 
     # Errors record nothing.
     assert len(ledger.approvals(pending_approval)) == 2
@@ -652,7 +652,7 @@ def test_approve_errors(ledger, run, pending_approval):
 def test_approve_a_void_approval(ledger, pending_approval):
     ledger.sync_issues(new_run(ledger), [], kinds={IssueKind.APPROVAL})
     with pytest.raises(LedgerError, match="closed"):
-        ledger.approve(pending_approval, by="hanna", role="hr")
+        ledger.approve(pending_approval, by="hanna", role="hr", rosters=None)
 
 
 # ------------------------------------------------------------------------------ audit
@@ -724,8 +724,8 @@ def use_every_method(spy: Called, url: str) -> None:
     spy.sync_issues(run_id, [second, third, issue(IssueKind.SOD, "sod:E1")], kinds=kinds)
     opened = {e.key: e.id for e in spy.list_exceptions()}
     spy.count_open()
-    spy.approve(opened[second.key], by="hanna", role="hr")
-    spy.reject(opened[third.key], by="omar", reason="no")
+    spy.approve(opened[second.key], by="hanna", role="hr", rosters=None)
+    spy.reject(opened[third.key], by="omar", reason="no", rosters=None)
     spy.approvals(opened[second.key])
     spy.approval_decisions()
     spy.sync_issues(new_run(spy.ledger), [], kinds=kinds)  # closes the rest
@@ -748,7 +748,7 @@ def test_audit_lines_written_are_never_changed_or_removed(ledger, ledger_url, db
     facade has been used, the lines written before are all there, unchanged, and no
     statement the ledger sent updated, deleted from or truncated the audit table."""
     ledger.append_audit([AuditEntry(run, "hr_sync", "create", "E1", "app", {"operation": 1}, "rule 1")])
-    ledger.approve(pending_approval, by="hanna", role="hr")  # an approval writes a line too
+    ledger.approve(pending_approval, by="hanna", role="hr", rosters=None)  # an approval writes a line too
     before = audit_rows(db)
     assert [row["action"] for row in before] == ["create", "approve"]
     spy = Called(ledger)

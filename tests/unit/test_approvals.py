@@ -49,9 +49,10 @@ def approved(role: str, by: str) -> Prior:
     return Prior(role, by, "approved")
 
 
-def refusal(subject, recorded, request) -> str:
+def refusal(subject, recorded, request, *rosters_and_people) -> str:
+    """The one-line message `decide` refuses `request` with."""
     with pytest.raises(DecisionRefused) as caught:
-        decide(subject, recorded, request)
+        decide(subject, recorded, request, *rosters_and_people)
     message = str(caught.value)
     assert "\n" not in message
     return message
