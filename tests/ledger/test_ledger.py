@@ -527,10 +527,11 @@ def test_list_and_count_exceptions(ledger, run):
         "data",
         "opened_run",
         "closed_run",
+        "owner",
     }
     assert listed[0].employee_id == "E1" and listed[1].target == "app"
     assert listed[1] == ExceptionRecord(
-        listed[1].id, "conflict", "conflict:app:a@x", None, "app", "taken", "open", {}, run, None
+        listed[1].id, "conflict", "conflict:app:a@x", None, "app", "taken", "open", {}, run, None, "iam"
     )
     ledger.sync_issues(new_run(ledger), [], kinds={IssueKind.SOD})
     assert ledger.count_open() == 1
