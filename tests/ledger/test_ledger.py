@@ -725,6 +725,7 @@ def use_every_method(spy: Called, url: str) -> None:
     spy.sync_issues(run_id, [second, third, issue(IssueKind.SOD, "sod:E1")], kinds=kinds)
     opened = {e.key: e.id for e in spy.list_exceptions()}
     spy.count_open()
+    spy.opened_in(run_id)
     spy.approve(opened[second.key], by="hanna", role="hr")
     spy.reject(opened[third.key], by="omar", reason="no")
     spy.approvals(opened[second.key])

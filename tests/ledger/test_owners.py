@@ -34,17 +34,22 @@ def owners_by_key(ledger: Ledger, status: str = "open", owner: str | None = None
 
 
 def test_an_exception_gets_its_owner_when_it_opens_and_keeps_it_while_open(ledger):
-    ledger.sync_issues(new_run(ledger), found(), kinds=KINDS, owners=OWNERS)
+    first = new_run(ledger)
+    ledger.sync_issues(first, found(), kinds=KINDS, owners=OWNERS)
     expected = {"quarantine:hr:E1": "hr-data", "failed:app:E2": "app-admins", "sod:E3": "iam-team"}
     assert owners_by_key(ledger) == expected
     # A later run with other owners configured refreshes the detail, not the owner.
-    assert ledger.sync_issues(new_run(ledger), found("changed"), kinds=KINDS, owners=Owners("other")) == (0, 0)
+    later = new_run(ledger)
+    assert ledger.sync_issues(later, found("changed"), kinds=KINDS, owners=Owners("other")) == (0, 0)
     assert owners_by_key(ledger) == expected
     assert {e.detail for e in ledger.list_exceptions()} == {"changed"}
+    assert ({e.key for e in ledger.opened_in(first)}, ledger.opened_in(later)) == (set(expected), [])
     # Closed, then found again: a new exception, owned by the rule in force now.
     ledger.sync_issues(new_run(ledger), [], kinds=KINDS)
-    ledger.sync_issues(new_run(ledger), found(), kinds=KINDS, owners=Owners("other"))
+    again = new_run(ledger)
+    ledger.sync_issues(again, found(), kinds=KINDS, owners=Owners("other"))
     assert set(owners_by_key(ledger).values()) == {"other"}
+    assert {e.owner for e in ledger.opened_in(again)} == {"other"}
 
 
 def test_the_owner_filter_matches_whole_names(ledger):
