@@ -135,13 +135,16 @@ def test_owners_default_to_iam_and_sources_and_targets_fall_back_to_owners_defau
     config = {
         **VALID,
         "owners": {"default": "iam-team"},
-        "sources": [{**VALID["sources"][0], "owner": "hr-data"}],
+        "sources": [
+            {**VALID["sources"][0], "owner": "hr-data"},
+            {"name": "contractors", "type": "csv", "path": "c.csv", "precedence": 2},
+        ],
         "targets": [*VALID["targets"], {"name": "dir", "type": "scim", "url": "http://127.0.0.1:2", "owner": "ops"}],
         "alerts": [{"type": "webhook", "url": "https://hooks.example/x", "owner": "hr-data"}],
     }
     rule = load(tmp_path, yaml.safe_dump(config).encode()).owner_rule
     assert rule.default == "iam-team"
-    assert dict(rule.sources) == {"hr": "hr-data"}
+    assert dict(rule.sources) == {"hr": "hr-data", "contractors": "iam-team"}
     assert dict(rule.targets) == {"app": "iam-team", "dir": "ops"}
 
 
