@@ -125,3 +125,19 @@ def test_exceptions_go_to_their_owners_and_each_owner_is_alerted_once(
     assert again.json["exceptions_opened"] == 0
     assert len(inbox.messages) == 2
     assert "not sent" not in again.stderr
+
+
+def test_a_channel_with_an_owner_gets_no_failed_run_automation(scenario: Scenario, inbox: Inbox, dead_port: int) -> None:
+    """`jml serve --alerts-only` makes the automations for the channels without an owner
+    only (it ends leaving none on the session's Prefect server)."""
+    configure_owners(scenario, inbox, f"http://127.0.0.1:{dead_port}")
+    env = {"WIKI_OPS_HOOK": f"{inbox.url}/wiki"}
+    owners_only = scenario.run("serve", "--alerts-only", as_json=False, env=env).expect(CONVERGED)
+    assert "alerts: none (no channel without an owner in alerts:)" in owners_only.stderr
+    document = yaml.safe_load(scenario.config.read_text())
+    document["alerts"].append({"type": "webhook", "url": f"{inbox.url}/ops"})
+    scenario.config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    with_one = scenario.run("serve", "--alerts-only", as_json=False, env=env).expect(CONVERGED)
+    assert "alerts: jml: run failed, jml: operations failed" in with_one.stderr
+    configure_owners(scenario, inbox, f"http://127.0.0.1:{dead_port}")
+    scenario.run("serve", "--alerts-only", as_json=False, env=env).expect(CONVERGED)
