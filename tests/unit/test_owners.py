@@ -7,6 +7,8 @@ import pytest
 
 from jml.model import Issue, IssueKind
 from jml.owners import DEFAULT_OWNER, Owners, approval_owner, owns
+from jml.resolve import resolve
+from tests.unit.factories import record
 
 OWNERS = Owners(
     default="iam-team",
@@ -79,3 +81,17 @@ def test_owns_matches_whole_names_only():
     assert owns("hr,business-owner", "hr") and owns("hr,business-owner", "business-owner")
     assert owns("iam", "iam")
     assert not owns("hr,business-owner", "business") and not owns("hr-data", "hr") and not owns(None, "hr")
+
+
+def test_the_issues_resolve_finds_name_their_sources_so_they_reach_the_sources_owners():
+    """The rule reads the sources from the issues' data: resolve must put them there."""
+    resolved = resolve([
+        [record("E1", source="hr", email="ada@example.com"), record("E2", source="hr", manager_id="M9")],
+        [record("H-7", source="contractors", email="Ada@Example.com"), record("E2", source="interns")],
+    ])
+    owners = {(i.kind.value, i.employee_id): OWNERS.of(i) for i in resolved.issues}
+    assert owners == {
+        ("duplicate", "E1"): "hr-data",
+        ("duplicate", "H-7"): "vendor-desk",
+        ("data_quality", "E2"): "hr-data",  # hr and interns: one owner, once
+    }
