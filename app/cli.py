@@ -185,7 +185,7 @@ def serve(
         from deployments.alerts import ensure_alerts
 
         names = ensure_alerts(settings)
-        err.print(f"alerts: {', '.join(names) or 'none (no channel in alerts:)'}")
+        err.print(f"alerts: {', '.join(names) or 'none (no channel without an owner in alerts:)'}")
         return
     from deployments.serving import serve_all
 

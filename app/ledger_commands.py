@@ -13,20 +13,25 @@ import typer
 from app.cli_support import DEFAULT_CONFIG, ConfigOpt, Exit, JsonOpt, emit, open_ledger, out
 from app.render import literal, table
 from jml.operations import describe
+from jml.owners import SEPARATOR
 from jml.text import visible
 
 
 def exceptions(
     config: ConfigOpt = DEFAULT_CONFIG,
     status: Annotated[str, typer.Option("--status", help="open or all")] = "open",
+    owner: Annotated[str | None, typer.Option("--owner", help="Only those this owner works.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The exceptions people work: quarantine, duplicates, approvals, conflicts, ..."""
+    """The exceptions people work: quarantine, duplicates, approvals, conflicts, ...
+    With `--owner X`, only those X is one of the owners of (jml.owners)."""
     if status not in ("open", "all"):
         raise Exit(2, f"--status: {status!r} is not one of open, all")
+    if owner is not None and (not owner or SEPARATOR in owner):
+        raise Exit(2, f"--owner: {visible(owner)!r} is not one owner's name")
     with open_ledger(config) as ledger:
-        rows = ledger.list_exceptions(status)
-    fields = ("id", "kind", "employee_id", "target", "detail", "status")
+        rows = ledger.list_exceptions(status, owner)
+    fields = ("id", "kind", "employee_id", "target", "owner", "detail", "status")
     if as_json:
         emit({"exceptions": [{k: getattr(row, k) for k in fields} for row in rows]})
         return

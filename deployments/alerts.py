@@ -13,7 +13,9 @@ second call updates instead of duplicating:
   parked operations, or an unreachable target).
 
 Each message names the flow, the run, the state, the counts (the state message) and
-the run's UI link. With no channel configured, the automations are removed.
+the run's UI link. A channel with an `owner` is that owner's alone: it gets the run's
+per-owner message (pipeline.notify), not these. With no channel left, the automations
+are removed.
 """
 
 from __future__ import annotations
@@ -107,9 +109,11 @@ def automation(rule: Rule, blocks: list[UUID], ui: str) -> AutomationCore:
 
 
 def ensure_alerts(config: Config) -> list[str]:
-    """Create or update the blocks and automations of `config.alerts`; return the
-    names of the automations now in force (none when no channel is configured)."""
-    blocks = [channel_block(channel) for channel in config.alerts]  # secrets checked first
+    """Create or update the blocks and automations of the channels of `config.alerts`
+    without an `owner`; return the names of the automations now in force (none when
+    there is no such channel)."""
+    watching = [channel for channel in config.alerts if channel.owner is None]
+    blocks = [channel_block(channel) for channel in watching]  # secrets checked first
     ids = [block.save(f"jml-alert-{n}", overwrite=True) for n, block in enumerate(blocks, 1)]
     ui = ui_base()
     in_force = []

@@ -116,7 +116,7 @@ def resolve(
                     f"data_quality:manager:{eid}",
                     f"{eid}: manager_id {manager} is not an employee_id of the feed; processed without a manager",
                     employee_id=eid,
-                    data={"manager_id": manager},
+                    data={"manager_id": manager, "sources": sources[eid]},
                 )
             )
         resolved[eid] = record

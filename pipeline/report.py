@@ -67,13 +67,15 @@ def record_run(run: Run, planned: Planned, execution: Execution, scope: Scope) -
         status = FAILED
     elif planned.halt:
         halt = halt_issue(planned.halt, _figures(planned))
-        opened, closed = ledger.sync_issues(run.id, [halt], kinds={IssueKind.SAFETY_HALT})
+        opened, closed = ledger.sync_issues(run.id, [halt], kinds={IssueKind.SAFETY_HALT}, owners=run.config.owner_rule)
         status = HALTED
     elif run.dry_run:
         status = ATTENTION if ledger.count_open() or issues else CONVERGED
     else:
         skipped = skipped_targets(planned, execution)
-        opened, closed = ledger.sync_issues(run.id, issues, kinds=set(scope.kinds), skip_targets=skipped)
+        opened, closed = ledger.sync_issues(
+            run.id, issues, kinds=set(scope.kinds), skip_targets=skipped, owners=run.config.owner_rule
+        )
         if scope.save_states and planned.assessment is not None:
             ledger.save_person_states(run.id, planned.assessment.states)
         if planned.checked is not None:

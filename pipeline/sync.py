@@ -1,6 +1,7 @@
 """How the stages compose into a run: the one sequence every entry point uses.
 
     validate -> resolve -> read-targets -> lifecycle -> entitle -> plan -> apply -> verify -> report
+    -> alert-owners
 
 Each stage is called through a `Stage`, `stage(name, function, *args)`: `direct` calls
 the function (`jml plan`, which needs no Prefect run); the flows pass one that runs it
@@ -31,6 +32,7 @@ from typing import Any, TypeVar
 from jml.ledger import AuditEntry
 from pipeline.apply import apply_batch, batches
 from pipeline.feed import read_feed
+from pipeline.notify import alert_owners
 from pipeline.outcome import Execution, Planned, Scope
 from pipeline.persons import assess_lifecycles, entitle, resolve_persons
 from pipeline.planning import for_persons, plan_changes
@@ -161,8 +163,11 @@ def apply(
 
 
 def report(run: Run, planned: Planned, execution: Execution, scope: Scope, stage: Stage = direct) -> dict[str, Any]:
-    """The report stage: the run recorded and finished; its JSON document."""
-    return stage("report", record_run, run, planned, execution, scope)
+    """The report stage: the run recorded and finished; its JSON document. Then the
+    owners' alerts (`pipeline.notify`): the exceptions it opened, to each owner's channel."""
+    document = stage("report", record_run, run, planned, execution, scope)
+    stage("alert-owners", alert_owners, run)
+    return document
 
 
 def for_person(run: Run, planned: Planned, employee_id: str) -> Planned:

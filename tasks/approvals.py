@@ -62,7 +62,7 @@ def open_pending(run: Run, issues: list[Issue]) -> list[Pending]:
     """Record this run's approval issues as exceptions (the report would, later) and
     return those still open, with the roles each waits for."""
     approvals = [issue for issue in issues if issue.kind is IssueKind.APPROVAL]
-    run.ledger.sync_issues(run.id, approvals, kinds={IssueKind.APPROVAL})
+    run.ledger.sync_issues(run.id, approvals, kinds={IssueKind.APPROVAL}, owners=run.config.owner_rule)
     keys = {issue.key for issue in approvals}
     pending = []
     for row in run.ledger.list_exceptions("open"):

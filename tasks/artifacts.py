@@ -26,7 +26,7 @@ __all__ = ["ApplyProgress", "publish_run"]
 
 #: Rows of the exceptions table at most; the artifact says when more were opened.
 MAX_ROWS = 500
-COLUMNS = ("id", "kind", "employee_id", "target", "detail")
+COLUMNS = ("id", "kind", "employee_id", "target", "owner", "detail")
 
 
 def publish_run(run: Run, document: dict[str, Any], flow: str) -> None:

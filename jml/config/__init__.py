@@ -32,6 +32,7 @@ from jml.config.run import (
     AlertChannel,
     LifecycleConfig,
     LockConfig,
+    OwnersConfig,
     SafetyConfig,
     ScheduleConfig,
     SchedulesConfig,
@@ -40,11 +41,12 @@ from jml.config.run import (
 )
 from jml.config.sources import CsvSource, RestSource, SqlSource
 from jml.config.targets import LdapTarget, ScimTarget, SqlRoles, SqlTarget, SqlUsers
+from jml.owners import Owners
 
 __all__ = [
     "AlertChannel", "Column", "Config", "ConfigError", "CsvSource", "DottedPath", "Endpoint", "EnvName",
-    "HttpEndpoint", "Identifier", "LdapTarget", "LifecycleConfig", "LockConfig", "Name", "RestSource", "RetryPolicy",
-    "SafetyConfig", "ScheduleConfig", "SchedulesConfig", "ScimTarget", "SlackAlert", "SourceConfig", "SqlRoles",
+    "HttpEndpoint", "Identifier", "LdapTarget", "LifecycleConfig", "LockConfig", "Name", "OwnersConfig",
+    "RestSource", "RetryPolicy", "SafetyConfig", "ScheduleConfig", "SchedulesConfig", "ScimTarget", "SlackAlert", "SourceConfig", "SqlRoles",
     "SqlSource", "SqlTarget", "SqlUsers", "Strict", "TargetConfig", "WebhookAlert", "anchor_sqlite_url",
     "describe_validation_error", "load_config", "read_yaml", "weakened",
 ]  # fmt: skip
@@ -62,6 +64,7 @@ class Config(Strict):
     lifecycle: LifecycleConfig = LifecycleConfig()
     safety: SafetyConfig = SafetyConfig()
     lock: LockConfig = LockConfig()
+    owners: OwnersConfig = OwnersConfig()
     schedules: SchedulesConfig = SchedulesConfig()
     alerts: list[AlertChannel] = []
     #: Where the file was loaded from; relative paths in it are resolved against it.
@@ -103,6 +106,17 @@ class Config(Strict):
     def state_url(self) -> str:
         """The SQLAlchemy URL of the ledger, a relative SQLite path made absolute."""
         return anchor_sqlite_url(self.state, self.base_dir)
+
+    @property
+    def owner_rule(self) -> Owners:
+        """Who works each exception: `owners.default`, and each source's and target's
+        `owner` (falling back to it)."""
+        default = self.owners.default
+        return Owners(
+            default,
+            {s.name: s.owner or default for s in self.sources},
+            {t.name: t.owner or default for t in self.targets},
+        )
 
     def target(self, name: str) -> TargetConfig:
         """The target of that name."""

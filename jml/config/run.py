@@ -10,7 +10,8 @@ from pydantic import (
     model_validator,
 )
 
-from jml.config.common import Strict
+from jml.config.common import EnvName, Name, Strict
+from jml.owners import DEFAULT_OWNER
 
 
 class LifecycleConfig(Strict):
@@ -73,18 +74,30 @@ class SchedulesConfig(Strict):
     reconcile: ScheduleConfig | None = ScheduleConfig(cron="0 2 * * *")
 
 
+class OwnersConfig(Strict):
+    """`owners:` (SPEC "Owners"): `default` works what has no other owner (safety
+    halts, SoD, and every source or target without an `owner` key)."""
+
+    default: Name = DEFAULT_OWNER
+
+
 class WebhookAlert(Strict):
-    """Alerts POSTed as JSON to `url` (a Prefect Custom Webhook notification block)."""
+    """Alerts POSTed as JSON to `url` (a Prefect Custom Webhook notification block).
+    With `owner`, the channel gets only that owner's message after each run (the
+    exceptions newly opened for it), not the failed-run automations."""
 
     type: Literal["webhook"]
     url: str = Field(pattern=r"^https?://")
+    owner: Name | None = None
 
 
 class SlackAlert(Strict):
-    """Alerts to a Slack incoming webhook whose URL (a secret) is in `webhook_url_env`."""
+    """Alerts to a Slack incoming webhook whose URL (a secret) is in `webhook_url_env`;
+    `owner` as for a `WebhookAlert`."""
 
     type: Literal["slack"]
-    webhook_url_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+    webhook_url_env: EnvName
+    owner: Name | None = None
 
 
 AlertChannel = Annotated[WebhookAlert | SlackAlert, Field(discriminator="type")]

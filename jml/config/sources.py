@@ -15,6 +15,8 @@ from jml.config.network import HttpEndpoint
 
 class CsvSource(Strict):
     name: Name
+    #: Who works this entry's exceptions (SPEC "Owners"); None: `owners.default`.
+    owner: Name | None = None
     type: Literal["csv"]
     path: Path
     precedence: int = Field(default=1, ge=1)
@@ -27,6 +29,8 @@ class RestSource(HttpEndpoint):
     as an `HttpEndpoint` (jml.config.network): TLS, proxy, and the bounds on a read."""
 
     name: Name
+    #: Who works this entry's exceptions (SPEC "Owners"); None: `owners.default`.
+    owner: Name | None = None
     type: Literal["rest"]
     url: str = Field(pattern=r"^https?://")
     token_env: EnvName | None = None
@@ -42,6 +46,8 @@ class SqlSource(SqlUrl):
     (alias them: `SELECT emp_no AS employee_id, ...`)."""
 
     name: Name
+    #: Who works this entry's exceptions (SPEC "Owners"); None: `owners.default`.
+    owner: Name | None = None
     type: Literal["sql"]
     query: str = Field(min_length=1)
     precedence: int = Field(default=1, ge=1)

@@ -17,6 +17,8 @@ class ScimTarget(HttpEndpoint):
     an `HttpEndpoint` (jml.config.network): TLS, proxy, and the bounds on a read."""
 
     name: Name
+    #: Who works this entry's exceptions (SPEC "Owners"); None: `owners.default`.
+    owner: Name | None = None
     type: Literal["scim"]
     url: str = Field(pattern=r"^https?://")
     token_env: str | None = None
@@ -32,6 +34,8 @@ class LdapTarget(Endpoint):
     reached as an `Endpoint` (jml.config.network: TLS, cleartext only to loopback)."""
 
     name: Name
+    #: Who works this entry's exceptions (SPEC "Owners"); None: `owners.default`.
+    owner: Name | None = None
     type: Literal["ldap"]
     url: str = Field(pattern=r"^ldaps?://[^/?#]+/?$")
     bind_dn: str = Field(min_length=1)
@@ -78,6 +82,8 @@ class SqlTarget(SqlUrl):
     """An application's own database, mapped (never migrated) by jml."""
 
     name: Name
+    #: Who works this entry's exceptions (SPEC "Owners"); None: `owners.default`.
+    owner: Name | None = None
     type: Literal["sql"]
     db_schema: Identifier | None = Field(default=None, alias="schema")
     users: SqlUsers

@@ -1,7 +1,8 @@
 """Approvals in the ledger: recording decisions on approval exceptions, and reading
 them back. The rules themselves are `jml.approvals` (pure); each function here reads
 the exception (row-locked) and its recorded decisions, asks the rules, and writes the
-decision, the exception's new status and the audit entry, in one transaction.
+decision, the exception's new status (and, while it waits for more roles, its owner:
+those roles, jml.owners `approval_owner`) and the audit entry, in one transaction.
 A refusal of the rules becomes a `LedgerError` with the same one-line message.
 
 With rosters (the policy's `roles`), what HR says of the approver and of the grant's
@@ -23,6 +24,7 @@ from jml.ledger import tables as t
 from jml.ledger.engine import columns_of, now, read, write
 from jml.ledger.errors import LedgerError
 from jml.ledger.records import ApprovalRecord, AuditEntry, ExceptionRecord, PersonState
+from jml.owners import approval_owner
 
 _a = t.approvals.c
 _x = t.exceptions.c
@@ -89,6 +91,9 @@ def _record(
         )  # fmt: skip
         if decision.status != rules.OPEN:
             conn.execute(update(t.exceptions).where(_x.id == exception_id).values(status=decision.status, closed_at=at))
+        else:
+            owner = approval_owner(decision.waiting_for, subject.owner)
+            conn.execute(update(t.exceptions).where(_x.id == exception_id).values(owner=owner))
         entry = AuditEntry(
             run_id=None, actor=decision.approver, action=decision.action,
             employee_id=subject.employee_id, target=subject.target,

@@ -34,6 +34,7 @@ from jml.ledger.records import (
 )
 from jml.model import Issue, IssueKind
 from jml.operations import Operation
+from jml.owners import EVERYONE_DEFAULT, Owners
 
 
 class Ledger:
@@ -216,6 +217,7 @@ class Ledger:
         *,
         kinds: set[IssueKind],
         skip_targets: Collection[str] = frozenset(),
+        owners: Owners = EVERYONE_DEFAULT,
     ) -> tuple[int, int]:
         """Make the exception queue agree with what a run found; returns (opened, closed).
 
@@ -224,14 +226,19 @@ class Ledger:
         refreshes it; any other opens a new exception. A live exception of one of
         `kinds` whose key was not found is closed (its cause is gone; a decided
         approval no longer needed is void) unless its target is in `skip_targets`
-        (a target the run could not read says nothing about its causes).
+        (a target the run could not read says nothing about its causes). A new
+        exception's owner is `owners.of(issue)` (by default every one is `iam`'s).
         """
-        return queue.sync(self._engine, run_id, issues, kinds=kinds, skip_targets=skip_targets)
+        return queue.sync(self._engine, run_id, issues, kinds=kinds, skip_targets=skip_targets, owners=owners)
 
-    def list_exceptions(self, status: str = "open") -> list[ExceptionRecord]:
+    def list_exceptions(self, status: str = "open", owner: str | None = None) -> list[ExceptionRecord]:
         """Exceptions with this status ("open", "closed", "approved", "rejected") or
-        "all", oldest first."""
-        return queue.listed(self._engine, status)
+        "all", oldest first; with `owner`, only those `owner` is one of the owners of."""
+        return queue.listed(self._engine, status, owner)
+
+    def opened_in(self, run_id: int) -> list[ExceptionRecord]:
+        """The exceptions run `run_id` opened, oldest first."""
+        return queue.opened_in(self._engine, run_id)
 
     def count_open(self) -> int:
         """How many exceptions are open."""

@@ -4,7 +4,9 @@ exception, kept while its cause lasts and closed by the first run that finds it 
 A live exception is an open one, or an approval already decided (approved, rejected):
 its decision stands while the approval is needed. Issues are matched to exceptions by
 `key`. `sync` is set-based: one read of the live exceptions of the kinds looked at,
-then inserts, refreshes and closes in batches.
+then inserts, refreshes and closes in batches. Each exception gets its owner when it
+opens (`Owners.of`) and keeps it while it lives; only an approval's changes, to the
+roles still waited for, when one of them approves (jml.ledger.approvals).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from jml.ledger.engine import (
 from jml.ledger.errors import LedgerError
 from jml.ledger.records import ExceptionRecord
 from jml.model import Issue, IssueKind
+from jml.owners import EVERYONE_DEFAULT, Owners, owns
 
 APPROVAL = IssueKind.APPROVAL.value
 DECIDED = ("approved", "rejected")
@@ -43,6 +46,7 @@ def sync(
     *,
     kinds: Iterable[IssueKind],
     skip_targets: Iterable[str] = frozenset(),
+    owners: Owners = EVERYONE_DEFAULT,
 ) -> tuple[int, int]:
     """Make the queue agree with the issues a run found of `kinds`; returns (opened,
     closed). See `Ledger.sync_issues`. ValueError for an issue of another kind."""
@@ -98,6 +102,7 @@ def sync(
                 "target": issue.target,
                 "detail": issue.detail,
                 "data": issue.data,
+                "owner": owners.of(issue),
             }
             for key, issue in found.items()
             if key not in live_keys
@@ -125,17 +130,29 @@ def sync(
     return (len(new), len(close))
 
 
-def listed(engine: Engine, status: str) -> list[ExceptionRecord]:
-    """Exceptions with this status, or "all", oldest first; LedgerError for another
-    status."""
+def listed(engine: Engine, status: str, owner: str | None = None) -> list[ExceptionRecord]:
+    """Exceptions with this status, or "all", oldest first, with `owner` only those
+    it is one of the owners of (`jml.owners.owns`); LedgerError for another status."""
     query = select(*_RECORD).order_by(_x.id)
     if status != "all":
         if status not in t.EXCEPTION_STATUSES:
             allowed = ", ".join((*t.EXCEPTION_STATUSES, "all"))
             raise LedgerError(f"unknown exception status {status!r} (expected {allowed})")
         query = query.where(_x.status == status)
+    if owner is not None:
+        query = query.where(_x.owner.contains(owner, autoescape=True))  # then matched exactly
     with read(engine) as conn:
-        return [ExceptionRecord(*row) for row in conn.execute(query)]
+        records = [ExceptionRecord(*row) for row in conn.execute(query)]
+    return [r for r in records if owner is None or owns(r.owner, owner)]
+
+
+def opened_in(engine: Engine, run_id: int) -> list[ExceptionRecord]:
+    """The exceptions run `run_id` opened, oldest first."""
+    with read(engine) as conn:
+        return [
+            ExceptionRecord(*row)
+            for row in conn.execute(select(*_RECORD).where(_x.opened_run == run_id).order_by(_x.id))
+        ]
 
 
 def count_open(engine: Engine) -> int:

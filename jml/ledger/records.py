@@ -154,6 +154,8 @@ class ExceptionRecord:
     data: dict[str, Any]
     opened_run: int
     closed_run: int | None
+    #: Who works it (jml.owners): a name, or names joined by commas.
+    owner: str
 
 
 @dataclass(frozen=True, slots=True)

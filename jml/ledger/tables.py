@@ -170,6 +170,8 @@ exceptions = Table(
     Column("closed_run", Integer, ForeignKey("runs.id"), nullable=True),
     Column("opened_at", UtcDateTime, nullable=False),
     Column("closed_at", UtcDateTime, nullable=True),
+    # Who works it (jml.owners), given when it opens; `iam` for those from before 0007.
+    Column("owner", Text, nullable=False, server_default="iam"),
     _one_of("status", EXCEPTION_STATUSES, "status"),
     Index(None, "key", "status"),
     Index(None, "status", "kind"),

@@ -124,3 +124,44 @@ def test_a_password_in_a_database_url_is_refused_and_never_printed(tmp_path, whe
     with pytest.raises(ConfigError) as refused:
         load_config(path)
     assert "must not hold a password" in str(refused.value) and "hunter2secret" not in str(refused.value)
+
+
+# -------------------------------------------------------------------------- owners
+
+
+def test_owners_default_to_iam_and_sources_and_targets_fall_back_to_owners_default(tmp_path):
+    rule = load(tmp_path, yaml.safe_dump(VALID).encode()).owner_rule
+    assert (rule.default, dict(rule.sources), dict(rule.targets)) == ("iam", {"hr": "iam"}, {"app": "iam"})
+    config = {
+        **VALID,
+        "owners": {"default": "iam-team"},
+        "sources": [
+            {**VALID["sources"][0], "owner": "hr-data"},
+            {"name": "contractors", "type": "csv", "path": "c.csv", "precedence": 2},
+        ],
+        "targets": [*VALID["targets"], {"name": "dir", "type": "scim", "url": "http://127.0.0.1:2", "owner": "ops"}],
+        "alerts": [{"type": "webhook", "url": "https://hooks.example/x", "owner": "hr-data"}],
+    }
+    rule = load(tmp_path, yaml.safe_dump(config).encode()).owner_rule
+    assert rule.default == "iam-team"
+    assert dict(rule.sources) == {"hr": "hr-data", "contractors": "iam-team"}
+    assert dict(rule.targets) == {"app": "iam-team", "dir": "ops"}
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"owners": {"default": "iam", "fallback": "x"}}, "owners.fallback: unknown key"),
+        ({"owners": {"default": "iam team"}}, "owners.default: String should match pattern"),
+        ({"owners": {"default": "a,b"}}, "owners.default: String should match pattern"),
+        ({"sources": [{**VALID["sources"][0], "owner": ""}]}, "sources.0.csv.owner: String should match"),
+        ({"targets": [{**VALID["targets"][0], "owner": 7}]}, "targets.0.scim.owner: Input should be a valid string"),
+        ({"alerts": [{"type": "slack", "webhook_url_env": "H", "owner": "x,y"}]}, "alerts.0.slack.owner: String"),
+    ],
+)
+def test_bad_owners_are_one_line_errors(tmp_path, change, where):
+    path = tmp_path / "jml.yaml"
+    path.write_text(yaml.safe_dump({**VALID, **change}))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}: {where}" in str(caught.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import date
 from pathlib import Path
 
@@ -68,6 +69,11 @@ def artifacts_of(flow_run_id) -> list:
     return asyncio.run(read())
 
 
+def table_rows(artifact) -> list[dict]:
+    """The rows of a table artifact (Prefect keeps them as JSON text)."""
+    return json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+
+
 def test_converged_run_is_completed_and_publishes_a_summary(tmp_path, tenant_env):
     config = write_world(tmp_path, tenant_env.url, people(3))
     state = run_bound(config, hr_sync, as_of=AS_OF, return_state=True)
@@ -97,6 +103,8 @@ def test_the_runs_artifacts_never_hold_the_targets_token_and_the_summary_the_aud
     for artifact in published:
         assert tenant_env.token not in f"{artifact.data} {artifact.description}", artifact.key
     [summary] = [a for a in published if a.key == "hr-sync-summary"]
+    [opened] = [a for a in published if a.key == "hr-sync-exceptions"]
+    assert [(row["kind"], row["owner"]) for row in table_rows(opened)] == [("quarantine", "iam")]
     head = state.result()["audit_head"]
     assert f"Audit trail head: `{head}`" in summary.data, "a copy of the head outside the ledger"
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'jml.db'}")

@@ -527,10 +527,11 @@ def test_list_and_count_exceptions(ledger, run):
         "data",
         "opened_run",
         "closed_run",
+        "owner",
     }
     assert listed[0].employee_id == "E1" and listed[1].target == "app"
     assert listed[1] == ExceptionRecord(
-        listed[1].id, "conflict", "conflict:app:a@x", None, "app", "taken", "open", {}, run, None
+        listed[1].id, "conflict", "conflict:app:a@x", None, "app", "taken", "open", {}, run, None, "iam"
     )
     ledger.sync_issues(new_run(ledger), [], kinds={IssueKind.SOD})
     assert ledger.count_open() == 1
@@ -724,6 +725,7 @@ def use_every_method(spy: Called, url: str) -> None:
     spy.sync_issues(run_id, [second, third, issue(IssueKind.SOD, "sod:E1")], kinds=kinds)
     opened = {e.key: e.id for e in spy.list_exceptions()}
     spy.count_open()
+    spy.opened_in(run_id)
     spy.approve(opened[second.key], by="hanna", role="hr", rosters=None)
     spy.reject(opened[third.key], by="omar", reason="no", rosters=None)
     spy.approvals(opened[second.key])
