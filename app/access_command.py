@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli_support import DEFAULT_CONFIG, ConfigOpt, Exit, JsonOpt, emit, out, parse_day
+from app.cli_support import DEFAULT_CONFIG, ConfigOpt, Exit, JsonOpt, emit, open_ledger, out, parse_day
 from app.render import table
 
 
@@ -27,11 +27,10 @@ def access(
     a day before the first run shows nothing.
     """
     from jml.config import load_config
-    from jml.ledger import Ledger
 
     day = parse_day(as_of)
     settings = load_config(config)
-    with Ledger.open(settings.state_url) as ledger:
+    with open_ledger(config, settings) as ledger:
         if employee_id is not None and not ledger.knows_person(employee_id):
             raise Exit(2, f"--employee-id: {employee_id!r} is not known to the ledger")
         if target is not None and target not in {t.name for t in settings.targets} | ledger.access_targets():

@@ -10,13 +10,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from jml.lifecycle import today
 from jml.secrets import redact
+
+if TYPE_CHECKING:
+    from jml.config import Config
 
 out = Console()
 err = Console(stderr=True)
@@ -52,12 +55,13 @@ def emit(document: dict) -> None:
 
 
 @contextmanager
-def open_ledger(config: Path) -> Iterator:
-    """The ledger the config at `config` names, open for the block."""
+def open_ledger(config: Path, settings: Config | None = None) -> Iterator:
+    """The ledger the config at `config` names, open for the block (`settings`: that
+    config already loaded, so that a command reads it once)."""
     from jml.config import load_config
     from jml.ledger import Ledger
 
-    ledger = Ledger.open(load_config(config).state_url)
+    ledger = Ledger.open((settings or load_config(config)).state_url)
     try:
         yield ledger
     finally:

@@ -72,8 +72,9 @@ def _decide(config: Path, as_json: bool, decide) -> None:
     """Record a decision, checked against the policy's rosters (it reads the policy)."""
     from pipeline.run import load_settings
 
-    rosters = load_settings(config).policy.rosters()
-    with open_ledger(config) as ledger:
+    settings = load_settings(config)
+    rosters = settings.policy.rosters()
+    with open_ledger(config, settings.config) as ledger:
         row = decide(ledger, rosters)
     if as_json:
         emit({"exception": {k: getattr(row, k) for k in ("id", "kind", "employee_id", "detail", "status")}})

@@ -38,7 +38,7 @@ def publish_run(run: Run, document: dict[str, Any], flow: str) -> None:
 
 
 def _publish_exceptions(run: Run, flow: str) -> None:
-    opened = [e for e in run.ledger.list_exceptions("open") if e.opened_run == run.run_id]
+    opened = [e for e in run.ledger.opened_in(run.run_id) if e.status == "open"]
     shown = opened[:MAX_ROWS]
     more = f" (first {MAX_ROWS} of {len(opened)})" if len(opened) > MAX_ROWS else ""
     create_table_artifact(
