@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from app import access_command, ledger_commands, review_command
+from app import access_command, ledger_commands, nhi_command, review_command
 from app.cli_support import DEFAULT_CONFIG, AsOfOpt, ConfigOpt, Exit, JsonOpt, emit, err, out, parse_day
 from app.render import literal, table
 from connectors.base import SourceError
@@ -229,6 +229,7 @@ for command in (ledger_commands.exceptions, ledger_commands.approve, ledger_comm
     app.command()(command)
 app.command()(access_command.access)
 app.command()(review_command.review)
+app.command()(nhi_command.nhi)
 
 
 def _fail(code: int, message: str) -> None:

@@ -96,7 +96,8 @@ class Account:
     `id` is the target's own identifier (None until created); `external_id` is the
     employee_id the account is linked to (None for an unlinked account).
     `attributes` maps ACCOUNT_ATTRIBUTES to values; `entitlements` are the names of
-    the groups or roles the account has.
+    the groups or roles the account has. `login` is the name the target's users log in
+    with when it is not the user_name (an LDAP entry's uid); see `login_name`.
     """
 
     id: str | None
@@ -104,10 +105,17 @@ class Account:
     active: bool
     attributes: dict[str, str | None]
     entitlements: set[str] = field(default_factory=set)
+    login: str | None = None
 
     @property
     def user_name(self) -> str:
         return self.attributes.get("user_name") or ""
+
+    @property
+    def login_name(self) -> str:
+        """The account's name in its target as a registry of NHIs names it: SCIM
+        userName, an SQL username (both the user_name), LDAP uid (`login`)."""
+        return self.login or self.user_name
 
 
 @dataclass(slots=True)
@@ -140,6 +148,12 @@ class IssueKind(enum.StrEnum):
     SAFETY_HALT = "safety_halt"
     #: An account on a target linked to no person; only `reconcile` opens and closes it.
     ORPHAN = "orphan"
+    #: A registered non-human identity (jml.nhi) whose account the target does not hold.
+    NHI_MISSING = "nhi_missing"
+    #: A non-human identity handed over to its owner's manager, waiting for them to confirm.
+    NHI_REVIEW = "nhi_review"
+    #: A non-human identity whose owner left with no active manager to take it.
+    ORPHAN_NHI = "orphan_nhi"
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ gives the owner of an issue when its exception opens:
   roles the bundle lists, `data["approvers"]`), in the bundle's order; a partly approved
   exception belongs to the roles still waited for (`approval_owner`).
 - `conflict`, `failed_operation`, `drift`, `orphan`: the owner of the issue's target.
+- `nhi_review`: the NHI's current owner, an employee_id (`data["owner"]`).
 - everything else (`sod`, `safety_halt`, ...), and a source or target the config does
   not know, or an approval listing no role: `default`.
 
@@ -72,6 +73,8 @@ class Owners:
             return approval_owner((str(role) for role in data.get("approvers") or ()), self.default)
         if kind in TARGET_KINDS:
             return self.targets.get(issue.target or "", self.default)
+        if kind is IssueKind.NHI_REVIEW and data.get("owner"):
+            return str(data["owner"])
         return self.default
 
     def _of_sources(self, named: set[str] | None) -> str:

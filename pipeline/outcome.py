@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from jml.evaluate import Assessment, Entitled
 from jml.model import Issue, IssueKind, Lifecycle
+from jml.nhi import Watch
 from jml.operations import Create
 from jml.resolve import Resolved
 from pipeline.apply import BatchResult
@@ -35,6 +36,7 @@ class Planned:
     resolved: Resolved | None = None
     targets: TargetState | None = None
     assessment: Assessment | None = None
+    nhis: Watch | None = None
     entitled: Entitled | None = None
     checked: Checked | None = None
     halt: str | None = None
@@ -89,6 +91,8 @@ def all_issues(planned: Planned, execution: Execution, scope: Scope) -> list[Iss
         found += planned.resolved.issues
     if planned.assessment:
         found += planned.assessment.issues
+    if planned.nhis:
+        found += planned.nhis.issues
     if planned.entitled:
         found += planned.entitled.issues
     if planned.checked:

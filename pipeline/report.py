@@ -9,7 +9,8 @@
   or the run found issues, else `converged`;
 - otherwise the exception queue is made to agree with the issues of the scope's kinds
   (a target the run could not read closes nothing of its own), person states are kept
-  (when the scope says so) and matched accounts linked, and kept in the access history
+  (when the scope says so, and so are the NHIs' ownerships, with their changes in the
+  audit trail) and matched accounts linked, and kept in the access history
   with the active state the run read (`Ledger.adopt_access`: what the run changed
   itself wins): `attention` when exceptions are open, else `converged`.
 It appends `run_finished` to the audit trail, finishes the run with its JSON document
@@ -78,6 +79,8 @@ def record_run(run: Run, planned: Planned, execution: Execution, scope: Scope) -
         )
         if scope.save_states and planned.assessment is not None:
             ledger.save_person_states(run.id, planned.assessment.states)
+        if scope.save_states and planned.nhis is not None:
+            ledger.save_nhis(run.id, run.actor, planned.nhis)
         if planned.checked is not None:
             for target, links in planned.checked.plan.matched.items():
                 ledger.link_accounts(run.id, target, links)

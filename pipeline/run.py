@@ -1,7 +1,7 @@
 """What every stage of one run is given: the `Run`, and how one is opened and closed.
 
-`open_run(config_path, as_of=..., record=...)` loads and checks the config and its
-policy (ConfigError, one line), opens the ledger, and yields a `Run`:
+`open_run(config_path, as_of=..., record=...)` loads and checks the config, its
+policy and its NHI registry (ConfigError, one line), opens the ledger, and yields a `Run`:
 - `record=False` (`jml plan`, `jml preview`): a dry run recorded nowhere (`run_id` None);
 - `record=True` (every flow): the ledger's run lock is taken (waiting up to
   `lock.wait_seconds`, else RunLocked naming the holder) and renewed by a heartbeat
@@ -27,8 +27,10 @@ from connectors.base import Target
 from connectors.factory import build_target
 from jml.config import Config, load_config
 from jml.ledger import Ledger
+from jml.nhi import RegistryEntry
 from jml.policy import Policy, PolicyEngine, load_policy
 from pipeline.lease import Lease, hold
+from pipeline.registry import read_registry
 
 __all__ = ["Lease", "Run", "Settings", "Targets", "load_settings", "open_run"]
 
@@ -37,22 +39,32 @@ LOG = logging.getLogger("jml")
 
 @dataclass(frozen=True)
 class Settings:
-    """The config and its policy, checked, with the policy engine built once."""
+    """The config, its policy and its registry of NHIs, checked, with the policy engine
+    built once."""
 
     config: Config
     policy: Policy
     engine: PolicyEngine = field(compare=False)
+    nhis: tuple[RegistryEntry, ...] = ()
 
     def managed(self) -> dict[str, set[str]]:
         """Target -> the entitlements the policy manages there."""
         return {t.name: self.policy.managed(t.name) for t in self.config.targets}
 
+    def registered(self) -> dict[str, set[str]]:
+        """Target -> the account keys (`jml.nhi.account_key`) of its registered NHIs."""
+        found: dict[str, set[str]] = {}
+        for entry in self.nhis:
+            found.setdefault(entry.target, set()).add(entry.key[1])
+        return found
+
 
 def load_settings(config_path: str | Path) -> Settings:
-    """The config and its policy, checked; ConfigError with one line otherwise."""
+    """The config, its policy and its NHI registry, checked; ConfigError with one line
+    otherwise."""
     config = load_config(config_path)
     policy = load_policy(config.resolve(config.policy), {t.name for t in config.targets})
-    return Settings(config, policy, PolicyEngine(policy))
+    return Settings(config, policy, PolicyEngine(policy), read_registry(config))
 
 
 class Targets:

@@ -1,7 +1,7 @@
 """How the stages compose into a run: the one sequence every entry point uses.
 
-    validate -> resolve -> read-targets -> lifecycle -> entitle -> plan -> apply -> verify -> report
-    -> alert-owners
+    validate -> resolve -> read-targets -> lifecycle -> nhi -> entitle -> plan -> apply -> verify
+    -> report -> alert-owners
 
 Each stage is called through a `Stage`, `stage(name, function, *args)`: `direct` calls
 the function (`jml plan`, which needs no Prefect run); the flows pass one that runs it
@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from jml.ledger import AuditEntry
 from pipeline.apply import apply_batch, batches
 from pipeline.feed import read_feed
+from pipeline.nhis import watch_nhis
 from pipeline.notify import alert_owners
 from pipeline.outcome import Execution, Planned, Scope
 from pipeline.persons import assess_lifecycles, entitle, resolve_persons
@@ -102,7 +103,8 @@ def plan(run: Run, stage: Stage = direct) -> Planned:
     clock = _Clock(stage, dict(planned.timings))
     targets = clock("read-targets", read_targets, run)
     assessment = clock("lifecycle", assess_lifecycles, run, planned.resolved, targets)
-    planned = replace(planned, targets=targets, assessment=assessment, timings=clock.timings)
+    nhis = clock("nhi", watch_nhis, run, planned.resolved, assessment, targets)
+    planned = replace(planned, targets=targets, assessment=assessment, nhis=nhis, timings=clock.timings)
     return entitle_and_plan(run, planned, stage)
 
 

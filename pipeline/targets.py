@@ -2,7 +2,10 @@
 
 `read_targets(run)` reads each configured target; a target that cannot be read (or
 whose connector cannot be built: a secret not set) is unreachable for the run, with a
-`failed_operation` issue naming it, and is skipped. In a recorded run that writes,
+`failed_operation` issue naming it, and is skipped. The accounts of registered NHIs
+(jml.nhi) are taken out of each snapshot at once, so that nothing after this stage
+(plan, guards, reconcile, the journal's settling) ever sees them as people's; they are
+kept apart, by account key, for the NHI stage. In a recorded run that writes,
 operations an earlier run left `pending` (it was killed mid-apply) are then settled
 against what the targets show: `done` if applied (and recorded in the ledger as the
 apply stage records what it applies: links, grants, the audit trail), else `failed`
@@ -17,7 +20,8 @@ from dataclasses import dataclass, field
 
 from connectors.base import ConnectorError, Outcome
 from jml.config import weakened
-from jml.model import Issue, IssueKind, Snapshot
+from jml.model import Account, Issue, IssueKind, Snapshot
+from jml.nhi import split_accounts
 from jml.operations import Create, from_journal
 from jml.plan import AccountIndex, is_applied
 from pipeline.record import record_applied
@@ -28,10 +32,13 @@ __all__ = ["TargetState", "read_targets", "unreachable_issue"]
 
 @dataclass(frozen=True, slots=True)
 class TargetState:
-    """The snapshots of the reachable targets, and an issue per unreachable one."""
+    """The snapshots of the reachable targets (without the NHIs' accounts), an issue
+    per unreachable one, and per reachable target the accounts of registered NHIs it
+    holds (by account key)."""
 
     snapshots: Mapping[str, Snapshot] = field(default_factory=dict)
     unreachable: Mapping[str, Issue] = field(default_factory=dict)
+    nhis: Mapping[str, Mapping[str, Account]] = field(default_factory=dict)
 
     def with_account(self) -> set[str]:
         """The employee_ids linked to an account on some target."""
@@ -53,17 +60,21 @@ def read_targets(run: Run) -> TargetState:
     """Read every target (see the module docstring)."""
     snapshots: dict[str, Snapshot] = {}
     unreachable: dict[str, Issue] = {}
+    nhis: dict[str, dict[str, Account]] = {}
+    registered = run.settings.registered()
     for target in run.config.targets:
         for warning in weakened(target):
             run.log.warning("target %s: %s", target.name, warning)
         try:
-            snapshots[target.name] = run.targets[target.name].read()
+            snapshot = run.targets[target.name].read()
         except ConnectorError as exc:
             run.log.warning("target %s cannot be read: %s", target.name, exc)
             unreachable[target.name] = unreachable_issue(target.name, exc)
+            continue
+        snapshots[target.name], nhis[target.name] = split_accounts(snapshot, registered.get(target.name, ()))
     if run.recorded and not run.dry_run:
         _settle_journal(run, snapshots)
-    return TargetState(snapshots, unreachable)
+    return TargetState(snapshots, unreachable, nhis)
 
 
 def _settle_journal(run: Run, snapshots: Mapping[str, Snapshot]) -> None:

@@ -36,9 +36,11 @@ _FIELD_LIMIT_CAP = 2**31 - 1  # the csv module stores it in a C long (32 bits on
 class CsvSourceConnector:
     """Reads the HR feed from a CSV file; see the module docstring for the contract."""
 
-    def __init__(self, config: CsvSource, base_dir: Path) -> None:
+    def __init__(self, config: CsvSource, base_dir: Path, *, label: str | None = None) -> None:
+        """`label` starts each error's line (default: `source <name>`)."""
         self.config = config
         self.name = config.name
+        self.label = label or f"source {config.name}"
         path = Path(config.path)
         self.path = path if path.is_absolute() else Path(base_dir) / path
 
@@ -54,7 +56,7 @@ class CsvSourceConnector:
     # -- the steps -------------------------------------------------------------------
 
     def _fail(self, where: str) -> SourceError:
-        return SourceError(f"source {self.name}: {self.path}: {where}")
+        return SourceError(f"{self.label}: {self.path}: {where}")
 
     def _read_bytes(self) -> bytes:
         try:

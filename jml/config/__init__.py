@@ -28,6 +28,7 @@ from jml.config.common import (
     read_yaml,
 )
 from jml.config.network import Endpoint, HttpEndpoint, weakened
+from jml.config.nhi import NhiConfig
 from jml.config.run import (
     AlertChannel,
     LifecycleConfig,
@@ -45,7 +46,7 @@ from jml.owners import Owners
 
 __all__ = [
     "AlertChannel", "Column", "Config", "ConfigError", "CsvSource", "DottedPath", "Endpoint", "EnvName",
-    "HttpEndpoint", "Identifier", "LdapTarget", "LifecycleConfig", "LockConfig", "Name", "OwnersConfig",
+    "HttpEndpoint", "Identifier", "LdapTarget", "LifecycleConfig", "LockConfig", "Name", "NhiConfig", "OwnersConfig",
     "RestSource", "RetryPolicy", "SafetyConfig", "ScheduleConfig", "SchedulesConfig", "ScimTarget", "SlackAlert", "SourceConfig", "SqlRoles",
     "SqlSource", "SqlTarget", "SqlUsers", "Strict", "TargetConfig", "WebhookAlert", "anchor_sqlite_url",
     "describe_validation_error", "load_config", "read_yaml", "weakened",
@@ -65,6 +66,8 @@ class Config(Strict):
     safety: SafetyConfig = SafetyConfig()
     lock: LockConfig = LockConfig()
     owners: OwnersConfig = OwnersConfig()
+    #: The registry of non-human identities (SPEC "NHIs"); None: none is watched.
+    nhi: NhiConfig | None = None
     schedules: SchedulesConfig = SchedulesConfig()
     alerts: list[AlertChannel] = []
     #: Where the file was loaded from; relative paths in it are resolved against it.

@@ -3,6 +3,8 @@ them back. The rules themselves are `jml.approvals` (pure); each function here r
 the exception (row-locked) and its recorded decisions, asks the rules, and writes the
 decision, the exception's new status (and, while it waits for more roles, its owner:
 those roles, jml.owners `approval_owner`) and the audit entry, in one transaction.
+An `nhi_review` exception is decided by its NHI's owner's confirmation instead
+(`jml.ledger.nhis.confirm`).
 A refusal of the rules becomes a `LedgerError` with the same one-line message.
 
 With rosters (the policy's `roles`), what HR says of the approver and of the grant's
@@ -19,13 +21,15 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from jml import approvals as rules
-from jml.ledger import audit, issues
+from jml.ledger import audit, issues, nhis
 from jml.ledger import tables as t
 from jml.ledger.engine import columns_of, now, read, write
 from jml.ledger.errors import LedgerError
 from jml.ledger.records import ApprovalRecord, AuditEntry, ExceptionRecord, PersonState
+from jml.model import IssueKind
 from jml.owners import approval_owner
 
+NHI_REVIEW = IssueKind.NHI_REVIEW.value
 _a = t.approvals.c
 _x = t.exceptions.c
 _p = t.persons.c
@@ -80,6 +84,10 @@ def _record(
     at = now()
     with write(engine) as conn:
         subject = issues.one(conn, exception_id, lock=True)
+        if subject.kind == NHI_REVIEW:
+            with _refusal_as_ledger_error():
+                _confirm_nhi(conn, subject, request, at)
+            return issues.one(conn, exception_id)
         people = _people(conn, request.by, subject.employee_id) if rosters is not None else []
         with _refusal_as_ledger_error():
             decision = rules.decide(subject, _recorded(conn, exception_id), request, rosters, people)
@@ -101,6 +109,16 @@ def _record(
         )  # fmt: skip
         audit.insert_entries(conn, [entry], at)
         return issues.one(conn, exception_id)
+
+
+def _confirm_nhi(conn: Connection, subject: ExceptionRecord, request: rules.Approve | rules.Reject, at) -> None:
+    """An `nhi_review` is confirmed by the NHI's owner (`jml.nhi.confirmer`), never rejected."""
+    if isinstance(request, rules.Reject):
+        raise rules.DecisionRefused(
+            f"exception {subject.id} is an NHI review: its owner confirms it (approve --role owner);"
+            " to give the NHI to someone else, name them in the registry"
+        )
+    nhis.confirm(conn, subject, by=request.by, role=request.role, at=at)
 
 
 def decided(engine: Engine) -> dict[str, str]:

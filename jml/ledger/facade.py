@@ -2,7 +2,7 @@
 
 Each method is one short transaction in one module: `runs`, `lock`, `persons`,
 `accounts`, `history` (access over time), `journal`, `issues` (the exception queue),
-`approvals` and `audit`; the
+`approvals`, `nhis` (non-human identities' owners) and `audit`; the
 engine, its pragmas and the schema upgrade are `engine`. Methods take and return the
 value types of `jml.ledger.records`, plain dicts, sets and tuples, never database rows.
 """
@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy.engine import Engine
 
 from jml.approvals import Rosters
-from jml.ledger import accounts, approvals, audit, history, journal, lock, persons, runs
+from jml.ledger import accounts, approvals, audit, history, journal, lock, nhis, persons, runs
 from jml.ledger import issues as queue
 from jml.ledger.engine import make_engine, upgrade
 from jml.ledger.records import (
@@ -33,6 +33,7 @@ from jml.ledger.records import (
     PersonState,
 )
 from jml.model import Issue, IssueKind
+from jml.nhi import Ownership, Watch
 from jml.operations import Operation
 from jml.owners import EVERYONE_DEFAULT, Owners
 
@@ -128,6 +129,17 @@ class Ledger:
         (`absent_since` set): last_seen_run is the last run whose feed had the person.
         """
         persons.save(self._engine, run_id, states)
+
+    # -- non-human identities ------------------------------------------------------
+
+    def nhi_ownerships(self) -> dict[tuple[str, str], Ownership]:
+        """Every registered NHI's ownership, by (target, account key) (jml.nhi)."""
+        return nhis.ownerships(self._engine)
+
+    def save_nhis(self, run_id: int, actor: str, found: Watch) -> None:
+        """Keep what a run found of the NHIs: changed ownerships, removed NHIs, and an
+        `nhi_owner` audit entry per ownership change, in one transaction."""
+        nhis.save(self._engine, run_id, actor, found)
 
     # -- accounts and grants -------------------------------------------------------
 
@@ -247,7 +259,8 @@ class Ledger:
     # -- approvals -----------------------------------------------------------------
 
     def approve(self, exception_id: int, *, by: str, role: str, rosters: Rosters | None) -> ExceptionRecord:
-        """Record `by`'s approval, as `role`, of an open approval exception.
+        """Record `by`'s approval, as `role`, of an open approval exception (or, for
+        an `nhi_review`, the NHI's owner's confirmation, `role` "owner": it closes).
 
         When every role the bundle lists has approved (each by a different person),
         the exception becomes `approved`. Returns the exception. LedgerError for an

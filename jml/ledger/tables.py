@@ -191,6 +191,26 @@ approvals = Table(
     Index(None, "exception_id"),
 )
 
+#: The registered non-human identities (jml.nhi) and who owns each: the registry's row
+#: as last seen, and the current owner since which as-of date (`review`: a handover
+#: waits for the new owner's confirmation). `account_key` is the account's login as
+#: compared (jml.nhi.account_key); `account` is as the registry spells it.
+nhis = Table(
+    "nhis",
+    metadata,
+    Column("target", String(NAME), primary_key=True),
+    Column("account_key", Text, primary_key=True),
+    Column("account", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("registry_owner", String(EMPLOYEE_ID), nullable=False),
+    Column("owner", String(EMPLOYEE_ID), nullable=False),
+    Column("since", Date, nullable=False),
+    Column("review", Boolean, nullable=False),
+    Column("updated_run", Integer, ForeignKey("runs.id"), nullable=False),
+    Index(None, "owner"),
+)
+
 #: The ids are given by the one appender (`audit.insert_entries`, under its lock), so
 #: that their order is the hash chain's.
 audit = Table(

@@ -16,6 +16,7 @@ Mapping of the canonical account (jml.model.ACCOUNT_ATTRIBUTES) to an entry
     manager          manager     = the manager's DN (read back as the manager's uid; a
                                    DN naming no entry is read back as itself, so the
                                    plan replaces it)
+    Account.login         the entry's uid (the directory's login; a registered NHI is named by it)
     Account.external_id   the uid of the entry's RDN (an entry named otherwise, e.g.
                           `cn=...`, is unlinked; adopting it renames it uid=<id>)
     Account.active        the entry is under people_dn (disabled: under disabled_dn)
@@ -221,6 +222,7 @@ def _account(
         active=active,
         attributes=attributes,
         entitlements=set(entitlements),
+        login=first(values, "uid") or (value if kind == "uid" else None),
     )
 
 
