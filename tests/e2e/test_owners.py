@@ -6,42 +6,11 @@ receives one message about what the run opened for it, from the run itself."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
-import pytest
 import yaml
 
+from tests.e2e.conftest import Inbox
 from tests.e2e.helpers import ATTENTION, CONVERGED, USAGE, Scenario, worker
-from tests.httpserving import Quiet, serving
-
-
-@dataclass
-class Inbox:
-    """What the receiver was POSTed: (path, JSON body) in arrival order."""
-
-    url: str = ""
-    messages: list[tuple[str, dict]] = field(default_factory=list)
-
-    def to(self, path: str) -> list[dict]:
-        return [body for at, body in self.messages if at == path]
-
-
-@pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    box = Inbox()
-
-    class Handler(Quiet):
-        def do_POST(self) -> None:  # noqa: N802
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            box.messages.append((self.path, json.loads(body)))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    with serving(Handler) as base:
-        box.url = base
-        yield box
 
 
 def configure_owners(scenario: Scenario, inbox: Inbox, dead: str) -> None:
