@@ -8,10 +8,11 @@ stdout and nothing else there; everything else goes to stderr.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -47,18 +48,26 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """One hr_sync flow run."""
+    day = parse_day(as_of)
+    _flow_run(config, as_json, "hr_sync", as_of=day, dry_run=dry_run, override_safety=override_safety)
+
+
+def _flow_run(config: Path, as_json: bool, name: str, **parameters: object) -> NoReturn:
+    """Run the flow `flows.<name>.<name>` in this process, bound to `config` and the
+    user, with `parameters`; print its run document (a table, or JSON) and exit with the
+    code of its status. A bad config, secret or ledger is exit 2 before the run starts;
+    a source that could not be read exit 2, a lost run lock exit 1."""
     from pipeline.run import load_settings
 
-    day = parse_day(as_of)
     settings = load_settings(config).config  # a bad config is exit 2 before any run starts
     _check_secrets(settings)
     _check_state(config, settings)
     _quiet_prefect()
     from flows.binding import bound
-    from flows.hr_sync import hr_sync
 
+    flow = getattr(importlib.import_module(f"flows.{name}"), name)  # Prefect imported only now
     with contextlib.redirect_stdout(sys.stderr), bound(config, as_actor=os.environ.get("USER", "cli")):
-        state = hr_sync(as_of=day, dry_run=dry_run, override_safety=override_safety, return_state=True)
+        state = flow(**parameters, return_state=True)
         document = state.result(raise_on_failure=False)
     if isinstance(document, BaseException):
         raise document
@@ -138,6 +147,21 @@ def plan(config: ConfigOpt = DEFAULT_CONFIG, as_of: AsOfOpt = None, as_json: Jso
             out.print(f"... and {len(operations) - 200} more (use --json for all)")
     if planned.halt:
         raise Exit(4, f"halted: {planned.halt}")
+
+
+@app.command()
+def reconcile(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_of: AsOfOpt = None,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Apply the operations that remove the drift found (never to orphans).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """One reconcile flow run: a full read of every target; drift and orphan accounts
+    become exceptions; writes nothing to any target unless --fix."""
+    day = parse_day(as_of)
+    _flow_run(config, as_json, "reconcile", fix=fix, as_of=day)
 
 
 @app.command()
@@ -224,7 +248,7 @@ def _check_prefect_api() -> None:
         raise Exit(2, f"error: the Prefect API at {url} {given}: set it to the server's auth string (user:password)")
 
 
-# The ledger's commands, in the order `jml --help` lists them after run and plan.
+# The ledger's commands, in the order `jml --help` lists them after run, plan and reconcile.
 for command in (ledger_commands.exceptions, ledger_commands.approve, ledger_commands.reject, ledger_commands.audit):
     app.command()(command)
 app.command()(access_command.access)

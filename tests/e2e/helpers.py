@@ -32,6 +32,7 @@ JML = str(Path(sys.executable).parent / "jml")
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 #: The feed columns, in the examples' order (signing_authority is a pass-through column).
 COLUMNS = (
@@ -310,6 +311,16 @@ class ScimView:
             "Groups",
             {"schemas": [GROUP_SCHEMA], "displayName": name, "members": [{"value": i} for i in member_ids]},
         )
+
+    def patch_user(self, user_id: str, operations: list[dict]) -> None:
+        """Change a SCIM User directly on the server (as an admin in another tool would)."""
+        response = httpx.patch(
+            f"{self.tenant.url}/Users/{user_id}",
+            json={"schemas": [PATCH_SCHEMA], "Operations": operations},
+            headers={**self.headers, "Content-Type": "application/scim+json"},
+            timeout=10,
+        )
+        assert response.status_code in (200, 204), response.text
 
     def delete_user(self, user_id: str) -> None:
         response = httpx.delete(f"{self.tenant.url}/Users/{user_id}", headers=self.headers, timeout=10)
