@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jml.config import load_config
+from jml.config import NhiConfig, load_config
 from jml.policy import load_policy
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "connectors"
@@ -20,3 +20,21 @@ def test_example_config_loads(name: str) -> None:
     expected = {"ldap": {"csv", "ldap"}, "sql-target": {"csv", "sql"}, "rest-source": {"rest", "scim"},
                 "sql-source": {"sql", "scim"}, "multi-system": {"csv", "rest", "scim", "ldap", "sql"}}[name]  # fmt: skip
     assert kinds == expected
+
+
+def test_the_example_registry_of_nhis_is_valid() -> None:
+    """examples/nhis.csv, named by the example config's commented `nhi:` line, reads
+    clean and names its owners among the example feed's people."""
+    from pipeline.registry import read_registry
+
+    examples = EXAMPLES.parent
+    text = (examples / "jml.yaml").read_text(encoding="utf-8")
+    assert "# nhi: {registry: nhis.csv}" in text
+    config = load_config(examples / "jml.yaml").model_copy(update={"nhi": NhiConfig(registry=examples / "nhis.csv")})
+    entries = read_registry(config)
+    assert [(e.account, e.kind.value) for e in entries] == [
+        ("svc-backup", "service_account"), ("payroll-api", "api_client"),
+        ("deploy-bot", "bot"), ("breakglass-admin", "shared_admin"),
+    ]  # fmt: skip
+    feed = (examples / "feeds" / "workers.csv").read_text(encoding="utf-8")
+    assert all(f"\n{e.owner}," in feed for e in entries)

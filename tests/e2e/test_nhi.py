@@ -159,6 +159,12 @@ def test_nhis_pass_to_the_manager_when_the_owner_leaves_and_are_never_touched(
         ("nhi_confirm", "svc-backup"), ("nhi_owner", "bot-deploy"),  # M1 confirmed; day 3: the registry edit
     ]  # fmt: skip
 
+    # Reconcile: a registered NHI is no orphan; an account nobody registered is.
+    stray = scenario.post_user({"userName": "svc-unknown", "active": True})
+    scenario.run("reconcile", "--as-of", DAY3).expect(ATTENTION)
+    assert [(e["kind"], e["target"]) for e in scenario.exceptions()] == [("orphan", "app")]
+    assert stray["id"] in scenario.exceptions()[0]["detail"]
+
 
 def test_a_bad_registry_row_is_one_line_and_exit_2(scenario: Scenario) -> None:
     scenario.configure(nhi={"registry": "nhis.csv"})
