@@ -53,9 +53,7 @@ def nhis(scenario: Scenario) -> dict[str, dict]:
     return {item["account"]: item for item in listed}
 
 
-def test_nhis_pass_to_the_manager_when_the_owner_leaves_and_are_never_touched(
-    scenario: Scenario, inbox: Inbox
-) -> None:
+def test_nhis_pass_to_the_manager_when_the_owner_leaves_and_are_never_touched(scenario: Scenario, inbox: Inbox) -> None:
     scenario.write_policy(
         {
             "bundles": {"staff": {"grants": {"app": ["all-staff"]}}},

@@ -31,7 +31,9 @@ DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 10)
 ACTIVE = Standing("active")
 
 
-def entry(account: str = "svc-backup", owner: str = "O1", target: str = "app", kind=NhiKind.SERVICE_ACCOUNT) -> RegistryEntry:
+def entry(
+    account: str = "svc-backup", owner: str = "O1", target: str = "app", kind=NhiKind.SERVICE_ACCOUNT
+) -> RegistryEntry:
     return RegistryEntry(target, account, owner, kind, "nightly backup", 2)
 
 
