@@ -10,8 +10,8 @@ from __future__ import annotations
 from connectors.base import SourceError
 from connectors.sources.csvfile import ROW_COLUMN, CsvSourceConnector
 from jml.config import Config, ConfigError, CsvSource
-from jml.config.nhi import check_columns, parse_registry
 from jml.nhi import RegistryEntry
+from jml.nhi_registry import check_columns, parse_registry
 
 __all__ = ["read_registry"]
 

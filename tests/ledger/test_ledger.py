@@ -48,6 +48,7 @@ from jml.ledger import (
 from jml.ledger.engine import BATCH, IN_BATCH, alembic_config, make_engine, write
 from jml.ledger.tables import metadata
 from jml.model import Issue, IssueKind, Lifecycle
+from jml.nhi import OwnerChange, Ownership, Watch
 from jml.operations import Change, Create, Grant, Operation, Update
 
 AS_OF = date(2026, 5, 20)
@@ -731,6 +732,9 @@ def use_every_method(spy: Called, url: str) -> None:
     spy.approvals(opened[second.key])
     spy.approval_decisions()
     spy.sync_issues(new_run(spy.ledger), [], kinds=kinds)  # closes the rest
+    owned = Ownership("app", "svc-backup", "bot", "", "E1", "E1", AS_OF)
+    spy.save_nhis(run_id, "later", Watch((owned,), (OwnerChange("app", "svc-backup", None, "E1", "registered"),)))
+    assert spy.nhi_ownerships() == {owned.key: owned}
     spy.append_audit([AuditEntry(run_id, "later", "disable", "E1", "app", {}, "left")])
     spy.audit_trail("E1", limit=1)
     assert spy.verify_audit(spy.audit_head()).intact
@@ -759,7 +763,7 @@ def test_audit_lines_written_are_never_changed_or_removed(ledger, ledger_url, db
     assert spy.names == {name for name in dir(Ledger) if not name.startswith("_")}, "a method not used"
     after = audit_rows(db)
     assert after[: len(before)] == before
-    assert [row["action"] for row in after[len(before) :]] == ["approve", "reject", "disable"]
+    assert [row["action"] for row in after[len(before) :]] == ["approve", "reject", "nhi_owner", "disable"]
     changing = re.compile(rf'^\s*(update|delete\s+from|truncate|drop\s+table)\s+"?{tables.audit.name}\b', re.I)
     assert [statement for statement in sent if changing.match(statement)] == []
 

@@ -10,7 +10,6 @@ import pytest
 
 from jml.approvals import DecisionRefused
 from jml.config import ConfigError
-from jml.config.nhi import check_columns, parse_registry
 from jml.model import Account, IssueKind, Lifecycle, Snapshot
 from jml.nhi import (
     ABSENT,
@@ -24,6 +23,7 @@ from jml.nhi import (
     standings,
     watch,
 )
+from jml.nhi_registry import check_columns, parse_registry
 from jml.plan import Desired
 from tests.unit.factories import record
 
