@@ -151,6 +151,7 @@ def run_document(
         "per_target": per_target,
         "skipped_targets": sorted(skipped_targets(planned, execution)),
         "feed": {"rows": planned.feed.rows, "invalid": planned.feed.invalid},
+        "data_docs": _data_docs(planned),
         "persons": movement(planned),
         "exceptions_open": run.ledger.count_open(),
         "exceptions_opened": opened,
@@ -158,6 +159,11 @@ def run_document(
         "timings": {stage: round(seconds, 3) for stage, seconds in timings.items()},
         "audit_head": run.ledger.audit_head(),
     }
+
+
+def _data_docs(planned: Planned) -> dict[str, Any] | None:
+    docs = planned.feed.data_docs
+    return {"index": docs.index, "pages": dict(docs.pages)} if docs else None
 
 
 def markdown_literal(value: object) -> str:
@@ -198,5 +204,9 @@ def summary_markdown(document: dict[str, Any]) -> str:
     if document["timings"]:
         lines += ["", "| stage | seconds |", "|---|---|"]
         lines += [f"| {stage} | {sec} |" for stage, sec in document["timings"].items()]
+    if document.get("data_docs"):
+        docs = document["data_docs"]
+        pages = ", ".join(f"[{markdown_literal(source)}]({url})" for source, url in sorted(docs["pages"].items()))
+        lines += ["", f"Data Docs (which rows broke which rules): [index]({docs['index']}); {pages}"]
     lines += ["", f"Audit trail head: `{document['audit_head']}` (`jml audit verify --head` checks a copy)"]
     return "\n".join(lines)
