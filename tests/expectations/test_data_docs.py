@@ -23,7 +23,17 @@ ROWS = [
     person(5),
 ]
 #: What the feed says of the people of the bad rows: none of it may be in the site.
-PERSONAL = ("Grace", "Hopper", "grace.hopper", "Alan", "Turing", "alan.turing", "2024-02-30", "First1", "user1@example.com")
+PERSONAL = (
+    "Grace",
+    "Hopper",
+    "grace.hopper",
+    "Alan",
+    "Turing",
+    "alan.turing",
+    "2024-02-30",
+    "First1",
+    "user1@example.com",
+)
 
 
 def page_text(url: str) -> str:
