@@ -205,8 +205,15 @@ def summary_markdown(document: dict[str, Any]) -> str:
         lines += ["", "| stage | seconds |", "|---|---|"]
         lines += [f"| {stage} | {sec} |" for stage, sec in document["timings"].items()]
     if document.get("data_docs"):
+        # as text to copy into a browser: renderers and browsers refuse file:// links
+        # from a web page (the URLs are percent-encoded: no backtick in them)
         docs = document["data_docs"]
-        pages = ", ".join(f"[{markdown_literal(source)}]({url})" for source, url in sorted(docs["pages"].items()))
-        lines += ["", f"Data Docs (which rows broke which rules): [index]({docs['index']}); {pages}"]
+        pages = "; ".join(
+            f"source {markdown_literal(source)}: `{url}`" for source, url in sorted(docs["pages"].items())
+        )
+        lines += [
+            "",
+            f"Data Docs (which rows broke which rules, open in a browser): {pages}; all runs: `{docs['index']}`",
+        ]
     lines += ["", f"Audit trail head: `{document['audit_head']}` (`jml audit verify --head` checks a copy)"]
     return "\n".join(lines)

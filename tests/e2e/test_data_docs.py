@@ -60,7 +60,7 @@ def test_a_run_builds_data_docs_showing_the_broken_rule_and_row_and_links_them(s
             content = path.read_text(encoding="utf-8")
             assert not any(value in content for value in ("Grace", "Hopper", BAD_EMAIL, "e100@example.com")), path
     summary = next(markdown for markdown in summaries(scenario) if docs["index"] in markdown)
-    assert f"[hr]({docs['pages']['hr']})" in summary
+    assert f"source hr: `{docs['pages']['hr']}`" in summary
 
     dry = scenario.run("run", "--as-of", "2026-03-02", "--dry-run").json
     assert dry["data_docs"]["pages"]["hr"] != docs["pages"]["hr"]
