@@ -3,8 +3,10 @@
 `build_data_docs(validations, directory, run_name=...)` hands each source's GX
 validation result (`FeedValidation.result`) to GX's own site builder (`SiteBuilder`
 with a `TupleFilesystemStoreBackend` on `directory`), once per run, and returns the
-file:// URL of the site's index page. GX keeps each run's pages: the index lists every
-run built into the folder, newest first.
+file:// URLs of the site's index and of each source's page. GX keeps each run's pages
+and results (`results/`, JSON, which its index reads back): the index lists the newest
+INDEX_LIMIT validations built into the folder. The builder has a GX context of its own
+(the runner's validates meanwhile), used under a lock.
 
 No personal data reaches the pages: the runner has GX leave the failing values out
 (`exclude_unexpected_values`), so a failed rule's table shows, in the place of the
@@ -16,7 +18,6 @@ A folder that cannot be written raises DataDocsError, one line naming it.
 from __future__ import annotations
 
 import copy
-import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from expectations.hr_feed import ROW_COLUMN, rule_of
-from expectations.runner import failing_rows
+from expectations.runner import ephemeral_context, failing_rows
 
 __all__ = ["DataDocs", "DataDocsError", "build_data_docs"]
 
@@ -67,7 +68,7 @@ def build_data_docs(validations: Mapping[str, Any], directory: Path, *, run_name
     global _context
     with _lock:
         if _context is None:
-            _context = _new_context()
+            _context = ephemeral_context()
         try:
             store = _context.add_store(_STORE, _store(directory))
             _context.add_data_docs_site(_SITE, _site(directory))
@@ -95,19 +96,6 @@ def build_data_docs(validations: Mapping[str, Any], directory: Path, *, run_name
 def _file_url(url: str) -> str:
     """GX's file:// URL (its path as it is) percent-encoded, as a browser wants it."""
     return Path(url.removeprefix("file://")).as_uri()
-
-
-def _new_context() -> Any:
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    # an ephemeral context announces its temporary docs folder at INFO: not news
-    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    for name in list(context.list_data_docs_sites()):
-        context.delete_data_docs_site(name)
-    return context
 
 
 def _store(directory: Path) -> dict[str, Any]:

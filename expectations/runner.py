@@ -167,18 +167,23 @@ class _SuiteError(Exception):
     """GX could not evaluate a rule, so no row can be called valid."""
 
 
+def ephemeral_context():
+    """A new in-memory GX context that draws no progress bars."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # an ephemeral context announces its temporary docs folder at INFO: not news
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
 class _Engine:
     """The process's GX context with one pandas data asset, built on first use."""
 
     def __init__(self) -> None:
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        # an ephemeral context announces its temporary docs folder at INFO: not news
-        logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        asset = context.data_sources.add_pandas("jml_feeds").add_dataframe_asset("hr_feed")
+        asset = ephemeral_context().data_sources.add_pandas("jml_feeds").add_dataframe_asset("hr_feed")
         self.batch_definition = asset.add_batch_definition_whole_dataframe("whole_feed")
         self.suites: dict[frozenset[str], object] = {}
 

@@ -26,6 +26,7 @@ from expectations.runner import validate_feed
 from jml.config import weakened
 from jml.lifecycle import Ending
 from jml.model import HrRecord, Issue
+from jml.text import visible
 from pipeline.run import Run
 
 __all__ = ["Feed", "read_feed"]
@@ -59,7 +60,7 @@ def read_feed(run: Run) -> Feed:
     try:
         docs = build_data_docs(validations, run.config.data_docs_dir, run_name=f"run-{run.id}")
     except DataDocsError as exc:
-        run.log.warning("%s; the run goes on without them", exc)
+        run.log.warning("%s; the run goes on without them", visible(str(exc)))
         return feed
     return replace(feed, data_docs=docs)
 
