@@ -2,13 +2,14 @@
 `jml run` on a feed with a bad row builds GX's site in `data-docs/` beside the state
 file (or where `data_docs:` says), its summary artifact links to it, and the page names
 the broken rule and the row, never a name or an email. `jml plan` builds none, a dry
-run does; a folder that cannot be written is a warning and the run goes on."""
+run does, a run the feed gate halts does; a folder that cannot be written is a warning
+and the run goes on."""
 
 from __future__ import annotations
 
 import httpx
 
-from tests.e2e.helpers import ATTENTION, CONVERGED, Scenario, worker
+from tests.e2e.helpers import ATTENTION, CONVERGED, HALTED, Scenario, worker
 from tests.expectations.test_data_docs import page_text, path_of
 
 BAD_EMAIL = "grace.hopper-at-example.com"
@@ -78,3 +79,11 @@ def test_docs_that_cannot_be_written_are_a_warning_and_the_run_goes_on(scenario:
     assert len(warned) == 1, result.stderr
     assert f"{scenario.root / 'blocker' / 'docs'}: Not a directory; the run goes on without them" in warned[0]
     assert "Traceback" not in result.stderr
+
+
+def test_a_run_the_feed_gate_halts_still_builds_its_docs(scenario: Scenario) -> None:
+    scenario.write_feed([worker("E100"), worker("E101", hire_date="2026-02-30")])  # half the rows bad
+    result = scenario.run("run", "--as-of", "2026-03-02").expect(HALTED)
+    assert "feed gate" in result.json["halt"]
+    assert "hire_date_real: value not shown 1 3" in page_text(result.json["data_docs"]["pages"]["hr"])
+    assert scenario.all_users() == []
