@@ -66,6 +66,9 @@ class FeedValidation:
     invalid: int = 0
     #: What each held employee_id's bad rows say of the end of their access.
     held_endings: dict[str, list[Ending]] = field(default_factory=dict)
+    #: GX's validation result (its failing values left out), for the Data Docs
+    #: (`expectations.data_docs`); None when the feed halted before validation.
+    result: Any = None
 
 
 def validate_feed(
@@ -93,11 +96,12 @@ def validate_feed(
 
     prepared = _prepare(frame, columns)
     try:
-        broken = _run_suite(prepared, columns)
+        outcome = _validate(prepared, columns)
+        broken = _broken_rows(outcome)
     except _SuiteError as exc:
         return FeedValidation(halt=f"feed {source}: {exc}", rows=rows)
 
-    result = FeedValidation(rows=rows, invalid=len(broken))
+    result = FeedValidation(rows=rows, invalid=len(broken), result=outcome)
     employee_ids = prepared["employee_id"].tolist()
     row_numbers = prepared[ROW_COLUMN].tolist()
     position_of_row = {row: position for position, row in enumerate(row_numbers)}
@@ -163,18 +167,23 @@ class _SuiteError(Exception):
     """GX could not evaluate a rule, so no row can be called valid."""
 
 
+def ephemeral_context():
+    """A new in-memory GX context that draws no progress bars."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # an ephemeral context announces its temporary docs folder at INFO: not news
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
 class _Engine:
     """The process's GX context with one pandas data asset, built on first use."""
 
     def __init__(self) -> None:
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        # an ephemeral context announces its temporary docs folder at INFO: not news
-        logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        asset = context.data_sources.add_pandas("jml_feeds").add_dataframe_asset("hr_feed")
+        asset = ephemeral_context().data_sources.add_pandas("jml_feeds").add_dataframe_asset("hr_feed")
         self.batch_definition = asset.add_batch_definition_whole_dataframe("whole_feed")
         self.suites: dict[frozenset[str], object] = {}
 
@@ -195,14 +204,17 @@ _engine: _Engine | None = None
 _lock = threading.Lock()
 
 
-def _run_suite(prepared: pd.DataFrame, columns: list[str]) -> dict[int, list[str]]:
-    """Row number -> the rules it broke (RULES order), for every row that broke one."""
+def _validate(prepared: pd.DataFrame, columns: list[str]):
+    """GX's validation result of the prepared frame."""
     global _engine
     with _lock:
         if _engine is None:
             _engine = _Engine()
-        outcome = _engine.validate(prepared, columns)
+        return _engine.validate(prepared, columns)
 
+
+def _broken_rows(outcome) -> dict[int, list[str]]:
+    """Row number -> the rules it broke (RULES order), for every row that broke one."""
     broken: dict[int, set[str]] = {}
     for result in outcome.results:
         rule = rule_of(result.expectation_config)
@@ -217,7 +229,7 @@ def _run_suite(prepared: pd.DataFrame, columns: list[str]) -> dict[int, list[str
         if failing is None:
             # A table-level rule (the columns) has no rows to blame: the feed is unusable.
             raise _SuiteError(f"rule {rule} failed for the whole feed")
-        rows = _failing_rows(failing)
+        rows = failing_rows(failing)
         if len(rows) != details.get("unexpected_count", len(rows)):
             raise _SuiteError(f"rule {rule}: GX returned an incomplete list of failing rows")
         for row in rows:
@@ -230,7 +242,7 @@ def _run_suite(prepared: pd.DataFrame, columns: list[str]) -> dict[int, list[str
     return ordered
 
 
-def _failing_rows(failing: list) -> list[int]:
+def failing_rows(failing: list) -> list[int]:
     """The `_row`s of an unexpected_index_list, whichever shape GX gave it: one dict of
     lists (values excluded) or one dict per row."""
     rows: list[int] = []

@@ -6,19 +6,27 @@ at all ends the stage with `error` (one line naming it: bad input, exit 2). A fe
 gate stops has `halt`; a `final` halt (an empty feed, a required column missing) cannot
 be overridden and carries no records, while too many invalid rows can be overridden
 and keep their records and quarantine issues.
+
+A recorded run (not `jml plan`, `preview` or `review`, which write nothing) then has
+GX build the Data Docs of the sources it validated, halted or not, once for the run
+(`expectations.data_docs`, in `Config.data_docs_dir`); `Feed.data_docs` says where. Docs
+that cannot be written are a warning in the run's log: the run goes on without them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from connectors.base import SourceError
 from connectors.factory import build_source
+from expectations.data_docs import DataDocs, DataDocsError, build_data_docs
 from expectations.runner import validate_feed
 from jml.config import weakened
 from jml.lifecycle import Ending
 from jml.model import HrRecord, Issue
+from jml.text import visible
 from pipeline.run import Run
 
 __all__ = ["Feed", "read_feed"]
@@ -39,10 +47,27 @@ class Feed:
     invalid: int = 0
     #: What the held (quarantined) rows say of the end of each person's access.
     held_endings: Mapping[str, tuple[Ending, ...]] = field(default_factory=dict)
+    #: Where this run's Data Docs are; None when none were built.
+    data_docs: DataDocs | None = None
 
 
 def read_feed(run: Run) -> Feed:
-    """Read each source and validate it (the feed gate)."""
+    """Read each source and validate it (the feed gate), then build the Data Docs."""
+    validations: dict[str, Any] = {}
+    feed = _validate(run, validations)
+    if not run.recorded or not validations:
+        return feed
+    try:
+        docs = build_data_docs(validations, run.config.data_docs_dir, run_name=f"run-{run.id}")
+    except DataDocsError as exc:
+        run.log.warning("%s; the run goes on without them", visible(str(exc)))
+        return feed
+    return replace(feed, data_docs=docs)
+
+
+def _validate(run: Run, validations: dict[str, Any]) -> Feed:
+    """Read and validate each source, best precedence first; each GX result goes into
+    `validations` (source name -> result)."""
     records: list[tuple[HrRecord, ...]] = []
     issues: list[Issue] = []
     held: set[str] = set()
@@ -57,6 +82,8 @@ def read_feed(run: Run) -> Feed:
         except SourceError as exc:  # bad input, not a crash: no traceback in the run's log
             return Feed(error=str(exc))
         checked = validate_feed(frame, source=source.name, max_invalid_fraction=run.config.safety.max_invalid_fraction)
+        if checked.result is not None:
+            validations[source.name] = checked.result
         rows += checked.rows
         invalid += checked.invalid
         if checked.halt:

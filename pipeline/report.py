@@ -154,6 +154,7 @@ def run_document(
         "per_target": per_target,
         "skipped_targets": sorted(skipped_targets(planned, execution)),
         "feed": {"rows": planned.feed.rows, "invalid": planned.feed.invalid},
+        "data_docs": _data_docs(planned),
         "persons": movement(planned),
         "exceptions_open": run.ledger.count_open(),
         "exceptions_opened": opened,
@@ -161,6 +162,11 @@ def run_document(
         "timings": {stage: round(seconds, 3) for stage, seconds in timings.items()},
         "audit_head": run.ledger.audit_head(),
     }
+
+
+def _data_docs(planned: Planned) -> dict[str, Any] | None:
+    docs = planned.feed.data_docs
+    return {"index": docs.index, "pages": dict(docs.pages)} if docs else None
 
 
 def markdown_literal(value: object) -> str:
@@ -201,5 +207,16 @@ def summary_markdown(document: dict[str, Any]) -> str:
     if document["timings"]:
         lines += ["", "| stage | seconds |", "|---|---|"]
         lines += [f"| {stage} | {sec} |" for stage, sec in document["timings"].items()]
+    if document.get("data_docs"):
+        # as text to copy into a browser: renderers and browsers refuse file:// links
+        # from a web page (the URLs are percent-encoded: no backtick in them)
+        docs = document["data_docs"]
+        pages = "; ".join(
+            f"source {markdown_literal(source)}: `{url}`" for source, url in sorted(docs["pages"].items())
+        )
+        lines += [
+            "",
+            f"Data Docs (which rows broke which rules, open in a browser): {pages}; all runs: `{docs['index']}`",
+        ]
     lines += ["", f"Audit trail head: `{document['audit_head']}` (`jml audit verify --head` checks a copy)"]
     return "\n".join(lines)

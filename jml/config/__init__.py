@@ -70,6 +70,8 @@ class Config(Strict):
     nhi: NhiConfig | None = None
     schedules: SchedulesConfig = SchedulesConfig()
     alerts: list[AlertChannel] = []
+    #: The folder of the runs' Data Docs (`data_docs_dir`); None: the default.
+    data_docs: Path | None = None
     #: Where the file was loaded from; relative paths in it are resolved against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -109,6 +111,18 @@ class Config(Strict):
     def state_url(self) -> str:
         """The SQLAlchemy URL of the ledger, a relative SQLite path made absolute."""
         return anchor_sqlite_url(self.state, self.base_dir)
+
+    @property
+    def data_docs_dir(self) -> Path:
+        """The folder of the Data Docs site: `data_docs` (relative to the config file),
+        else `data-docs/` beside the SQLite state file, else beside the config file
+        (the state is not a file: PostgreSQL, or SQLite in memory)."""
+        if self.data_docs is not None:
+            return self.resolve(self.data_docs)
+        prefix, _, path = self.state_url.partition(":///")
+        if prefix.split("+")[0] == "sqlite" and path.startswith("/"):
+            return Path(path.partition("?")[0]).parent / "data-docs"
+        return self.base_dir / "data-docs"
 
     @property
     def owner_rule(self) -> Owners:

@@ -165,3 +165,31 @@ def test_bad_owners_are_one_line_errors(tmp_path, change, where):
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert f"{path}: {where}" in str(caught.value)
+
+
+# ---------------------------------------------------------------------- data docs
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({}, "data-docs"),  # beside the SQLite file jml.db, in the config's folder
+        ({"state": "sqlite:///state/ledger.db"}, "state/data-docs"),
+        ({"state": "sqlite:///:memory:"}, "data-docs"),  # not a file: beside the config
+        ({"state": "postgresql+psycopg://jml@db.example/jml"}, "data-docs"),
+        ({"state": "sqlite:///state/ledger.db", "data_docs": "site/docs"}, "site/docs"),
+    ],
+)
+def test_data_docs_default_beside_the_state_file_or_where_data_docs_says(tmp_path, change, expected):
+    config = load(tmp_path, yaml.safe_dump({**VALID, **change}).encode())
+    assert config.data_docs_dir.resolve() == (tmp_path / expected).resolve()
+
+
+def test_an_absolute_data_docs_path_is_kept_and_a_bad_one_is_one_line(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    assert load(tmp_path, yaml.safe_dump({**VALID, "data_docs": str(elsewhere)}).encode()).data_docs_dir == elsewhere
+    path = tmp_path / "jml.yaml"
+    path.write_text(yaml.safe_dump({**VALID, "data_docs": ["x"]}))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}: data_docs: " in str(caught.value)

@@ -65,3 +65,15 @@ def test_any_halt_and_target_name_leave_the_summary_s_structure_alone(halt, targ
     tokens = PARSER.parse(summary_markdown(document(halt, target)))
     assert [t.type for t in tokens if t.type.endswith("_open")].count("table_open") == 3
     assert not [t for t in tokens for c in t.children or [] if c.type in ("link_open", "image", "html_inline", "em_open")]
+
+
+def test_the_data_docs_line_shows_the_pages_urls_as_code_to_copy():
+    docs = {
+        "index": "file:///srv/jml/data%20docs/index.html",
+        "pages": {"hr_2.x": "file:///srv/jml/data%20docs/validations/hr_feed/run-7/t/hr_2.x.html"},
+    }
+    tokens = inline_tokens(summary_markdown({**document("", "app"), "halt": None, "data_docs": docs}))
+    shown = [t.content for t in tokens if t.type == "code_inline" and t.content.startswith("file:")]
+    assert shown == [docs["pages"]["hr_2.x"], docs["index"]]
+    assert "source hr_2.x: " in "".join(t.content for t in tokens if t.type in ("text", "text_special"))
+    assert "Data Docs" not in summary_markdown(document("", "app"))  # a run that built none

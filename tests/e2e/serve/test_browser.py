@@ -12,7 +12,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
+from tests.e2e.helpers import ATTENTION, Scenario
 from tests.e2e.serve.support import ROOT, Served, World, scim_state
+from tests.e2e.test_data_docs import bad_feed
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -47,6 +49,33 @@ def test_run_hr_sync_from_its_deployment_page_and_see_it_complete(served: Served
     assert run["deployment_id"] == served.deployment("hr-sync")["id"]
     users, _ = scim_state(world.tenant)
     assert set(users) == {"S000", "S001", "S002"}
+
+
+def test_the_data_docs_of_a_run_show_the_broken_rule_and_the_row(scenario: Scenario):
+    bad_feed(scenario)  # line 3 has a bad email
+    docs = scenario.run("run", "--as-of", "2026-03-02").expect(ATTENTION).json["data_docs"]
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(30_000)
+            # GX's pages fetch their styles and scripts from CDNs: offline here, and an
+            # owner's browser may be too; the page must read without them
+            page.route(re.compile(r"^https?://"), lambda route: route.abort())
+            page.goto(docs["pages"]["hr"])  # the summary artifact's link to source hr's page
+            rule = page.get_by_role("cell", name="email_valid: value not shown", exact=True)
+            failing = page.get_by_role("row").filter(has=rule).last  # the innermost: the rule's table
+            expect(failing).to_be_visible()
+            assert [cell.strip() for cell in failing.locator("td").all_inner_texts()] == [
+                "email_valid: value not shown", "1", "3"
+            ]  # fmt: skip
+            expect(page.get_by_text("values must match this regular expression").first).to_be_visible()
+            expect(page.get_by_text("Grace")).to_have_count(0)
+            shot(page, "3-data-docs-page")
+            page.get_by_role("row").filter(has=rule).first.screenshot(path=str(OUTPUT / "4-data-docs-broken-rule.png"))
+        finally:
+            browser.close()
 
 
 def quick_run(page, served: Served, timeout: float = 60) -> str:
