@@ -52,15 +52,16 @@ def build(url: str, people: int, days: int, seed: int) -> None:
             disabled = (disabled | leaving) - back
 
 
-def write_config(folder: Path) -> Path:
-    """A config naming the ledger (its target is never contacted by `access`)."""
+def write_config(folder: Path, more: str = "") -> Path:
+    """A config naming the ledger (its target is never contacted by `access`), with
+    `more` YAML lines at its end."""
     (folder / "policy.yaml").write_text("bundles: {}\nrules: []\n")
     config = folder / "jml.yaml"
     config.write_text(
         "state: sqlite:///jml.db\n"
         "sources: [{name: hr, type: csv, path: workers.csv}]\n"
         "targets: [{name: app, type: scim, url: 'http://127.0.0.1:9', token_env: APP_TOKEN}]\n"
-        "policy: policy.yaml\n"
+        "policy: policy.yaml\n" + more
     )
     return config
 

@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.access_as_of import write_config  # noqa: E402
 from jml.config import load_config  # noqa: E402
 from jml.ledger import Ledger  # noqa: E402
 from jml.model import Account, Snapshot  # noqa: E402
@@ -48,17 +49,7 @@ def write_world(folder: Path, nhis: int, people: int, rng: random.Random) -> Pat
         out.writerow(("target", "account", "owner", "kind", "description"))
         for n in range(nhis):
             out.writerow(("app", f"svc-{n:06d}", f"E{rng.randrange(people):06d}", KINDS[n % 4], f"service {n}"))
-    (folder / "policy.yaml").write_text("bundles: {}\nrules: []\n")
-    config = folder / "jml.yaml"
-    config.write_text(
-        "state: sqlite:///jml.db\n"
-        "sources: [{name: hr, type: csv, path: workers.csv}]\n"
-        "targets: [{name: app, type: scim, url: 'http://127.0.0.1:9', token_env: APP_TOKEN}]\n"
-        "policy: policy.yaml\n"
-        "nhi: {registry: nhis.csv}\n",
-        encoding="utf-8",
-    )
-    return config
+    return write_config(folder, "nhi: {registry: nhis.csv}\n")
 
 
 def timed(function: Callable, *args, **kwargs) -> tuple[float, object]:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.e2e.helpers import ATTENTION, Scenario
 from tests.e2e.serve.support import ROOT, Served, World, scim_state
@@ -25,25 +27,18 @@ FINAL_STATE = re.compile(r"^\s*(Completed|Attention|Failed|Halted|Crashed|Cancel
 
 
 def test_run_hr_sync_from_its_deployment_page_and_see_it_complete(served: Served, world: World):
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(30_000)
-            page.goto(f"{served.prefect.ui_url}/deployments")
-            log_in(page, served)
-            page.get_by_role("link", name="hr-sync", exact=True).first.click()
-            expect(page).to_have_url(re.compile(r"/deployments/deployment/"))
-            shot(page, "1-deployment")
-            run_id = quick_run(page, served)
-            page.goto(f"{served.prefect.ui_url}/runs/flow-run/{run_id}")
-            badge = page.locator(".page-heading-flow-run__meta .state-badge")  # the run's state
-            expect(badge).to_have_text(FINAL_STATE, timeout=120_000)
-            assert badge.inner_text().strip() == "Completed"
-            shot(page, "2-run-completed")
-        finally:
-            browser.close()
+    with browser_page() as page:
+        page.goto(f"{served.prefect.ui_url}/deployments")
+        log_in(page, served)
+        page.get_by_role("link", name="hr-sync", exact=True).first.click()
+        expect(page).to_have_url(re.compile(r"/deployments/deployment/"))
+        shot(page, "1-deployment")
+        run_id = quick_run(page, served)
+        page.goto(f"{served.prefect.ui_url}/runs/flow-run/{run_id}")
+        badge = page.locator(".page-heading-flow-run__meta .state-badge")  # the run's state
+        expect(badge).to_have_text(FINAL_STATE, timeout=120_000)
+        assert badge.inner_text().strip() == "Completed"
+        shot(page, "2-run-completed")
     run = served.api("GET", f"/flow_runs/{run_id}").json()
     assert (run["state"]["type"], run["state"]["name"]) == ("COMPLETED", "Completed"), run["state"]
     assert run["deployment_id"] == served.deployment("hr-sync")["id"]
@@ -54,26 +49,34 @@ def test_run_hr_sync_from_its_deployment_page_and_see_it_complete(served: Served
 def test_the_data_docs_of_a_run_show_the_broken_rule_and_the_row(scenario: Scenario):
     bad_feed(scenario)  # line 3 has a bad email
     docs = scenario.run("run", "--as-of", "2026-03-02").expect(ATTENTION).json["data_docs"]
+    with browser_page() as page:
+        # GX's pages fetch their styles and scripts from CDNs: offline here, and an
+        # owner's browser may be too; the page must read without them
+        page.route(re.compile(r"^https?://"), lambda route: route.abort())
+        page.goto(docs["pages"]["hr"])  # the summary artifact's link to source hr's page
+        rule = page.get_by_role("cell", name="email_valid: value not shown", exact=True)
+        failing = page.get_by_role("row").filter(has=rule).last  # the innermost: the rule's table
+        expect(failing).to_be_visible()
+        assert [cell.strip() for cell in failing.locator("td").all_inner_texts()] == [
+            "email_valid: value not shown", "1", "3"
+        ]  # fmt: skip
+        expect(page.get_by_text("values must match this regular expression").first).to_be_visible()
+        expect(page.get_by_text("Grace")).to_have_count(0)
+        shot(page, "3-data-docs-page")
+        page.get_by_role("row").filter(has=rule).first.screenshot(path=str(OUTPUT / "4-data-docs-broken-rule.png"))
+
+
+@contextmanager
+def browser_page() -> Iterator[Page]:
+    """A page of a headless Chromium (30 s per step), closed on the way out; the
+    screenshots go to OUTPUT."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(30_000)
-            # GX's pages fetch their styles and scripts from CDNs: offline here, and an
-            # owner's browser may be too; the page must read without them
-            page.route(re.compile(r"^https?://"), lambda route: route.abort())
-            page.goto(docs["pages"]["hr"])  # the summary artifact's link to source hr's page
-            rule = page.get_by_role("cell", name="email_valid: value not shown", exact=True)
-            failing = page.get_by_role("row").filter(has=rule).last  # the innermost: the rule's table
-            expect(failing).to_be_visible()
-            assert [cell.strip() for cell in failing.locator("td").all_inner_texts()] == [
-                "email_valid: value not shown", "1", "3"
-            ]  # fmt: skip
-            expect(page.get_by_text("values must match this regular expression").first).to_be_visible()
-            expect(page.get_by_text("Grace")).to_have_count(0)
-            shot(page, "3-data-docs-page")
-            page.get_by_role("row").filter(has=rule).first.screenshot(path=str(OUTPUT / "4-data-docs-broken-rule.png"))
+            yield page
         finally:
             browser.close()
 
