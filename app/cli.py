@@ -16,7 +16,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from app import access_command, ledger_commands, nhi_command, review_command
+from app import access_command, ledger_commands, nhi_command, preview_command, review_command
 from app.cli_support import DEFAULT_CONFIG, AsOfOpt, ConfigOpt, Exit, JsonOpt, emit, err, out, parse_day
 from app.render import literal, table
 from connectors.base import SourceError
@@ -254,6 +254,7 @@ for command in (ledger_commands.exceptions, ledger_commands.approve, ledger_comm
 app.command()(access_command.access)
 app.command()(review_command.review)
 app.command()(nhi_command.nhi)
+app.command()(preview_command.preview)
 
 
 def _fail(code: int, message: str) -> None:

@@ -2,9 +2,12 @@
 target; wall time and peak memory from `/usr/bin/time -v`.
 
     .venv/bin/python bench/plan_100k.py [--workers 100000] [--seed 7] [--repeat 3]
-        [--against OTHER/.venv/bin/jml ...]
+        [--against OTHER/.venv/bin/jml ...] [--mapped]
 
-Prints one line per repeat and the median. With `--against`, another installation's
+Prints one line per repeat and the median. With `--mapped`, the same workers also come
+as an HR export with its own column names, US dates and status words, mapped by the
+source's `fields` (SPEC "Mapping a source's records"), the two feeds alternating run by
+run: what mapping adds to a plan. With `--against`, another installation's
 `jml` (an older checkout, say) plans the same feed against the same server, the two
 alternating run by run, so both are measured under the same load; each installation has
 a state database of its own (their schemas may differ). Not part of `make test`.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import random
 import re
@@ -38,15 +42,48 @@ HEADER = [
 ]  # fmt: skip
 
 
-def write_feed(path: Path, workers: int, seed: int) -> None:
-    """A seeded feed: managers first, a mix of types, statuses, pre-hires and leavers."""
+#: The export's own names for the columns of HEADER, and the `fields` mapping them back.
+EXPORT_HEADER = [
+    "Worker ID", "Legal First Name", "Legal Last Name", "Work Email", "Supervisory Organization", "Job Profile",
+    "Location", "Manager ID", "Worker Type", "Worker Status", "Hire Date", "Termination Date", "Contract End Date",
+]  # fmt: skip
+EXPORT_WORDS = {"employee": "Regular", "contractor": "Contingent", "intern": "Intern",
+                "active": "Active", "leave": "On Leave", "terminated": "Terminated"}  # fmt: skip
+US_DATE = "%m/%d/%Y"
+FIELDS = {
+    "employee_id": "Worker ID",
+    "first_name": "Legal First Name",
+    "last_name": "Legal Last Name",
+    "email": {"from": "Work Email", "case": "lower"},
+    "department": "Supervisory Organization",
+    "job_code": {"from": "Job Profile", "case": "upper"},
+    "location": "Location",
+    "manager_id": "Manager ID",
+    "employment_type": {"from": "Worker Type", "map": {"Regular": "employee", "Contingent": "contractor", "Intern": "intern"}},
+    "status": {"from": "Worker Status", "map": {"Active": "active", "On Leave": "leave", "Terminated": "terminated"}},
+    **{name: {"from": column, "date_format": US_DATE} for name, column in
+       (("hire_date", "Hire Date"), ("termination_date", "Termination Date"), ("contract_end_date", "Contract End Date"))},
+}  # fmt: skip
+
+
+def export_row(row: list[str]) -> list[str]:
+    """A feed row as the export writes it: its words for types and statuses, US dates."""
+    words = [EXPORT_WORDS.get(cell, cell) for cell in row]
+    for i in (10, 11, 12):
+        words[i] = date.fromisoformat(row[i]).strftime(US_DATE) if row[i] else ""
+    return words
+
+
+def write_feed(path: Path, workers: int, seed: int, *, export: bool = False) -> None:
+    """A seeded feed: managers first, a mix of types, statuses, pre-hires and leavers
+    (`export`: the same rows as the HR export of EXPORT_HEADER)."""
     fake = Faker()
     Faker.seed(seed)
     rng = random.Random(seed)
     today = date.today()
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(HEADER)
+        writer.writerow(EXPORT_HEADER if export else HEADER)
         for i in range(workers):
             eid = f"E{i:06d}"
             first, last = fake.first_name(), fake.last_name()
@@ -55,15 +92,17 @@ def write_feed(path: Path, workers: int, seed: int) -> None:
             status = rng.choices(["active", "leave", "terminated"], [94, 3, 3])[0]
             hire = today - timedelta(days=rng.randrange(-20, 3000))
             end = hire + timedelta(days=rng.randrange(30, 900)) if kind == "contractor" else None
-            writer.writerow([
+            row = [
                 eid, first, last, f"{first}.{last}.{i}@example.com".lower(), rng.choice(DEPARTMENTS),
                 f"JC-{rng.randrange(1, 40):02d}", fake.city(), manager, kind, status, hire.isoformat(),
                 "", end.isoformat() if end else "",
-            ])  # fmt: skip
+            ]  # fmt: skip
+            writer.writerow(export_row(row) if export else row)
 
 
-def write_config(folder: Path, url: str, feed: Path) -> Path:
-    """The config (and policy) in `folder`, planning `feed` into the SCIM server at `url`."""
+def write_config(folder: Path, url: str, feed: Path, fields: dict | None = None) -> Path:
+    """The config (and policy) in `folder`, planning `feed` (mapped by `fields`, if
+    given) into the SCIM server at `url`."""
     folder.mkdir(parents=True, exist_ok=True)
     policy = folder / "policy.yaml"
     bundles = "\n".join(f"  {d.lower()}: {{grants: {{app: [{d.lower()}]}}}}" for d in DEPARTMENTS)
@@ -75,7 +114,7 @@ def write_config(folder: Path, url: str, feed: Path) -> Path:
     config = folder / "jml.yaml"
     config.write_text(
         "state: sqlite:///jml.db\n"
-        f"sources: [{{name: hr, type: csv, path: '{feed}'}}]\n"
+        f"sources: [{json.dumps({'name': 'hr', 'type': 'csv', 'path': str(feed), **({'fields': fields} if fields else {})})}]\n"
         f"targets: [{{name: app, type: scim, url: '{url}', token_env: APP_TOKEN, page_size: 1000}}]\n"
         "policy: policy.yaml\n"
     )
@@ -103,25 +142,32 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--against", type=Path, action="append", default=[], help="another jml executable")
+    parser.add_argument("--mapped", action="store_true", help="also plan the same workers as a mapped HR export")
     args = parser.parse_args()
     commands = [Path(sys.executable).parent / "jml", *args.against]
     with tempfile.TemporaryDirectory(prefix="jml-bench-") as tmp:
         folder = Path(tmp)
         write_feed(folder / "workers.csv", args.workers, args.seed)
+        if args.mapped:
+            write_feed(folder / "export.csv", args.workers, args.seed, export=True)
         token = "bench-token"
         env = {**os.environ, "APP_TOKEN": token}
         with scim_server(token=token, tenants=False) as server:
-            configs = {jml: write_config(folder / f"install-{n}", server.url, folder / "workers.csv")
+            configs = {f"{jml}": write_config(folder / f"install-{n}", server.url, folder / "workers.csv")
                        for n, jml in enumerate(commands)}  # fmt: skip
-            runs: dict[Path, list[tuple[float, float]]] = {jml: [] for jml in commands}
+            if args.mapped:
+                configs.update({f"{jml} (mapped)": write_config(folder / f"install-{n}-mapped", server.url,
+                                                               folder / "export.csv", FIELDS)
+                                for n, jml in enumerate(commands)})  # fmt: skip
+            runs: dict[str, list[tuple[float, float]]] = {label: [] for label in configs}
             for i in range(args.repeat):
-                for jml in commands:
-                    wall, rss, planned = measure(jml, configs[jml], env)
-                    runs[jml].append((wall, rss))
-                    print(f"{jml}: run {i + 1}: {wall:.1f} s wall, {rss:.0f} MiB peak, {planned} operations planned")
-        for jml, measured in runs.items():
+                for label, config in configs.items():
+                    wall, rss, planned = measure(Path(label.removesuffix(" (mapped)")), config, env)
+                    runs[label].append((wall, rss))
+                    print(f"{label}: run {i + 1}: {wall:.1f} s wall, {rss:.0f} MiB peak, {planned} operations planned")
+        for label, measured in runs.items():
             print(
-                f"{jml}: median over {args.repeat}: {statistics.median(w for w, _ in measured):.1f} s wall,"
+                f"{label}: median over {args.repeat}: {statistics.median(w for w, _ in measured):.1f} s wall,"
                 f" {statistics.median(r for _, r in measured):.0f} MiB peak ({args.workers} workers)"
             )
 

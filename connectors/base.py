@@ -152,13 +152,29 @@ class ClosesOnExit:
 
 
 @runtime_checkable
-class Source(Protocol):
-    """An HR system. `read` returns every row as text (missing cells as None), with the
-    feed's own column names; validation happens after, in `expectations`."""
+class Records(Protocol):
+    """What reads a source's records as it holds them (a CSV file, an SQL query): its
+    own column names, every cell as text (missing ones as None), and `_row`."""
 
     name: str
 
     def read(self) -> pd.DataFrame: ...
+
+
+@runtime_checkable
+class Source(Protocol):
+    """An HR system. `read` returns every row as text (missing cells as None), with the
+    feed's own column names; validation happens after, in `expectations`. It is
+    `mapped(read_records())`: the records as the source holds them (its own column
+    names or paths, and `_row`), then made into the feed's columns by `fields`."""
+
+    name: str
+
+    def read(self) -> pd.DataFrame: ...
+
+    def read_records(self) -> pd.DataFrame: ...
+
+    def mapped(self, records: pd.DataFrame) -> pd.DataFrame: ...
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from connectors.base import Source, Target
 from connectors.kernel import Driver, Kernel
 from connectors.sources.csvfile import CsvSourceConnector
+from connectors.sources.mapped import MappedSource
 from connectors.sources.rest import RestSourceConnector
 from connectors.sources.sql import SqlSourceConnector
 from connectors.targets.ldap import LdapDriver
@@ -31,13 +32,15 @@ def build_source(
     config: SourceConfig, base_dir: Path, environ: Mapping[str, str] = os.environ
 ) -> Source:
     """The connector reading one configured HR source (`base_dir`: the config file's
-    folder, for relative paths)."""
+    folder, for relative paths), its records mapped to the feed's columns by its
+    `fields` (connectors.sources.mapped)."""
     if isinstance(config, CsvSource):
-        return CsvSourceConnector(config, base_dir)
+        csv = CsvSourceConnector(config, base_dir)
+        return MappedSource(csv, config, where=f"{csv.path}: the header")
     if isinstance(config, RestSource):
         return RestSourceConnector(config, environ=environ)
     if isinstance(config, SqlSource):
-        return SqlSourceConnector(config, environ=environ)
+        return MappedSource(SqlSourceConnector(config, environ=environ), config)
     raise TypeError(f"no source connector for {type(config).__name__}")
 
 

@@ -1,10 +1,11 @@
 """Runs the HR feed suite on a source's frame and splits valid rows from quarantined ones.
 
-`validate_feed(frame, source=..., max_invalid_fraction=...)` returns a FeedValidation:
+`validate_feed(frame, source=..., max_invalid_fraction=..., email_required=...)` returns a FeedValidation:
 the valid rows as HrRecords, one `quarantine` Issue per bad row (naming the source, the
 row and the rules it broke, never the person's name or email), the employee_ids held
 because a row of theirs is bad, and the feed gate's verdict (`halt`, None when it
-passes).
+passes). With `email_required=False` (`naming.email` set) the email column may be
+missing or empty: such a record's email is "" (one is generated later, `pipeline.naming`).
 
 Great Expectations decides which rows are valid; this module only prepares the frame
 (text, stripped, blanks as None), reads GX's results and converts the rows GX passed.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date
 from itertools import compress
@@ -23,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from expectations.hr_feed import MASKED_BY, ROW_COLUMN, RULES, build_suite, rule_of
+from expectations.hr_feed import MASKED_BY, ROW_COLUMN, RULES, build_suite, columns_of, rule_of
 from jml.lifecycle import Ending
 from jml.model import KNOWN_COLUMNS, REQUIRED_COLUMNS, HrRecord, Issue, IssueKind
 
@@ -72,11 +74,20 @@ class FeedValidation:
 
 
 def validate_feed(
-    frame: pd.DataFrame, *, source: str, max_invalid_fraction: float
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    max_invalid_fraction: float,
+    provenance: Mapping[str, tuple[str, ...]] | None = None,
+    email_required: bool = True,
 ) -> FeedValidation:
-    """Validate one source's frame (as `Source.read` returns it) with the GX suite."""
+    """Validate one source's frame (as `Source.read` returns it) with the GX suite.
+    `provenance`: each mapped feed column -> the source's columns (or paths) it was
+    made from; a quarantine names those its broken rules read."""
     if any(not isinstance(name, str) for name in frame.columns):
         frame = frame.rename(columns=str)
+    if not email_required and "email" not in frame.columns and len(frame.columns):
+        frame = frame.assign(email=None)
     names = list(frame.columns)
     columns = [name for name in names if name != ROW_COLUMN]
     rows = len(frame)
@@ -96,7 +107,7 @@ def validate_feed(
 
     prepared = _prepare(frame, columns)
     try:
-        outcome = _validate(prepared, columns)
+        outcome = _validate(prepared, columns, email_required)
         broken = _broken_rows(outcome)
     except _SuiteError as exc:
         return FeedValidation(halt=f"feed {source}: {exc}", rows=rows)
@@ -110,7 +121,7 @@ def validate_feed(
         rules = broken[row]
         position = position_of_row[row]
         employee_id = employee_ids[position]
-        result.issues.append(_quarantine(source, row, employee_id, rules, shared_ids))
+        result.issues.append(_quarantine(source, row, employee_id, rules, shared_ids, provenance or {}))
         if employee_id is not None:
             result.held.add(employee_id)
             result.held_endings.setdefault(employee_id, []).append(_ending(prepared, position))
@@ -185,32 +196,32 @@ class _Engine:
     def __init__(self) -> None:
         asset = ephemeral_context().data_sources.add_pandas("jml_feeds").add_dataframe_asset("hr_feed")
         self.batch_definition = asset.add_batch_definition_whole_dataframe("whole_feed")
-        self.suites: dict[frozenset[str], object] = {}
+        self.suites: dict[tuple[frozenset[str], bool], object] = {}
 
-    def suite(self, columns: list[str]):
-        key = frozenset(columns)
+    def suite(self, columns: list[str], email_required: bool):
+        key = (frozenset(columns), email_required)
         if key not in self.suites:
-            self.suites[key] = build_suite(columns)
+            self.suites[key] = build_suite(columns, email_required=email_required)
         return self.suites[key]
 
-    def validate(self, prepared: pd.DataFrame, columns: list[str]):
+    def validate(self, prepared: pd.DataFrame, columns: list[str], email_required: bool):
         # every column is looked at: no field may be longer than MAX_FIELD
         indexed = prepared.set_index(ROW_COLUMN, drop=True)[columns]
         batch = self.batch_definition.get_batch(batch_parameters={"dataframe": indexed})
-        return batch.validate(self.suite(columns), result_format=_RESULT_FORMAT)
+        return batch.validate(self.suite(columns, email_required), result_format=_RESULT_FORMAT)
 
 
 _engine: _Engine | None = None
 _lock = threading.Lock()
 
 
-def _validate(prepared: pd.DataFrame, columns: list[str]):
+def _validate(prepared: pd.DataFrame, columns: list[str], email_required: bool):
     """GX's validation result of the prepared frame."""
     global _engine
     with _lock:
         if _engine is None:
             _engine = _Engine()
-        return _engine.validate(prepared, columns)
+        return _engine.validate(prepared, columns, email_required)
 
 
 def _broken_rows(outcome) -> dict[int, list[str]]:
@@ -288,7 +299,12 @@ def _repeated(employee_ids: list[str | None]) -> set[str]:
 
 
 def _quarantine(
-    source: str, row: int, employee_id: str | None, rules: list[str], repeated: set[str]
+    source: str,
+    row: int,
+    employee_id: str | None,
+    rules: list[str],
+    repeated: set[str],
+    provenance: Mapping[str, tuple[str, ...]],
 ) -> Issue:
     usable = (
         employee_id is not None
@@ -305,13 +321,24 @@ def _quarantine(
     else:
         key = f"quarantine:{source}:{employee_id}"
         who = f" (employee_id {employee_id})"
+    data: dict[str, Any] = {"source": source, "row": row, "rules": list(rules)}
+    read = {column: list(provenance[column]) for rule in rules for column in columns_of(rule) if column in provenance}
+    came = ""
+    if read:
+        data["from"] = read
+        came = " (" + "; ".join(f"{column} from {', '.join(map(_quoted, names))}" for column, names in read.items()) + ")"
     return Issue(
         kind=IssueKind.QUARANTINE,
         key=key,
-        detail=f"{source} line {row}{who}: broke {', '.join(rules)}",
+        detail=f"{source} line {row}{who}: broke {', '.join(rules)}{came}",
         employee_id=employee_id if usable else None,
-        data={"source": source, "row": row, "rules": list(rules)},
+        data=data,
     )
+
+
+def _quoted(name: str) -> str:
+    """A source's column or path in a detail, in double quotes (a quote inside doubled)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _records(
@@ -348,7 +375,7 @@ def _records(
         if name in _DATE_COLUMNS:
             values = _dates(values)
         elif name == "email":
-            values = [value.lower() for value in values]  # required: GX passed no row without one
+            values = [value.lower() if value is not None else "" for value in values]  # "": to generate
         by_field[name] = values
     return [HrRecord(*values) for values in zip(*(by_field[name] for name in _FIELDS), strict=True)]
 

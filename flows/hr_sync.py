@@ -1,7 +1,8 @@
 """The hr_sync flow: HR feed to verified access, one task per stage (and per batch in
 apply), composed by `pipeline.sync`:
 
-    validate -> resolve -> read-targets -> lifecycle -> entitle -> plan -> apply -> verify -> report
+    validate -> resolve -> read-targets -> naming -> lifecycle -> entitle -> plan -> apply
+    -> verify -> report
 
 The final state names the outcome: Completed (converged), Completed named `Attention`
 (exceptions open), Failed named `Halted` (a safety gate tripped; nothing applied).

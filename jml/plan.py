@@ -10,7 +10,9 @@ Operations come out in apply order: creates (managers before their reports), upd
 enables, grants, revokes, disables, deletes. Entitlements jml does not manage (no
 bundle names them on that target) are never revoked, except from a terminated person,
 who loses everything. Only the attributes a target holds (`Snapshot.held`) are written
-and compared.
+and compared, and a target's mapped attributes (its config's `attributes`, compiled:
+`jml.mapping.Compiled` by target attribute) are diffed and written like the canonical
+ones: the driver holds them under their own names, and an empty value removes one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
+from jml.mapping import Compiled
 from jml.model import Account, HrRecord, Issue, IssueKind, Lifecycle, Snapshot
 from jml.operations import (
     LINK,
@@ -86,6 +89,17 @@ def desired_attributes(record: HrRecord, manager: str | None) -> dict[str, str |
     }
 
 
+def account_attributes(
+    record: HrRecord, manager: str | None, held: Set[str], mapped: Mapping[str, Compiled]
+) -> dict[str, str | None]:
+    """What a target should hold for a person: the canonical attributes it holds, then
+    its mapped attributes computed from the feed row (overriding a canonical one of the
+    same name; an empty value is None: no value)."""
+    values = {k: v for k, v in desired_attributes(record, manager).items() if k in held}
+    values.update({key: spec.value(record.attribute) or None for key, spec in mapped.items()})
+    return values
+
+
 class AccountIndex:
     """A snapshot's accounts by id, externalId and userName."""
 
@@ -125,8 +139,10 @@ def build_plan(
     snapshots: Mapping[str, Snapshot],
     links: Mapping[str, Mapping[str, str]],
     managed: Mapping[str, Set[str]],
+    mapped: Mapping[str, Mapping[str, Compiled]] | None = None,
 ) -> Plan:
-    """The operations that take every target from its snapshot to the desired state.
+    """The operations that take every target from its snapshot to the desired state
+    (`mapped`: per target, its mapped attributes; none when left out).
 
     Only persons in `desired` are touched; held and absent persons are simply left out.
     """
@@ -137,7 +153,10 @@ def build_plan(
     depth = manager_depths(records)
     for target, snapshot in snapshots.items():
         matched[target] = {}
-        _plan_target(ops, issues, matched[target], target, snapshot, desired, links.get(target, {}), managed[target])
+        _plan_target(
+            ops, issues, matched[target], target, snapshot, desired, links.get(target, {}), managed[target],
+            (mapped or {}).get(target, {}),
+        )  # fmt: skip
     ops.sort(
         key=lambda op: (
             _PHASE[op.action],
@@ -156,6 +175,7 @@ def _plan_target(
     desired: Mapping[str, Desired],
     links: Mapping[str, str],
     managed: Set[str],
+    mapped: Mapping[str, Compiled],
 ) -> None:
     index = AccountIndex(snapshot)
     wanted: dict[str, tuple[Desired, Account | None, bool]] = {}
@@ -183,7 +203,7 @@ def _plan_target(
         record = person.record
         assert record is not None  # a person who should hold an account is in the feed
         manager = record.manager_id if record.manager_id in with_account else None
-        attributes = {k: v for k, v in desired_attributes(record, manager).items() if k in held}
+        attributes = account_attributes(record, manager, held, mapped)
         _converge(ops, target, person, account, adopt, attributes, managed)
 
 

@@ -11,6 +11,9 @@
   employee_ids and the sources they came from, until a person resolves it in the HR
   systems. (First + last name and manager is not used: two people may share a name and
   a manager, and a false match would block both with no way to say "not the same".)
+  Only HR's emails count: a record without one (email "", `naming.email` makes it)
+  is nobody's duplicate; an HR email equal to an address generated and kept for
+  another person (`reserved`, the ledger's) is a duplicate too, and its record is held.
 - A manager_id naming nobody in the feed is dropped with a `data_quality` issue.
 """
 
@@ -64,12 +67,14 @@ def resolve(
     records_by_precedence: Sequence[Sequence[HrRecord]],
     held: Set[str] = frozenset(),
     held_endings: Mapping[str, Sequence[Ending]] = MappingProxyType({}),
+    reserved: Mapping[str, str] = MappingProxyType({}),
 ) -> Resolved:
     """Resolve the valid records of every source, best precedence first.
 
     `held` are employee_ids held back already (quarantined rows, whose `held_endings`
     the caller read): they are held in the result too, and a manager_id naming one of
     them is not unknown. A held person's endings gather those and their valid records'.
+    `reserved`: employee_id -> the generated email the ledger keeps for them.
     """
     grouped: dict[str, list[HrRecord]] = defaultdict(list)
     for records in records_by_precedence:
@@ -83,12 +88,16 @@ def resolve(
 
     by_email: dict[str, list[str]] = defaultdict(list)
     for eid, record in persons.items():
-        by_email[record.email.lower()].append(eid)
-    for eids in by_email.values():
-        if len(eids) < 2:
+        if record.email:
+            by_email[record.email.lower()].append(eid)
+    keeper = {address.lower(): eid for eid, address in reserved.items()}
+    for address, eids in by_email.items():
+        owner = keeper.get(address)
+        if len(eids) < 2 and owner in (None, *eids):
             continue
-        ids = ", ".join(f"{eid} ({', '.join(sources[eid]) or '?'})" for eid in sorted(eids))
-        for eid in eids:
+        named = sorted({*eids, *([owner] if owner else [])})
+        ids = ", ".join(f"{eid} ({', '.join(sources.get(eid, ())) or '?'})" for eid in named)
+        for eid in eids:  # HR's claims are held; the person the address is kept for is not
             held_back.add(eid)
             issues.append(
                 Issue(
@@ -97,8 +106,8 @@ def resolve(
                     f"{eid}: the same email is held by {ids}; held until resolved",
                     employee_id=eid,
                     data={
-                        "employee_ids": sorted(eids),
-                        "sources": {other: sources[other] for other in sorted(eids)},
+                        "employee_ids": named,
+                        "sources": {other: sources.get(other, []) for other in named},
                     },
                 )
             )

@@ -1,9 +1,10 @@
 """The stages of a run as plain functions over immutable results (the service layer).
 
-    validate -> resolve -> read-targets -> lifecycle -> entitle -> plan -> apply -> verify -> report
+    validate -> resolve -> read-targets -> naming -> lifecycle -> entitle -> plan -> apply
+    -> verify -> report
 
 - `run`: `open_run` and the `Run` every stage is given (config, policy, ledger, targets);
-- `feed`, `persons`, `targets`, `planning`, `apply`, `verify`, `reconcile`, `report`:
+- `feed`, `persons`, `targets`, `naming`, `planning`, `apply`, `verify`, `reconcile`, `report`:
   the stages, one module each;
 - `outcome`: the values a run's stages produce, and the views the report needs;
 - `sync`: how the stages compose (the one sequence `jml plan` and every flow use).

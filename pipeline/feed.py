@@ -2,7 +2,8 @@
 
 `read_feed(run)` reads the sources best precedence first, warning about each source
 whose transport is weakened (`verify: false`, `insecure: true`). A source that cannot be read
-at all ends the stage with `error` (one line naming it: bad input, exit 2). A feed the
+at all ends the stage with `error` (one line naming it: bad input, exit 2), and so does a
+target attribute reading a column no source yields. A feed the
 gate stops has `halt`; a `final` halt (an empty feed, a required column missing) cannot
 be overridden and carries no records, while too many invalid rows can be overridden
 and keep their records and quarantine issues.
@@ -24,8 +25,9 @@ from connectors.factory import build_source
 from expectations.data_docs import DataDocs, DataDocsError, build_data_docs
 from expectations.runner import validate_feed
 from jml.config import weakened
+from jml.config.attributes import unknown_column
 from jml.lifecycle import Ending
-from jml.model import HrRecord, Issue
+from jml.model import KNOWN_COLUMNS, HrRecord, Issue
 from jml.text import visible
 from pipeline.run import Run
 
@@ -74,6 +76,7 @@ def _validate(run: Run, validations: dict[str, Any]) -> Feed:
     endings: dict[str, list[Ending]] = {}
     rows = invalid = 0
     halt: str | None = None
+    columns = set(KNOWN_COLUMNS)  # what the targets' attributes may read
     for source in sorted(run.config.sources, key=lambda s: s.precedence):
         for warning in weakened(source):
             run.log.warning("source %s: %s", source.name, warning)
@@ -81,11 +84,18 @@ def _validate(run: Run, validations: dict[str, Any]) -> Feed:
             frame = build_source(source, run.config.base_dir).read()
         except SourceError as exc:  # bad input, not a crash: no traceback in the run's log
             return Feed(error=str(exc))
-        checked = validate_feed(frame, source=source.name, max_invalid_fraction=run.config.safety.max_invalid_fraction)
+        checked = validate_feed(
+            frame,
+            source=source.name,
+            max_invalid_fraction=run.config.safety.max_invalid_fraction,
+            provenance=source.provenance,
+            email_required=run.config.naming.email is None,
+        )
         if checked.result is not None:
             validations[source.name] = checked.result
         rows += checked.rows
         invalid += checked.invalid
+        columns |= {str(name) for name in frame.columns} | set(getattr(source, "fields", None) or ())
         if checked.halt:
             halt = f"feed gate: {checked.halt}"
             if not checked.records:
@@ -95,5 +105,8 @@ def _validate(run: Run, validations: dict[str, Any]) -> Feed:
         held |= checked.held
         for eid, found in checked.held_endings.items():
             endings.setdefault(eid, []).extend(found)
+    unknown = unknown_column(run.config.targets, columns)
+    if unknown:
+        return Feed(error=unknown)
     held_endings = {eid: tuple(found) for eid, found in endings.items()}
     return Feed(tuple(records), tuple(issues), frozenset(held), halt, False, None, rows, invalid, held_endings)

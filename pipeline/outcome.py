@@ -42,6 +42,8 @@ class Planned:
     halt: str | None = None
     overridden: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
+    #: The emails the naming stage made this run, not kept by the ledger yet (by employee_id).
+    generated: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def error(self) -> str | None:

@@ -11,6 +11,7 @@ Plain functions over the core (`jml.resolve`, `jml.evaluate`); each returns a ne
 from __future__ import annotations
 
 from jml.evaluate import Assessment, Entitled, assess_persons, entitle_persons
+from jml.naming import EMAIL
 from jml.resolve import Resolved, resolve
 from pipeline.feed import Feed
 from pipeline.run import Run
@@ -20,8 +21,10 @@ __all__ = ["assess_lifecycles", "entitle", "resolve_persons"]
 
 
 def resolve_persons(run: Run, feed: Feed) -> Resolved:
-    """Merge the sources into one record per person; hold duplicates back."""
-    return resolve(feed.records, held=feed.held, held_endings=feed.held_endings)
+    """Merge the sources into one record per person; hold duplicates back (an HR email
+    equal to an address generated for someone else too)."""
+    reserved = run.ledger.reserved_identifiers(EMAIL)
+    return resolve(feed.records, held=feed.held, held_endings=feed.held_endings, reserved=reserved)
 
 
 def assess_lifecycles(run: Run, resolved: Resolved, targets: TargetState) -> Assessment:

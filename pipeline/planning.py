@@ -37,7 +37,7 @@ def plan_changes(run: Run, entitled: Entitled, targets: TargetState) -> Checked:
     """Desired vs known -> operations; then the safety guards."""
     snapshots = targets.snapshots
     links = {name: run.ledger.account_links(name) for name in snapshots}
-    plan = build_plan(entitled.desired, snapshots, links, run.settings.managed())
+    plan = build_plan(entitled.desired, snapshots, links, run.settings.managed(), run.settings.mapped())
     return _guarded(run, plan, targets)
 
 

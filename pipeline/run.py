@@ -26,7 +26,9 @@ from pathlib import Path
 from connectors.base import Target
 from connectors.factory import build_target
 from jml.config import Config, load_config
+from jml.config.attributes import compiled
 from jml.ledger import Ledger
+from jml.mapping import Compiled
 from jml.nhi import RegistryEntry
 from jml.policy import Policy, PolicyEngine, load_policy
 from pipeline.lease import Lease, hold
@@ -50,6 +52,10 @@ class Settings:
     def managed(self) -> dict[str, set[str]]:
         """Target -> the entitlements the policy manages there."""
         return {t.name: self.policy.managed(t.name) for t in self.config.targets}
+
+    def mapped(self) -> dict[str, dict[str, Compiled]]:
+        """Target -> its mapped attributes (`attributes`), compiled."""
+        return {t.name: compiled(t.attributes) for t in self.config.targets}
 
     def registered(self) -> dict[str, set[str]]:
         """Target -> the account keys (`jml.nhi.account_key`) of its registered NHIs."""

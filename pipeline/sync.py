@@ -1,7 +1,7 @@
 """How the stages compose into a run: the one sequence every entry point uses.
 
-    validate -> resolve -> read-targets -> lifecycle -> nhi -> entitle -> plan -> apply -> verify
-    -> report -> alert-owners
+    validate -> resolve -> read-targets -> naming -> lifecycle -> nhi -> entitle -> plan -> apply
+    -> verify -> report -> alert-owners
 
 Each stage is called through a `Stage`, `stage(name, function, *args)`: `direct` calls
 the function (`jml plan`, which needs no Prefect run); the flows pass one that runs it
@@ -19,6 +19,8 @@ values and never changes one a stage returned. (The run lock is kept by its hear
 - `apply(run, planned, stage, progress)`: the plan batch by batch per target; a target
   found down parks its later batches; then the touched persons are read back (verify).
   A batch that finds the run lock lost ends apply at once: no other batch, no verify.
+  Apply first keeps the emails generated for the persons it creates an account for
+  (`pipeline.naming`).
 - `for_person` / `for_drift`: a plan cut to what a partial run speaks for.
 """
 
@@ -32,6 +34,7 @@ from typing import Any, TypeVar
 from jml.ledger import AuditEntry
 from pipeline.apply import apply_batch, batches
 from pipeline.feed import read_feed
+from pipeline.naming import name_persons, reserve_new
 from pipeline.nhis import watch_nhis
 from pipeline.notify import alert_owners
 from pipeline.outcome import Execution, Planned, Scope
@@ -102,9 +105,13 @@ def plan(run: Run, stage: Stage = direct) -> Planned:
         return planned
     clock = _Clock(stage, dict(planned.timings))
     targets = clock("read-targets", read_targets, run)
-    assessment = clock("lifecycle", assess_lifecycles, run, planned.resolved, targets)
-    nhis = clock("nhi", watch_nhis, run, planned.resolved, assessment, targets)
-    planned = replace(planned, targets=targets, assessment=assessment, nhis=nhis, timings=clock.timings)
+    named = clock("naming", name_persons, run, planned.resolved, targets)
+    assessment = clock("lifecycle", assess_lifecycles, run, named.resolved, targets)
+    nhis = clock("nhi", watch_nhis, run, named.resolved, assessment, targets)
+    planned = replace(
+        planned, resolved=named.resolved, generated=named.new, targets=targets, assessment=assessment, nhis=nhis,
+        timings=clock.timings,
+    )  # fmt: skip
     return entitle_and_plan(run, planned, stage)
 
 
@@ -141,6 +148,7 @@ def apply(
     """Apply the plan batch by batch per target, then read back what was touched."""
     assert planned.checked is not None and planned.entitled is not None
     clock = _Clock(stage)
+    reserve_new(run, planned.generated, planned.checked.plan.operations)
     results = []
     parked: dict[str, int] = {}
     touched: dict[str, set[str]] = {}

@@ -22,7 +22,7 @@ __all__ = ["verify"]
 def verify(run: Run, desired: Mapping[str, Desired], touched: Mapping[str, Set[str]]) -> tuple[Issue, ...]:
     """The drift (and unreachable) issues of reading back the touched targets."""
     issues: list[Issue] = []
-    managed = run.settings.managed()
+    managed, mapped = run.settings.managed(), run.settings.mapped()
     for target, persons in touched.items():
         try:
             snapshot = run.targets[target].read()
@@ -30,7 +30,7 @@ def verify(run: Run, desired: Mapping[str, Desired], touched: Mapping[str, Set[s
             issues.append(unreachable_issue(target, exc))
             continue
         subset = {eid: desired[eid] for eid in persons if eid in desired}
-        again = build_plan(subset, {target: snapshot}, {target: run.ledger.account_links(target)}, managed)
+        again = build_plan(subset, {target: snapshot}, {target: run.ledger.account_links(target)}, managed, mapped)
         remaining: dict[str, list[str]] = {}
         for op in again.operations:
             remaining.setdefault(op.employee_id, []).append(op.action.value)

@@ -4,8 +4,9 @@
 `Authorization: Bearer <environ[config.token_env]>` when a token is configured), takes
 the list of workers at the dotted path `items` of the JSON answer, and follows the URL at
 the dotted path `next` (relative URLs are resolved against the page's URL) until it is
-absent, null or empty. Each item becomes one row: for every `fields` entry
-`{column: dotted path}`, the value at that path inside the item (a missing path: None).
+absent, null or empty. Each item becomes one row, one column per dotted path the
+config reads (connectors.sources.mapped.read_paths; a missing path: None), which
+`read` then maps to the feed's columns (`read_records`: the items as read).
 A `next` URL on another origin (scheme, host, port) than `url` is refused, and so is a
 redirect to one (connectors.http), so the token never leaves the configured API; the
 client takes no proxy or trust store from the environment. The frame is the one every source returns
@@ -45,6 +46,7 @@ from connectors.bounds import Pages
 from connectors.http import error_for_status, exchange, http_client, origin_of
 from connectors.retry import call_with_retries
 from connectors.sources.frames import text_frame
+from connectors.sources.mapped import map_records, read_paths
 from jml.config import RestSource
 
 __all__ = ["RestSourceConnector", "dig"]
@@ -76,6 +78,7 @@ class RestSourceConnector:
     def __init__(self, config: RestSource, *, environ: Mapping[str, str] = os.environ) -> None:
         self.name = config.name
         self._config = config
+        self._paths = read_paths(config)
         self._headers = {"Accept": "application/json"}
         if config.token_env is not None:
             token = secret(environ, config.token_env, f"source {config.name}", SourceError)
@@ -85,7 +88,16 @@ class RestSourceConnector:
         return f"RestSourceConnector(name={self.name!r}, url={self._config.url!r})"
 
     def read(self) -> pd.DataFrame:
-        """Every item of every page as a frame of text plus `_row`; SourceError."""
+        """Every item of every page as the feed frame (mapped by `fields`) plus `_row`;
+        SourceError."""
+        return self.mapped(self.read_records())
+
+    def mapped(self, records: pd.DataFrame) -> pd.DataFrame:
+        """`records` (as `read_records` gives them) as the feed frame."""
+        return map_records(records, self._config, where="")
+
+    def read_records(self) -> pd.DataFrame:
+        """Every item of every page as read: one text column per path, plus `_row`."""
         started = time.monotonic()
         config = self._config
         rows: list[list[Any]] = []
@@ -104,7 +116,7 @@ class RestSourceConnector:
                 body = self._page(client, url, pages)
                 rows += self._rows(url, body, pages)
                 url = self._next_url(url, body)
-        frame = text_frame(self.name, list(config.fields), rows)
+        frame = text_frame(self.name, self._paths, rows)
         log.info(
             "source %s: read %d rows from %d pages in %.2f s",
             self.name, len(frame), pages.count, time.monotonic() - started,
@@ -117,7 +129,7 @@ class RestSourceConnector:
         items = dig(body, self._config.items)
         if not isinstance(items, list):
             raise self._fail(url, f"`{self._config.items}` is not a list of workers")
-        paths = list(self._config.fields.values())
+        paths = self._paths
         rows = []
         for position, item in enumerate(items):
             if not isinstance(item, dict):

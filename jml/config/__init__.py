@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from jml.config.common import (
     Column,
@@ -27,6 +27,7 @@ from jml.config.common import (
     describe_validation_error,
     read_yaml,
 )
+from jml.config.naming import NamingConfig
 from jml.config.network import Endpoint, HttpEndpoint, weakened
 from jml.config.nhi import NhiConfig
 from jml.config.run import (
@@ -42,11 +43,12 @@ from jml.config.run import (
 )
 from jml.config.sources import CsvSource, RestSource, SqlSource
 from jml.config.targets import LdapTarget, ScimTarget, SqlRoles, SqlTarget, SqlUsers
+from jml.model import KNOWN_COLUMNS
 from jml.owners import Owners
 
 __all__ = [
     "AlertChannel", "Column", "Config", "ConfigError", "CsvSource", "DottedPath", "Endpoint", "EnvName",
-    "HttpEndpoint", "Identifier", "LdapTarget", "LifecycleConfig", "LockConfig", "Name", "NhiConfig", "OwnersConfig",
+    "HttpEndpoint", "Identifier", "LdapTarget", "LifecycleConfig", "LockConfig", "Name", "NamingConfig", "NhiConfig", "OwnersConfig",
     "RestSource", "RetryPolicy", "SafetyConfig", "ScheduleConfig", "SchedulesConfig", "ScimTarget", "SlackAlert", "SourceConfig", "SqlRoles",
     "SqlSource", "SqlTarget", "SqlUsers", "Strict", "TargetConfig", "WebhookAlert", "anchor_sqlite_url",
     "describe_validation_error", "load_config", "read_yaml", "weakened",
@@ -68,6 +70,8 @@ class Config(Strict):
     owners: OwnersConfig = OwnersConfig()
     #: The registry of non-human identities (SPEC "NHIs"); None: none is watched.
     nhi: NhiConfig | None = None
+    #: Generated identifiers (SPEC "Generated identifiers"); by default none.
+    naming: NamingConfig = NamingConfig()
     schedules: SchedulesConfig = SchedulesConfig()
     alerts: list[AlertChannel] = []
     #: The folder of the runs' Data Docs (`data_docs_dir`); None: the default.
@@ -102,6 +106,18 @@ class Config(Strict):
                 )
             seen[source.precedence] = source.name
         return sources
+
+    @field_validator("naming")
+    @classmethod
+    def _naming_reads_feed_columns(cls, naming: NamingConfig, info: ValidationInfo) -> NamingConfig:
+        """naming.email's placeholders are feed columns: when every source lists its
+        `fields`, the known columns and those (else any column may pass through)."""
+        listed = [getattr(source, "fields", None) for source in info.data.get("sources") or ()]
+        if listed and all(fields is not None for fields in listed):
+            unknown = naming.unknown_columns([*KNOWN_COLUMNS, *(name for f in listed for name in f or ())])
+            if unknown:
+                raise ValueError(f"email: {{{unknown[0]}}} is no feed column")
+        return naming
 
     def resolve(self, path: Path) -> Path:
         """A path from the file, made absolute against the config file's folder."""

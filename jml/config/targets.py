@@ -6,10 +6,18 @@ from typing import Literal
 
 from pydantic import (
     Field,
+    field_validator,
+    model_validator,
 )
 
+from jml.config.attributes import check_attributes
 from jml.config.common import EnvName, Identifier, Name, RetryPolicy, SqlUrl, Strict
 from jml.config.network import Endpoint, HttpEndpoint
+from jml.mapping import FieldSpec, SpecField
+from jml.model import ACCOUNT_ATTRIBUTES
+
+#: The doc of every target's `attributes` (jml.config.attributes).
+ATTRIBUTES_DOC = "target attribute -> value spec over the feed columns (SPEC 'Target attributes')"
 
 
 class ScimTarget(HttpEndpoint):
@@ -26,6 +34,12 @@ class ScimTarget(HttpEndpoint):
     page_size: int = Field(default=500, ge=1, le=10000)
     bulk: bool = True  # use the Bulk endpoint when the server advertises it
     retry: RetryPolicy = RetryPolicy()
+    attributes: dict[str, SpecField] = Field(default={}, description=ATTRIBUTES_DOC)
+
+    @field_validator("attributes")
+    @classmethod
+    def _check_attributes(cls, attributes: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        return dict(check_attributes("scim", attributes))
 
 
 class LdapTarget(Endpoint):
@@ -45,6 +59,12 @@ class LdapTarget(Endpoint):
     disabled_dn: str = Field(min_length=1)
     page_size: int = Field(default=500, ge=1, le=10000)
     retry: RetryPolicy = RetryPolicy()
+    attributes: dict[str, SpecField] = Field(default={}, description=ATTRIBUTES_DOC)
+
+    @field_validator("attributes")
+    @classmethod
+    def _check_attributes(cls, attributes: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        return dict(check_attributes("ldap", attributes))
 
 
 class SqlUsers(Strict):
@@ -67,6 +87,13 @@ class SqlUsers(Strict):
     department: Identifier | None = None
     title: Identifier | None = None
     manager: Identifier | None = None
+
+    def own_columns(self) -> dict[str, str]:
+        """The columns jml alone writes (the key, the link, the login, the state, the
+        manager's key) -> what they hold."""
+        named: dict[str, str | None] = {"key": self.key, "external_id": self.external_id, "username": self.username}
+        named |= {"email": self.email, "active": self.active, "manager": self.manager}
+        return {column: what for what, column in named.items() if column}
 
 
 class SqlRoles(Strict):
@@ -91,3 +118,24 @@ class SqlTarget(SqlUrl):
     page_size: int = Field(default=1000, ge=1, le=100_000)
     timeout: float = Field(default=30.0, gt=0)
     retry: RetryPolicy = RetryPolicy()
+    attributes: dict[str, SpecField] = Field(default={}, description=ATTRIBUTES_DOC)
+
+    @field_validator("attributes")
+    @classmethod
+    def _check_attributes(cls, attributes: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        return dict(check_attributes("sql", attributes))
+
+    @model_validator(mode="after")
+    def _own_columns(self) -> SqlTarget:
+        """An attribute may be a column of the users table that `users` does not map,
+        or one it maps to a canonical attribute jml may let it override; never a
+        column jml alone writes, nor a canonical name mapped to another column."""
+        own = {column.lower(): what for column, what in self.users.own_columns().items()}
+        for key in self.attributes:
+            column = getattr(self.users, key, None) if key in ACCOUNT_ATTRIBUTES else None
+            if key.lower() in own:
+                raise ValueError(f"attribute {key!r} cannot be set: it is the users table's {own[key.lower()]} column,"
+                                 " which jml alone writes")  # fmt: skip
+            if column is not None and column.lower() != key.lower():
+                raise ValueError(f"attribute {key!r} is jml's name of the column {column!r}; name the column")
+        return self

@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy.engine import Engine
 
 from jml.approvals import Rosters
-from jml.ledger import accounts, approvals, audit, history, journal, lock, nhis, persons, runs
+from jml.ledger import accounts, approvals, audit, history, identifiers, journal, lock, nhis, persons, runs
 from jml.ledger import issues as queue
 from jml.ledger.engine import make_engine, upgrade
 from jml.ledger.records import (
@@ -129,6 +129,18 @@ class Ledger:
         (`absent_since` set): last_seen_run is the last run whose feed had the person.
         """
         persons.save(self._engine, run_id, states)
+
+    # -- generated identifiers -----------------------------------------------------
+
+    def reserved_identifiers(self, kind: str) -> dict[str, str]:
+        """employee_id -> the generated identifier of `kind` (`email`) kept for that
+        person, lowercased (jml.naming)."""
+        return identifiers.reserved(self._engine, kind)
+
+    def reserve_identifiers(self, run_id: int, kind: str, values: Mapping[str, str]) -> None:
+        """Keep these generated identifiers (employee_id -> value) for good; a person who
+        has one of `kind` already keeps it. A value kept for another person is refused."""
+        identifiers.reserve(self._engine, run_id, kind, values)
 
     # -- non-human identities ------------------------------------------------------
 

@@ -211,6 +211,19 @@ nhis = Table(
     Index(None, "owner"),
 )
 
+#: Identifiers jml generated (SPEC "Generated identifiers"), kept for good: `kind` says
+#: which (`email`; an AD target's `sam_account_name:<target>`), `value` is lowercased and
+#: never given to anyone else; a person has at most one of each kind.
+identifiers = Table(
+    "identifiers",
+    metadata,
+    Column("kind", String(NAME), primary_key=True),
+    Column("value", String(NAME), primary_key=True),
+    Column("employee_id", String(EMPLOYEE_ID), nullable=False),
+    Column("created_run", Integer, ForeignKey("runs.id"), nullable=False),
+    Index(None, "kind", "employee_id", unique=True),
+)
+
 #: The ids are given by the one appender (`audit.insert_entries`, under its lock), so
 #: that their order is the hash chain's.
 audit = Table(

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import Source, SourceError
+from connectors.base import Records, SourceError
 from connectors.sources.csvfile import CsvSourceConnector
 from expectations.hr_feed import EMAIL_REGEX, EMPLOYEE_ID_REGEX
 from expectations.runner import validate_feed
@@ -76,7 +76,7 @@ def test_it_is_a_source_that_reads_text_cells(tmp_path):
     path = tmp_path / "workers.csv"
     path.write_text("a, b ,c\n1,,x y\n", encoding="utf-8")
     source = connector(path)
-    assert isinstance(source, Source) and source.name == "hr"
+    assert isinstance(source, Records) and source.name == "hr"
     frame = source.read()
     assert list(frame.columns) == ["a", "b", "c", "_row"]
     assert frame.drop(columns="_row").to_dict("records") == [{"a": "1", "b": None, "c": "x y"}]

@@ -148,7 +148,7 @@ def test_permanent_failures_are_not_retried(hris: servers.HrisServer) -> None:
         (b"<html>", "the answer is not JSON"),
         ({"data": {"workers": {"id": 1}}}, "`data.workers` is not a list of workers"),
         ({"data": {"workers": ["E1"]}}, "item 0 of `data.workers` is not an object"),
-        ({"data": {"workers": [{"id": {"nested": 1}}]}}, "row 1, column employee_id: a dict is not a single value"),
+        ({"data": {"workers": [{"id": {"nested": 1}}]}}, "row 1, column id: a dict is not a single value"),
         ({"data": {"workers": []}, "links": {"next": "/workers?page=1"}}, "the next page's URL repeats a page already read"),
     ],
 )

@@ -72,6 +72,16 @@ def malformed_feed(s: Scenario) -> None:
     )  # fmt: skip
 
 
+def refused_template(s: Scenario) -> None:
+    s.configure(sources=[{"name": "hr", "type": "csv", "path": "feeds/workers.csv",
+                          "fields": {"first_name": {"template": "{first_name.upper}"}}}])  # fmt: skip
+
+
+def unmapped_column(s: Scenario) -> None:
+    s.configure(sources=[{"name": "hr", "type": "csv", "path": "feeds/workers.csv",
+                          "fields": {"first_name": "Legal First Name"}}])  # fmt: skip
+
+
 CASES = {
     "unknown-key": Case(unknown_key, ("jml.yaml", "colour")),
     "bad-value": Case(bad_value, ("jml.yaml", "prehire_days")),
@@ -84,6 +94,9 @@ CASES = {
     # starting, but the run must still end in one clear line, without a traceback
     "missing-feed": Case(missing_feed, ("workers.csv", "not found"), one_line=False),
     "malformed-feed": Case(malformed_feed, ("workers.csv", "line 3"), one_line=False),
+    "refused-template": Case(refused_template, ("jml.yaml", "fields", "first_name", "attribute access")),
+    # a mapping reading no column of the header: found when the feed is read
+    "unmapped-column": Case(unmapped_column, ("'Legal First Name'", "fields.first_name"), one_line=False),
 }
 
 

@@ -707,6 +707,8 @@ def use_every_method(spy: Called, url: str) -> None:
     spy.save_person_states(run_id, [PersonState("E1", "terminated", terminated_on=AS_OF)])
     spy.person_states()
     spy.link_accounts(run_id, "app", {"E1": "id-1", "E2": "id-2"})
+    spy.reserve_identifiers(run_id, "email", {"E1": "Jane.Doe@corp.example.com"})
+    assert spy.reserved_identifiers("email") == {"E1": "jane.doe@corp.example.com"}
     spy.unlink_accounts("app", ["E2"])
     spy.account_links("app")
     spy.record_grants(run_id, "app", [("E1", "eng", "rule 2"), ("E1", "all-staff", "rule 1")])

@@ -19,6 +19,8 @@ that follow a moved entry in `members`.
 - `delete`: removes the entry's memberships and the manager links to it, then the entry
   (already gone: fine);
 - `change_members`, `create_group`: see `members`.
+- mapped attributes (`config.attributes`, LDAP attribute types) are searched for,
+  written and read beside the canonical ones (`entries`, `connectors.targets.mapped`).
 
 Logs name people by employee_id only, and never show the password or attribute values.
 """
@@ -37,8 +39,10 @@ from connectors.kernel.driver import Driver, Reading
 from connectors.targets.ldap.dn import first_rdn, rdn_value, render_dn, split_dn
 from connectors.targets.ldap.entries import (
     GROUP_FILTER,
+    LDAP_OF,
     PERSON_FILTER,
     READ_ATTRIBUTES,
+    UPDATABLE,
     Entry,
     Tree,
     create_record,
@@ -51,8 +55,8 @@ from connectors.targets.ldap.entries import (
 )
 from connectors.targets.ldap.members import Members
 from connectors.targets.ldap.wire import NO_SUCH_OBJECT, POST_READ, SUCCESS, Wire, code_of, post_read
+from connectors.targets.mapped import holding
 from jml.config import LdapTarget
-from jml.model import ACCOUNT_ATTRIBUTES
 
 __all__ = ["LdapDriver"]
 
@@ -69,7 +73,6 @@ class LdapDriver(Driver):
     DN of the config does not parse.
     """
 
-    schema = TargetSchema(frozenset(ACCOUNT_ATTRIBUTES))
     lookup_chunk = 50  # uids per search filter
 
     def __init__(self, config: LdapTarget, *, environ: Mapping[str, str] = os.environ) -> None:
@@ -79,6 +82,12 @@ class LdapDriver(Driver):
                 split_dn(getattr(config, field))
             except ValueError as exc:
                 raise ConfigurationError(f"target {config.name}: {field} is not a DN: {exc}") from None
+        try:
+            held = holding({**LDAP_OF, "user_name": "mail"}, config.attributes)
+        except ValueError as exc:
+            raise ConfigurationError(f"target {config.name}: {exc}") from None
+        self.schema = TargetSchema(held)
+        self._mapped = held - UPDATABLE  # the mapped attribute types besides the canonical ones
         self.name = config.name
         self._config = config
         self._wire = Wire(config, password)
@@ -94,11 +103,11 @@ class LdapDriver(Driver):
     # -- reading ---------------------------------------------------------------------
 
     def read(self) -> Reading:
-        people = self._wire.search(self._tree.people, PERSON_FILTER, READ_ATTRIBUTES)
-        disabled = self._wire.search(self._tree.disabled, PERSON_FILTER, READ_ATTRIBUTES)
+        wanted = [*READ_ATTRIBUTES, *sorted(self._mapped)]
+        people = self._wire.search(self._tree.people, PERSON_FILTER, wanted)
+        disabled = self._wire.search(self._tree.disabled, PERSON_FILTER, wanted)
         groups = self._wire.search(self._tree.groups, GROUP_FILTER, ["member"])
-        reading = reading_of(self.name, people, disabled, groups)
-        return reading
+        return reading_of(self.name, people, disabled, groups, self.schema.attributes)
 
     def lookup(self, employee_ids: Sequence[str]) -> dict[str, Entry]:
         return self._by_uid(self._tree.containers(), employee_ids)
@@ -131,7 +140,9 @@ class LdapDriver(Driver):
     def create(self, employee_id: str, values: Mapping[str, Any], active: bool) -> Entry:
         dn = self._tree.person_dn(employee_id, active)
         what = f"add {employee_id}"
-        result = self._wire.send(what, "add", dn, attributes=create_record(employee_id, values), controls=[POST_READ])
+        result = self._wire.send(
+            what, "add", dn, attributes=create_record(employee_id, values, self._mapped), controls=[POST_READ]
+        )
         if code_of(result) != SUCCESS:
             raise self._wire.error(what, result)
         uuid = post_read(result, "entryUUID")
@@ -151,7 +162,7 @@ class LdapDriver(Driver):
 
     def update(self, handle: Entry, employee_id: str, values: Mapping[str, Any], link: bool) -> Entry:
         try:
-            replaced = modifications(values)
+            replaced = modifications(values, self._mapped)
         except ValueError as exc:
             raise Permanent(f"{self.name}: {exc}") from None
         if replaced:

@@ -22,6 +22,10 @@ Mapping of the canonical account (jml.model.ACCOUNT_ATTRIBUTES) to an entry
     Account.active        the entry is under people_dn (disabled: under disabled_dn)
     Account.id            entryUUID (stable across moves and renames), else the DN
 
+Mapped attributes (config `attributes`, passed as `mapped`: LDAP attribute types) are
+written and read under their own type, beside the canonical ones; one that is the type
+of a canonical attribute (`cn`, `title`) takes its place (`connectors.targets.mapped`).
+
 An entitlement is membership (`member`) of the groupOfNames `cn=<name>,<groups_dn>`.
 Every value placed in a DN is escaped per RFC 4514 (`dn.escape_dn_value`) and every
 value in a search filter per RFC 4515.
@@ -29,7 +33,7 @@ value in a search filter per RFC 4515.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +45,11 @@ from jml.model import ACCOUNT_ATTRIBUTES, Account, Snapshot
 
 __all__ = [
     "GROUP_CLASSES",
+    "LDAP_OF",
     "GROUP_FILTER",
     "PERSON_FILTER",
     "READ_ATTRIBUTES",
+    "UPDATABLE",
     "Entry",
     "Found",
     "Tree",
@@ -136,12 +142,12 @@ def linked_entry(dn: str, values: Mapping[str, list[str]], active: bool) -> tupl
     return (value, Entry(dn, first(values, "entryUUID"), active)) if kind == "uid" else None
 
 
-def create_record(employee_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
+def create_record(employee_id: str, values: Mapping[str, Any], mapped: Set[str] = frozenset()) -> dict[str, Any]:
     """The attributes of a new entry: the values written (None or "": no value; the
-    `manager` an Entry), mail from user_name when no email is given, and the person's
-    MUSTs (cn, sn) never absent."""
+    `manager` an Entry; `mapped`: the keys that are mapped attribute types), mail from
+    user_name when no email is given, and the person's MUSTs (cn, sn) never absent."""
     record: dict[str, Any] = {"objectClass": PERSON_CLASSES, "uid": employee_id}
-    record.update({name: found for name, found in _ldap_values(values).items() if found})
+    record.update({name: found for name, found in _ldap_values(values, mapped).items() if found})
     if "mail" not in record and values.get("user_name"):
         record["mail"] = [str(values["user_name"])]
     record.setdefault("cn", employee_id)
@@ -149,25 +155,26 @@ def create_record(employee_id: str, values: Mapping[str, Any]) -> dict[str, Any]
     return record
 
 
-def modifications(values: Mapping[str, Any]) -> dict[str, list[str]]:
+def modifications(values: Mapping[str, Any], mapped: Set[str] = frozenset()) -> dict[str, list[str]]:
     """LDAP attribute -> the values that replace it (an empty list removes it), for an
-    update's values; a user_name change alone is written to mail. ValueError for an
-    attribute the directory does not hold."""
-    unknown = set(values) - UPDATABLE
+    update's values (`mapped`: the keys that are mapped attribute types); a user_name
+    change alone is written to mail. ValueError for an attribute the directory does not
+    hold."""
+    unknown = set(values) - UPDATABLE - mapped
     if unknown:
         raise ValueError(f"cannot update unknown attribute(s) {sorted(unknown)}")
     wanted = dict(values)
     if "user_name" in wanted and "email" not in wanted:
         wanted["email"] = wanted["user_name"]
-    return _ldap_values(wanted)
+    return _ldap_values(wanted, mapped)
 
 
-def _ldap_values(values: Mapping[str, Any]) -> dict[str, list[str]]:
-    """LDAP attribute -> values of the mapped canonical attributes (None or "": an
+def _ldap_values(values: Mapping[str, Any], mapped: Set[str]) -> dict[str, list[str]]:
+    """LDAP attribute -> values of the canonical and mapped attributes (None or "": an
     empty list); the manager, an Entry, as its DN."""
     out: dict[str, list[str]] = {}
     for canonical, value in values.items():
-        name = LDAP_OF.get(canonical)
+        name = LDAP_OF.get(canonical) or (canonical if canonical in mapped else None)
         if name is None:
             continue
         if value is None or value == "":
@@ -178,10 +185,15 @@ def _ldap_values(values: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def reading_of(
-    target: str, people: Sequence[Found], disabled: Sequence[Found], groups: Sequence[Found]
+    target: str,
+    people: Sequence[Found],
+    disabled: Sequence[Found],
+    groups: Sequence[Found],
+    held: frozenset[str] = frozenset(ACCOUNT_ATTRIBUTES),
 ) -> Reading:
     """The snapshot of what the searches of the three containers found, and the handle
-    of every linked account (the first entry of a uid, people first)."""
+    of every linked account (the first entry of a uid, people first); `held`: what the
+    target holds, the canonical attributes and the mapped attribute types."""
     uid_of: dict[str, str] = {}  # dn_key -> uid, for managers
     handles: dict[str, Entry] = {}
     for active, found in ((True, people), (False, disabled)):
@@ -197,21 +209,28 @@ def reading_of(
         names.add(name)
         for member in values.get("member", ()):
             memberships.setdefault(_safe_key(member), set()).add(name)
+    mapped = held - UPDATABLE
     accounts = [
-        _account(dn, values, active, uid_of, memberships.get(dn_key(dn), set()))
+        _account(dn, values, active, uid_of, memberships.get(dn_key(dn), set()), mapped)
         for active, found in ((True, people), (False, disabled))
         for dn, values in found
     ]
-    return Reading(Snapshot(target=target, accounts=accounts, groups=names), handles)
+    return Reading(Snapshot(target=target, accounts=accounts, groups=names, held=held), handles)
 
 
 def _account(
-    dn: str, values: Mapping[str, list[str]], active: bool, uid_of: Mapping[str, str], entitlements: set[str]
+    dn: str,
+    values: Mapping[str, list[str]],
+    active: bool,
+    uid_of: Mapping[str, str],
+    entitlements: set[str],
+    mapped: Set[str],
 ) -> Account:
     kind, value = rdn_value(dn)
     attributes: dict[str, str | None] = dict.fromkeys(ACCOUNT_ATTRIBUTES)
     for canonical, ldap_name in LDAP_OF.items():
         attributes[canonical] = first(values, ldap_name)
+    attributes.update({name: first(values, name) for name in mapped})
     attributes["user_name"] = attributes["email"]
     manager = attributes["manager"]
     if manager is not None:
@@ -240,4 +259,3 @@ def _safe_key(dn: str) -> str:
         return dn_key(dn)
     except ValueError:
         return dn.lower()
-

@@ -16,6 +16,13 @@ A handle is the user's SCIM id. The mapping of attributes is in
   a group someone else created meanwhile.
 - Independent requests run `config.concurrency` at once; with `config.bulk` and a
   server that advertises Bulk, account operations go in Bulk requests.
+- Mapped attributes (`config.attributes`) are held beside the canonical ones
+  (`connectors.targets.mapped`). When the server publishes /Schemas, they are checked
+  against it once, before the first write: an attribute it does not know (or cannot
+  hold) fails every create and update of the target with a Permanent error naming it,
+  so nothing carrying it is written; disables, deletes and revokes still run, so a
+  leaver loses access even while the config is wrong (fail closed). A server without
+  /Schemas is trusted.
 
 Logs name people by employee_id only and never show the token or attribute values.
 """
@@ -30,14 +37,16 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from connectors.base import Conflict, GroupMissing, NotFound, Permanent, TargetSchema
+from connectors.base import ConfigurationError, Conflict, GroupMissing, NotFound, Permanent, TargetSchema
 from connectors.bounds import Pages
 from connectors.kernel.driver import Driver, Handle, Reading
+from connectors.targets.mapped import holding
+from connectors.targets.scim import paths
 from connectors.targets.scim import resources as scim
 from connectors.targets.scim.bulk import ScimBulk
 from connectors.targets.scim.client import ScimClient
 from jml.config import ScimTarget
-from jml.model import ACCOUNT_ATTRIBUTES, Snapshot
+from jml.model import Snapshot
 from jml.operations import Create, Delete, Disable, Enable, Operation, Update
 
 __all__ = ["ScimDriver"]
@@ -52,15 +61,19 @@ class ScimDriver(Driver):
     when the token's variable is not set).
     """
 
-    schema = TargetSchema(frozenset(ACCOUNT_ATTRIBUTES))
-
     def __init__(self, config: ScimTarget, *, environ: Mapping[str, str] = os.environ) -> None:
         self.name = config.name
         self.concurrency = config.concurrency
+        try:
+            self.schema = TargetSchema(holding(scim.PATCH_PATHS, config.attributes))
+        except ValueError as exc:
+            raise ConfigurationError(f"target {config.name}: {exc}") from None
         self._config = config
         self._client = ScimClient(config, environ)
         self._lock = threading.Lock()
         self._groups: dict[str, str] = {}  # displayName -> SCIM id
+        self._refusal: str | None = None  # why mapped attributes are not written
+        self._checked = not config.attributes  # against /Schemas
 
     def __repr__(self) -> str:
         return f"ScimDriver(name={self.name!r}, url={self._config.url!r})"
@@ -73,6 +86,7 @@ class ScimDriver(Driver):
     def read(self) -> Reading:
         """Every account and group, from one paged pass over each."""
         self._client.capabilities()
+        self._refused()
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"scim-read-{self.name}") as pool:
             users_future = pool.submit(self._list, "Users")
             groups_future = pool.submit(self._list, "Groups")
@@ -89,8 +103,9 @@ class ScimDriver(Driver):
             for member in group.get("members") or ():
                 if isinstance(member, dict) and member.get("value") is not None:
                     entitlements[str(member["value"])].add(name)
+        mapped = list(self._config.attributes)
         accounts = [
-            scim.account_from_user(user, external_of, entitlements.get(str(user["id"]), set()))
+            scim.account_from_user(user, external_of, entitlements.get(str(user["id"]), set()), mapped)
             for user in users
             if "id" in user
         ]
@@ -100,7 +115,8 @@ class ScimDriver(Driver):
                 handles.setdefault(account.external_id, account.id)
         with self._lock:
             self._groups = group_ids
-        return Reading(Snapshot(target=self.name, accounts=accounts, groups=set(group_ids)), handles)
+        snapshot = Snapshot(target=self.name, accounts=accounts, groups=set(group_ids), held=self.schema.attributes)
+        return Reading(snapshot, handles)
 
     def _list(self, endpoint: str) -> list[dict]:
         """Every resource of an endpoint, paged by index, within the page bounds."""
@@ -123,6 +139,31 @@ class ScimDriver(Driver):
                 break
         return list(resources.values())
 
+    def _refused(self) -> str | None:
+        """Why the mapped attributes cannot be written (None: they can), from the
+        server's /Schemas, asked once."""
+        with self._lock:
+            if self._checked:
+                return self._refusal
+        try:
+            body = self._client.json(scim.schemas())
+        except NotFound:
+            problems: list[str] = []
+        else:
+            problems = paths.unknown_to(body.get("Resources") or (), self._config.attributes)
+        refusal = f"{self.name}: attribute {'; '.join(problems)}; nothing carrying it is written" if problems else None
+        if refusal:
+            log.error("target %s: %s", self.name, refusal)
+        with self._lock:
+            self._refusal, self._checked = refusal, True
+        return refusal
+
+    def _writable(self) -> None:
+        """Raise Permanent when the mapped attributes cannot be written."""
+        refusal = self._refused()
+        if refusal is not None:
+            raise Permanent(refusal)
+
     def lookup(self, employee_ids: Sequence[str]) -> dict[str, Handle]:
         found: dict[str, list[str]] = defaultdict(list)
         wanted = set(employee_ids)
@@ -144,12 +185,14 @@ class ScimDriver(Driver):
     # -- accounts --------------------------------------------------------------------
 
     def create(self, employee_id: str, values: Mapping[str, Any], active: bool) -> Handle:
+        self._writable()
         created = self._client.json(scim.create_user(employee_id, values, active))
         if not created.get("id"):
             raise Permanent(f"{self.name}: POST Users: the answer carries no id")
         return str(created["id"])
 
     def update(self, handle: Handle, employee_id: str, values: Mapping[str, Any], link: bool) -> Handle:
+        self._writable()
         request = self._patch(handle, values, employee_id if link else None)
         if request is not None:
             self._client.send(request)
@@ -166,8 +209,8 @@ class ScimDriver(Driver):
             pass  # already gone
 
     def bulk(self) -> ScimBulk | None:
-        if not self._config.bulk:
-            return None
+        if not self._config.bulk or self._refused() is not None:
+            return None  # refused attributes: each create and update fails on its own
         capabilities = self._client.capabilities()
         return ScimBulk(self._client, capabilities, self._request_for) if capabilities.bulk else None
 

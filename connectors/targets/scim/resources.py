@@ -15,6 +15,9 @@ Mapping of the canonical account (jml.model.ACCOUNT_ATTRIBUTES) to a SCIM User:
     (the link)       externalId = the employee_id
     (active)         active
 
+Any other key of the values is a mapped attribute (config `attributes`), written and
+read at its SCIM path (`connectors.targets.scim.paths`).
+
 Builders take ids, never look them up: every request is a `Request` value the client
 sends as it is. In the values a builder takes, `manager` is the manager's SCIM id, or
 `bulkId:<id>` for a manager created earlier in the same Bulk request.
@@ -28,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from connectors.targets.scim import paths
+from jml.config.attributes import scim_path
 from jml.model import ACCOUNT_ATTRIBUTES, Account
 
 __all__ = [
@@ -42,6 +47,7 @@ __all__ = [
     "list_page",
     "patch_members",
     "patch_user",
+    "schemas",
     "scim_filter_string",
     "set_active",
 ]
@@ -108,6 +114,11 @@ def list_page(endpoint: str, start: int, count: int) -> Request:
     return Request("GET", endpoint, OK_SEARCH, params={"startIndex": start, "count": count})
 
 
+def schemas() -> Request:
+    """The schemas the server publishes (RFC 7644 §4: GET /Schemas, a ListResponse)."""
+    return Request("GET", "Schemas", OK_DISCOVERY)
+
+
 def find_users(employee_ids: Sequence[str]) -> Request:
     """The users whose externalId is one of `employee_ids` (one filter query)."""
     query = " or ".join(f"externalId eq {scim_filter_string(eid)}" for eid in employee_ids)
@@ -130,9 +141,7 @@ def patch_user(account_id: str, values: Mapping[str, Any], link: str | None) -> 
     has no SCIM path."""
     operations: list[dict[str, Any]] = []
     for attribute, new in values.items():
-        path = PATCH_PATHS.get(attribute)
-        if path is None:
-            raise ValueError(f"cannot update unknown attribute {attribute!r}")
+        path = PATCH_PATHS.get(attribute) or _mapped_path(attribute)
         if new is None:
             operations.append({"op": "remove", "path": path})
             continue
@@ -143,6 +152,15 @@ def patch_user(account_id: str, values: Mapping[str, Any], link: str | None) -> 
     if not operations:
         return None
     return _patch(f"Users/{_quoted(account_id)}", operations)
+
+
+def _mapped_path(attribute: str) -> str:
+    """The PATCH path of a mapped attribute: its key (ValueError when it is none)."""
+    try:
+        scim_path(attribute)
+    except ValueError:
+        raise ValueError(f"cannot update unknown attribute {attribute!r}") from None
+    return attribute
 
 
 def set_active(account_id: str, active: bool) -> Request:
@@ -184,7 +202,8 @@ def _quoted(account_id: str) -> str:
 
 
 def user_resource(values: Mapping[str, Any], *, external_id: str, active: bool) -> dict:
-    """The SCIM User (RFC 7643 §4.1, §4.3) of canonical values; None values are left out."""
+    """The SCIM User (RFC 7643 §4.1, §4.3) of canonical and mapped values; None values
+    are left out."""
 
     def value(key: str) -> str | None:
         item = values.get(key)
@@ -211,11 +230,20 @@ def user_resource(values: Mapping[str, Any], *, external_id: str, active: bool) 
     if enterprise:
         user["schemas"].append(ENTERPRISE_SCHEMA)
         user[ENTERPRISE_SCHEMA] = enterprise
+    for key in sorted(values.keys() - PATCH_PATHS.keys()):
+        if value(key) is not None:
+            paths.put(user, key, str(value(key)))
     return user
 
 
-def account_from_user(user: Mapping[str, Any], external_of: Mapping[str, str | None], entitlements: set[str]) -> Account:
-    """The Account of a SCIM User; `manager` becomes the manager's externalId."""
+def account_from_user(
+    user: Mapping[str, Any],
+    external_of: Mapping[str, str | None],
+    entitlements: set[str],
+    mapped: Iterable[str] = (),
+) -> Account:
+    """The Account of a SCIM User; `manager` becomes the manager's externalId; the
+    `mapped` attributes are read at their paths."""
     name = _object(user.get("name"))
     enterprise = _object(user.get(ENTERPRISE_SCHEMA))
     manager = enterprise.get("manager")
@@ -232,6 +260,7 @@ def account_from_user(user: Mapping[str, Any], external_of: Mapping[str, str | N
         department=text(enterprise.get("department")),
         manager=external_of.get(manager_id) if manager_id is not None else None,
     )
+    attributes.update({key: paths.read(user, key) for key in mapped})
     active = user.get("active")
     return Account(
         id=str(user["id"]),

@@ -60,7 +60,10 @@ class SqlDriver(Driver):
     def __init__(self, config: SqlTarget, *, environ: Mapping[str, str] = os.environ) -> None:
         url = database_url(config.url, config.password_env, environ, f"target {config.name}", ConfigurationError)
         self.name = config.name
-        self.schema = TargetSchema(held_attributes(config.users))
+        try:
+            self.schema = TargetSchema(held_attributes(config))
+        except ValueError as exc:
+            raise ConfigurationError(f"target {config.name}: {exc}") from None
         self._config = config
         self._db = Connections(config.name, engine_for(url, config.timeout))
         self._lock = threading.Lock()

@@ -114,13 +114,14 @@ def insert_user(tables: Tables, employee_id: str, values: Mapping[str, Any], act
 def changed_columns(tables: Tables, values: Mapping[str, Any], link_to: str | None) -> dict[str, Any]:
     """column name -> value of an update: the held attributes of `values` (None: no
     value; `manager`: the manager's key), and the external_id when it links the account
-    to `link_to`. ValueError for an attribute that is no canonical one."""
+    to `link_to`. ValueError for an attribute that is neither a canonical one nor
+    held."""
     columns: dict[str, Any] = {}
     for attribute, value in values.items():
-        if attribute not in ACCOUNT_ATTRIBUTES:
-            raise ValueError(f"cannot update unknown attribute {attribute!r}")
-        if attribute in tables.columns:  # else not held by this app
+        if attribute in tables.columns:
             columns[tables.columns[attribute].name] = value
+        elif attribute not in ACCOUNT_ATTRIBUTES:  # a canonical one not held is left out
+            raise ValueError(f"cannot update unknown attribute {attribute!r}")
     if link_to is not None:
         columns[tables.external_id.name] = link_to
     return columns

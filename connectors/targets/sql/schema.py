@@ -12,9 +12,13 @@ jml.config.SqlUsers / SqlRoles). The app owns its schema; jml only maps it.
     users.manager       manager: the manager's key (read back as their employee_id)
     roles               one row (user = the users key, role = the entitlement name) per
                         entitlement held
+    attributes          config `attributes`: each key a column of the users table,
+                        written and read as text beside the canonical ones; one that is
+                        a canonical attribute's column takes its place
 
-- `held_attributes(users)`: the canonical attributes the mapping has a column for, which
-  is what the target holds; known from the config alone (no I/O).
+- `held_attributes(config)`: the canonical attributes the mapping has a column for and
+  the mapped ones (`connectors.targets.mapped`), which is what the target holds; known
+  from the config alone (no I/O).
 - `reflect(config, bind)`: the mapped tables and columns as SQLAlchemy constructs (so
   table and column names reach SQL only quoted by the dialect); a table or column the
   database does not have is a Permanent error naming the mapping's field.
@@ -32,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from connectors.base import Permanent
+from connectors.targets.mapped import holding
 from connectors.targets.sql.errors import database_error
 from jml.config import SqlTarget, SqlUsers
 
@@ -51,15 +56,22 @@ MAPPED = {
 }
 
 
-def held_attributes(users: SqlUsers) -> frozenset[str]:
-    """The canonical attributes the users mapping has a column for."""
-    return frozenset(canonical for canonical, field in MAPPED.items() if getattr(users, field) is not None)
+def held_attributes(config: SqlTarget) -> frozenset[str]:
+    """The canonical attributes the users mapping has a column for, but those a mapped
+    attribute takes the place of, and the mapped attributes (ValueError: see
+    `connectors.targets.mapped.holding`)."""
+    return holding(_canonical_columns(config.users), config.attributes)
+
+
+def _canonical_columns(users: SqlUsers) -> dict[str, str]:
+    """Canonical attribute -> its column, for those the users mapping has one for."""
+    return {canonical: column for canonical, field in MAPPED.items() if (column := getattr(users, field)) is not None}
 
 
 @dataclass(frozen=True, slots=True)
 class Tables:
-    """The reflected tables and the mapped columns (`columns`: canonical attribute ->
-    column, for the held attributes only)."""
+    """The reflected tables and the mapped columns (`columns`: held attribute, canonical
+    or mapped -> column)."""
 
     users: Table
     roles: Table
@@ -108,12 +120,13 @@ def reflect(config: SqlTarget, bind: Engine | Connection) -> Tables:
             raise Permanent(f"{config.name}: {field}: column {name!r} not found in table {table.name}")
         return table.c[name]
 
-    held = held_attributes(users_map)
+    held = held_attributes(config)
     columns = {
         canonical: column(users, f"users.{field}", getattr(users_map, field))
         for canonical, field in MAPPED.items()
         if canonical in held
     }
+    columns |= {key: column(users, f"attributes.{key}", key) for key in config.attributes}
     key = column(users, "users.key", users_map.key)
     return Tables(
         users=users,
