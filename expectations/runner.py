@@ -8,7 +8,8 @@ passes). With `email_required=False` (`naming.email` set) the email column may b
 missing or empty: such a record's email is "" (one is generated later, `pipeline.naming`).
 
 Great Expectations decides which rows are valid; this module only prepares the frame
-(text, stripped, blanks as None), reads GX's results and converts the rows GX passed.
+(text, stripped, blanks as None), reads GX's results and converts the rows GX passed;
+what the bad rows become (quarantines, the feed gate) is `expectations.verdicts`.
 The GX context, data asset and suites are built once per process and reused; a lock
 serialises validations, since they share the asset.
 """
@@ -25,9 +26,10 @@ from typing import Any
 
 import pandas as pd
 
-from expectations.hr_feed import MASKED_BY, ROW_COLUMN, RULES, build_suite, columns_of, rule_of
+from expectations.hr_feed import MASKED_BY, ROW_COLUMN, RULES, build_suite, rule_of
+from expectations.verdicts import ending_of, feed_gate, quarantine_issue, repeated_ids
 from jml.lifecycle import Ending
-from jml.model import KNOWN_COLUMNS, REQUIRED_COLUMNS, HrRecord, Issue, IssueKind
+from jml.model import KNOWN_COLUMNS, REQUIRED_COLUMNS, HrRecord, Issue
 
 #: Every failing row, named by `_row`. GX gets `_row` as the frame's (named) index and
 #: leaves the failing values out: it then lists the failing rows straight from the
@@ -116,17 +118,17 @@ def validate_feed(
     employee_ids = prepared["employee_id"].tolist()
     row_numbers = prepared[ROW_COLUMN].tolist()
     position_of_row = {row: position for position, row in enumerate(row_numbers)}
-    shared_ids = _repeated(employee_ids)
+    shared_ids = repeated_ids(employee_ids)
     for row in sorted(broken):
         rules = broken[row]
         position = position_of_row[row]
         employee_id = employee_ids[position]
-        result.issues.append(_quarantine(source, row, employee_id, rules, shared_ids, provenance or {}))
+        result.issues.append(quarantine_issue(source, row, employee_id, rules, shared_ids, provenance or {}))
         if employee_id is not None:
             result.held.add(employee_id)
-            result.held_endings.setdefault(employee_id, []).append(_ending(prepared, position))
+            result.held_endings.setdefault(employee_id, []).append(ending_of(prepared, position))
     result.records = _records(prepared, columns, source, skip=set(broken))
-    result.halt = _feed_gate(source, rows, len(broken), max_invalid_fraction)
+    result.halt = feed_gate(source, rows, len(broken), max_invalid_fraction)
     return result
 
 
@@ -269,78 +271,6 @@ def failing_rows(failing: list) -> list[int]:
 # -- results ---------------------------------------------------------------------------
 
 
-def _ending(prepared: pd.DataFrame, position: int) -> Ending:
-    """What a bad row says of the end of access, read leniently: a status of any case,
-    the dates that parse."""
-
-    def cell(name: str) -> str | None:
-        return prepared[name].iat[position] if name in prepared.columns else None
-
-    status = cell("status")
-    return Ending(status.casefold() if status else None, _date(cell("termination_date")), _date(cell("contract_end_date")))
-
-
-def _date(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
-def _repeated(employee_ids: list[str | None]) -> set[str]:
-    seen: set[str] = set()
-    repeated: set[str] = set()
-    for employee_id in employee_ids:
-        if employee_id is not None:
-            if employee_id in seen:
-                repeated.add(employee_id)
-            seen.add(employee_id)
-    return repeated
-
-
-def _quarantine(
-    source: str,
-    row: int,
-    employee_id: str | None,
-    rules: list[str],
-    repeated: set[str],
-    provenance: Mapping[str, tuple[str, ...]],
-) -> Issue:
-    usable = (
-        employee_id is not None
-        and "employee_id_format" not in rules
-        and "employee_id_present" not in rules
-    )
-    if not usable:
-        key = f"quarantine:{source}:row{row}"
-        who = ""
-    elif employee_id in repeated:
-        # Several rows share the id: one exception per row, each with its own key.
-        key = f"quarantine:{source}:{employee_id}:row{row}"
-        who = f" (employee_id {employee_id})"
-    else:
-        key = f"quarantine:{source}:{employee_id}"
-        who = f" (employee_id {employee_id})"
-    data: dict[str, Any] = {"source": source, "row": row, "rules": list(rules)}
-    read = {column: list(provenance[column]) for rule in rules for column in columns_of(rule) if column in provenance}
-    came = ""
-    if read:
-        data["from"] = read
-        came = " (" + "; ".join(f"{column} from {', '.join(map(_quoted, names))}" for column, names in read.items()) + ")"
-    return Issue(
-        kind=IssueKind.QUARANTINE,
-        key=key,
-        detail=f"{source} line {row}{who}: broke {', '.join(rules)}{came}",
-        employee_id=employee_id if usable else None,
-        data=data,
-    )
-
-
-def _quoted(name: str) -> str:
-    """A source's column or path in a detail, in double quotes (a quote inside doubled)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _records(
     prepared: pd.DataFrame, columns: list[str], source: str, skip: set[int]
 ) -> list[HrRecord]:
@@ -393,23 +323,3 @@ def _dates(values: list[str | None]) -> list[date | None]:
             parsed = cache[text] = date(int(text[:4]), int(text[5:7]), int(text[8:10]))
         out.append(parsed)
     return out
-
-
-def _feed_gate(source: str, rows: int, invalid: int, max_invalid_fraction: float) -> str | None:
-    fraction = invalid / rows
-    if fraction <= max_invalid_fraction:
-        return None
-    shown, limit = _percentages(fraction, max_invalid_fraction)
-    return (
-        f"feed {source}: {invalid} of {rows} rows ({shown}) are invalid, "
-        f"over max_invalid_fraction {limit}"
-    )
-
-
-def _percentages(fraction: float, limit: float) -> tuple[str, str]:
-    """Both as percentages, with enough decimals that the first shows above the second."""
-    for digits in range(1, 6):
-        shown, bound = f"{fraction:.{digits}%}", f"{limit:.{digits}%}"
-        if shown != bound:
-            return shown, bound
-    return shown, bound
