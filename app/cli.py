@@ -56,19 +56,26 @@ def _flow_run(config: Path, as_json: bool, name: str, **parameters: object) -> N
     """Run the flow `flows.<name>.<name>` in this process, bound to `config` and the
     user, with `parameters`; print its run document (a table, or JSON) and exit with the
     code of its status. A bad config, secret or ledger is exit 2 before the run starts;
-    a source that could not be read exit 2, a lost run lock exit 1."""
+    a source that could not be read exit 2, a lost run lock exit 1. Without a Prefect API
+    URL, Prefect's temporary server starts while the flow's modules import
+    (`app.prefect_api`); with one, the run reports to that server."""
     from pipeline.run import load_settings
 
     settings = load_settings(config).config  # a bad config is exit 2 before any run starts
     _check_secrets(settings)
     _check_state(config, settings)
     _quiet_prefect()
-    from flows.binding import bound
+    with contextlib.redirect_stdout(sys.stderr):
+        from app.prefect_api import warm_up
 
-    flow = getattr(importlib.import_module(f"flows.{name}"), name)  # Prefect imported only now
-    with contextlib.redirect_stdout(sys.stderr), bound(config, as_actor=os.environ.get("USER", "cli")):
-        state = flow(**parameters, return_state=True)
-        document = state.result(raise_on_failure=False)
+        server = warm_up()  # Prefect imported only now; its temporary server starts beside the imports
+        from flows.binding import bound
+
+        flow = getattr(importlib.import_module(f"flows.{name}"), name)
+        server.wait()
+        with bound(config, as_actor=os.environ.get("USER", "cli")):
+            state = flow(**parameters, return_state=True)
+            document = state.result(raise_on_failure=False)
     if isinstance(document, BaseException):
         raise document
     if as_json:

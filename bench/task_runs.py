@@ -46,6 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="jml-bench-") as tmp:
         os.environ["PREFECT_HOME"] = str(Path(tmp) / "prefect")
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry (nor its lock errors)
         os.environ["APP_TOKEN"] = token = "bench-token"
         from flows.binding import bound
         from flows.hr_sync import hr_sync
@@ -55,8 +56,9 @@ def main() -> None:
                 url = server.url
                 folder = Path(tmp) / str(n)
                 folder.mkdir()
-                write_feed(folder / "workers.csv", n, seed=7)
-                config = write_config(folder, url)
+                feed = folder / "workers.csv"
+                write_feed(feed, n, seed=7)
+                config = write_config(folder, url, feed)
                 for label in ("first load", "rerun"):
                     started = time.perf_counter()
                     with bound(config):

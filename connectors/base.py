@@ -25,13 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, Self, runtime_checkable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from jml.model import Snapshot
 from jml.operations import Operation
 from jml.secrets import SecretError, read_secret, redact
+
+if TYPE_CHECKING:  # only the sources import pandas: `jml --help` and the ledger commands never do
+    import pandas as pd
 
 
 class ConnectorError(Exception):

@@ -8,7 +8,6 @@ than being quarantined."""
 from __future__ import annotations
 
 from connectors.base import SourceError
-from connectors.sources.csvfile import ROW_COLUMN, CsvSourceConnector
 from jml.config import Config, ConfigError, CsvSource
 from jml.nhi import RegistryEntry
 from jml.nhi_registry import check_columns, parse_registry
@@ -20,6 +19,8 @@ def read_registry(config: Config) -> tuple[RegistryEntry, ...]:
     """The registry's entries; none when the config names no registry."""
     if config.nhi is None:
         return ()
+    from connectors.sources.csvfile import ROW_COLUMN, CsvSourceConnector  # pandas: only for a registry
+
     path = config.resolve(config.nhi.registry)
     reader = CsvSourceConnector(CsvSource(name="nhi", type="csv", path=path), config.base_dir, label="nhi registry")
     try:

@@ -22,9 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from connectors.base import Target
-from connectors.factory import build_target
 from jml.config import Config, load_config
 from jml.config.attributes import compiled
 from jml.ledger import Ledger
@@ -33,6 +32,9 @@ from jml.nhi import RegistryEntry
 from jml.policy import Policy, PolicyEngine, load_policy
 from pipeline.lease import Lease, hold
 from pipeline.registry import read_registry
+
+if TYPE_CHECKING:
+    from connectors.base import Target
 
 __all__ = ["Lease", "Run", "Settings", "Targets", "load_settings", "open_run"]
 
@@ -83,6 +85,8 @@ class Targets:
 
     def __getitem__(self, name: str) -> Target:
         if name not in self._built:
+            from connectors.factory import build_target  # the drivers (and pandas) only once a target is used
+
             self._built[name] = build_target(self._config.target(name))
         return self._built[name]
 

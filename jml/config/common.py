@@ -17,8 +17,6 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 
 class ConfigError(Exception):
@@ -74,6 +72,9 @@ def database_url_without_secrets(url: str, hint: str = "name its variable in pas
     """`url` when it is a SQLAlchemy URL holding no password, neither after the user
     nor in its query string (a secret comes from the environment: `hint` says how);
     ValueError otherwise, never quoting the URL."""
+    from sqlalchemy.engine import make_url  # SQLAlchemy only once a URL is checked (not for `jml --help`)
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:

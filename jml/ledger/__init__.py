@@ -21,8 +21,9 @@ and grants), `history` (access over time), `journal`, `issues` (the exception qu
 decisions; the rules are `jml.approvals`) `audit` and its hash `chain`; `tables` is the schema.
 """
 
+from typing import TYPE_CHECKING
+
 from jml.ledger.errors import LedgerError, LockLost, RunLocked
-from jml.ledger.facade import Ledger
 from jml.ledger.records import (
     AccessChange,
     AccessRecord,
@@ -37,6 +38,20 @@ from jml.ledger.records import (
     LockInfo,
     PersonState,
 )
+
+if TYPE_CHECKING:
+    from jml.ledger.facade import Ledger
+
+
+def __getattr__(name: str) -> object:
+    """`Ledger`, imported on first use: its errors and records import no database code,
+    so a command that only names them (`jml --help`) never loads SQLAlchemy."""
+    if name == "Ledger":
+        from jml.ledger.facade import Ledger
+
+        return Ledger
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AccessChange",

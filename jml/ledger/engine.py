@@ -3,7 +3,9 @@
 - `make_engine(url)`: a SQLAlchemy engine, with the folder of a SQLite file created and,
   on SQLite, foreign keys, WAL and a busy timeout switched on for every connection.
   Unusable URLs, missing drivers and unmakeable folders raise `LedgerError`.
-- `upgrade(engine)`: the schema brought to the Alembic head (a no-op when it is there).
+- `upgrade(engine)`: the schema brought to the Alembic head (a no-op when it is there;
+  Alembic itself is imported only when there is something to migrate, `HEAD` says
+  which revision is the head without it).
 - `write(engine)` / `read(engine)`: one short transaction. On SQLite a writing one starts
   with `BEGIN IMMEDIATE`, so it takes the write lock up front and waits (busy timeout)
   instead of failing half-way when another process writes.
@@ -23,18 +25,17 @@ from dataclasses import fields
 from datetime import UTC, date, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy import Column, Executable, Table, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from jml.ledger.errors import LedgerError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -45,6 +46,10 @@ IN_BATCH = 500
 
 #: An arbitrary constant: the PostgreSQL advisory lock that serialises migrations.
 _MIGRATION_LOCK = 0x6A6D6C  # "jml"
+
+#: The revision of the newest migration in `MIGRATIONS`, Alembic's only head (a test
+#: holds the two equal): an up-to-date ledger opens without importing Alembic.
+HEAD = "0009"
 
 
 # ------------------------------------------------------------------------ values
@@ -185,6 +190,8 @@ def alembic_config(url: str | None = None) -> Config:
     `upgrade` passes its connection in `config.attributes["connection"]`; `url` is for
     a developer's `alembic revision --autogenerate` run (see migrations/README).
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
@@ -204,20 +211,29 @@ def upgrade(engine: Engine) -> None:
     under an advisory lock, so concurrent openers migrate once). LedgerError when the
     database cannot be reached or was made by a newer jml."""
     shown = engine.url.render_as_string(hide_password=True)
-    config = alembic_config()
-    heads = set(ScriptDirectory.from_config(config).get_heads())
     try:
         with write(engine) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-            # Up to date (the usual case): skip Alembic's machinery and its log lines.
-            if _schema_revisions(conn) == heads:
+            # Up to date (the usual case): skip Alembic's machinery, its import and its log lines.
+            if _schema_revisions(conn) == {HEAD}:
                 return
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            _migrate(conn, shown)
+    except SQLAlchemyError as exc:
+        raise LedgerError(f"cannot open the state database {shown}: {first_line(exc)}") from exc
+
+
+def _migrate(conn: Connection, shown: str) -> None:
+    """Run Alembic's upgrade to head on `conn` (the database `shown`); LedgerError when
+    Alembic refuses (a revision it does not know: a newer jml's database)."""
+    from alembic import command
+    from alembic.util.exc import CommandError
+
+    config = alembic_config()
+    config.attributes["connection"] = conn
+    try:
+        command.upgrade(config, "head")
     except CommandError as exc:
         raise LedgerError(
             f"cannot upgrade the state database {shown}: {first_line(exc)} (was it made by a newer jml?)"
         ) from exc
-    except SQLAlchemyError as exc:
-        raise LedgerError(f"cannot open the state database {shown}: {first_line(exc)}") from exc

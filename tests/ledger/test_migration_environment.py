@@ -10,7 +10,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 
 from jml.ledger import Ledger
-from jml.ledger.engine import MIGRATIONS, alembic_config
+from jml.ledger.engine import HEAD, MIGRATIONS, alembic_config
 
 
 def test_the_readmes_revision_command_on_a_database_at_head_finds_nothing_to_migrate(tmp_path):
@@ -31,3 +31,9 @@ def test_the_migrations_refuse_to_run_offline(tmp_path):
     with pytest.raises(RuntimeError, match="online only"):
         command.upgrade(alembic_config(f"sqlite:///{tmp_path / 'never.db'}"), "head", sql=True)
     assert not (tmp_path / "never.db").exists()
+
+
+def test_head_names_alembics_only_head():
+    """`upgrade` trusts HEAD to skip Alembic on an up-to-date ledger: a new migration
+    must move it."""
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [HEAD]
