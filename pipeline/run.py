@@ -25,7 +25,7 @@ from pathlib import Path
 
 from connectors.base import Target
 from connectors.factory import build_target
-from jml.config import Config, load_config
+from jml.config import AdTarget, Config, load_config
 from jml.config.attributes import compiled
 from jml.ledger import Ledger
 from jml.mapping import Compiled
@@ -54,8 +54,12 @@ class Settings:
         return {t.name: self.policy.managed(t.name) for t in self.config.targets}
 
     def mapped(self) -> dict[str, dict[str, Compiled]]:
-        """Target -> its mapped attributes (`attributes`), compiled."""
-        return {t.name: compiled(t.attributes) for t in self.config.targets}
+        """Target -> its mapped attributes (`attributes`; an AD target's last day of
+        access too), compiled."""
+        return {
+            t.name: compiled(t.mapped_attributes() if isinstance(t, AdTarget) else t.attributes)
+            for t in self.config.targets
+        }
 
     def registered(self) -> dict[str, set[str]]:
         """Target -> the account keys (`jml.nhi.account_key`) of its registered NHIs."""

@@ -33,9 +33,9 @@ from ldap3.core import exceptions as ldap_errors
 from ldap3.protocol.rfc4527 import post_read_control
 
 from connectors.base import ConfigurationError, Conflict, NotFound, Permanent, Retryable, TargetError
-from connectors.targets.ldap.dn import render_dn
 from connectors.targets.ldap.entries import Found
 from jml.config import LdapTarget
+from jml.dn import render_dn
 
 __all__ = [
     "ATTRIBUTE_OR_VALUE_EXISTS",
