@@ -14,7 +14,8 @@ and names come from); the account id is the objectGUID.
 - `update`: one modify of the changed values (over-long ones cut to fit, warned); a new
   display name renames the object; with `link` (adoption) employeeID is set; then the
   object is moved when its mapped OU changed (a transfer), compared normalised;
-- `set_active`: ACCOUNTDISABLE set or cleared, the other bits kept; disable then moves
+- `set_active`: ACCOUNTDISABLE set or cleared, the other bits (read just before)
+  kept; disable then moves
   it to `disabled_ou` (when set), enable moves it back to its mapped OU first;
 - `delete`: deletes the object (Samba and AD drop the links to it); gone: fine;
 - `change_members`: `ldap.members.Members.change` on `CN=<name>,<groups_ou>`;
@@ -158,7 +159,8 @@ class AdDriver(Driver):
         sam = first_free(
             sam_stem(self._sam, handle.columns, employee_id), self._config.sam_account_name.max_length, self._sams_held
         )
-        record, _ = cut({name: found for name, found in self._written(employee_id, values).items() if found})
+        written, _ = cut({name: found for name, found in self._written(employee_id, values).items() if found})
+        record: dict[str, Any] = dict(written)
         record.update({
             "objectClass": ["top", "person", "organizationalPerson", "user"],
             "sAMAccountName": sam,
@@ -195,7 +197,7 @@ class AdDriver(Driver):
         if link:
             self._check_link(employee_id)
             changes["employeeID"] = [employee_id]
-        changes, _ = cut({name: found for name, found in changes.items()})
+        changes, _ = cut(changes)
         if changes:
             modify = {name: [(ldap3.MODIFY_REPLACE, found)] for name, found in changes.items()}
             self._wire.do(f"modify {employee_id}", "modify", handle.dn, modify)
@@ -207,6 +209,7 @@ class AdDriver(Driver):
     def set_active(self, handle: Entry, employee_id: str, active: bool) -> Entry:
         if active:
             handle = self._place(handle, employee_id, home=True)
+        handle = self._fresh_uac(handle)  # someone may have set other bits since
         if handle.active != active:
             uac = uac_with(handle.uac, active)
             change = {"userAccountControl": [(ldap3.MODIFY_REPLACE, [str(uac)])]}
@@ -250,7 +253,7 @@ class AdDriver(Driver):
             written = ad_values(values, self._mapped, self._config.upn_suffix)
         except ValueError as exc:
             raise Permanent(f"{self.name}: {employee_id}: {exc}") from None
-        _, over = cut({name: found[0] for name, found in written.items() if found})
+        _, over = cut(written)
         for name in over:
             log.warning("target %s: %s: %s is longer than AD holds: cut to fit", self.name, employee_id, name)
         return written
@@ -293,6 +296,14 @@ class AdDriver(Driver):
             if code == SUCCESS:
                 return handle.moved(f"{relative},{superior}")
         raise Permanent(f"{self.name}: {what}: both its names are taken in {superior}")
+
+    def _fresh_uac(self, handle: Entry) -> Entry:
+        """The handle with the userAccountControl the directory holds now."""
+        found = self._wire.search(handle.dn, USER_FILTER, ["userAccountControl"], scope=ldap3.BASE)
+        value = first(found[0][1], "userAccountControl") if found else None
+        if value is None or not value.lstrip("-").isdigit():
+            return handle
+        return Entry(handle.dn, handle.guid, int(value), handle.columns)
 
     def _sams_held(self, candidates: Sequence[str]) -> set[str]:
         """The candidates some object of the domain holds as sAMAccountName (lowercased)."""

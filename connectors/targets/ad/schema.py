@@ -123,15 +123,16 @@ def password_value(password: str) -> bytes:
     return f'"{password}"'.encode("utf-16-le")
 
 
-def cut(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """AD attribute -> value with each text cut to its LIMITS, and the attributes cut."""
-    out: dict[str, Any] = {}
+def cut(values: Mapping[str, list[Any]]) -> tuple[dict[str, list[Any]], list[str]]:
+    """AD attribute -> its values with each text cut to its LIMITS, and the attributes
+    that were cut."""
+    out: dict[str, list[Any]] = {}
     cut_names: list[str] = []
-    for name, value in values.items():
+    for name, found in values.items():
         limit = LIMITS.get(name)
-        if isinstance(value, str) and limit is not None and len(value) > limit:
-            out[name] = value[:limit].rstrip()
+        if limit is not None and any(isinstance(v, str) and len(v) > limit for v in found):
+            out[name] = [v[:limit].rstrip() if isinstance(v, str) else v for v in found]
             cut_names.append(name)
         else:
-            out[name] = value
+            out[name] = list(found)
     return out, cut_names
