@@ -305,10 +305,10 @@ class AdDriver(Driver):
             return handle
         return Entry(handle.dn, handle.guid, int(value), handle.columns)
 
-    def _sams_held(self, candidates: Sequence[str]) -> set[str]:
-        """The candidates some object of the domain holds as sAMAccountName (lowercased)."""
-        either = "".join(f"(sAMAccountName={escape_filter_chars(c)})" for c in candidates)
-        found = self._wire.search(self._domain, f"(|{either})", ["sAMAccountName"], scope=ldap3.SUBTREE)
+    def _sams_held(self, prefix: str) -> set[str]:
+        """The sAMAccountNames (lowercased) in the domain that start with `prefix`."""
+        wanted = f"(sAMAccountName={escape_filter_chars(prefix)}*)"
+        found = self._wire.search(self._domain, wanted, ["sAMAccountName"], scope=ldap3.SUBTREE)
         return {(first(values, "sAMAccountName") or "").lower() for _, values in found}
 
 

@@ -6,16 +6,18 @@
 - `sam_stem(template, columns, employee_id)`: the first candidate of a sAMAccountName,
   folded by `jml.naming.clean` (ASCII, `a-z 0-9 . _ -`); the employee_id folded when
   the template folds to nothing.
-- `first_free(stem, max_length, taken)`: the first of `jml.naming.numbered`'s
-  candidates that `taken` (asked a few candidates at a time) does not hold; a
-  sAMAccountName held by anyone else is never adopted.
+- `first_free(stem, max_length, held)`: the first of `jml.naming.numbered`'s
+  candidates that no object holds; `held(prefix)` is one search for the names that
+  start with `prefix` (the stem cut to leave room for three digits), so a common name
+  costs one search, not one per number. A sAMAccountName held by anyone else is never
+  adopted.
 - `common_names(display, employee_id)`: the cn to try, then the one used when the OU
   holds that cn already (`Jane Doe (E123)`), each cut to the 64 characters cn holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 from connectors.targets.ad.schema import LIMITS
 from jml.config import AD_COLUMNS
@@ -24,8 +26,8 @@ from jml.naming import clean, numbered
 
 __all__ = ["common_names", "first_free", "home_ou", "sam_stem"]
 
-#: Candidates asked about in one search.
-_BATCH = 8
+#: Digits of room the prefix search leaves (numbers up to 999 are decided by it).
+_DIGITS = 3
 
 
 def _getter(columns: Mapping[str, str | None], employee_id: str) -> Callable[[str], str | None]:
@@ -49,17 +51,19 @@ def sam_stem(template: Compiled, columns: Mapping[str, str | None], employee_id:
     return clean(rendered) or clean(employee_id) or "user"
 
 
-def first_free(stem: str, max_length: int, taken: Callable[[Sequence[str]], set[str]]) -> str:
-    """The first candidate (`numbered`, trailing dots trimmed) that `taken` does not
-    report; `taken` gets a few candidates and returns those held (lowercased)."""
-    start = 1
+def first_free(stem: str, max_length: int, held: Callable[[str], set[str]]) -> str:
+    """The first candidate (`numbered`, trailing dots trimmed) no object holds; `held`
+    returns the names (lowercased) starting with the prefix it is given."""
+    prefix = stem[: max(max_length - _DIGITS, 1)]
+    taken = held(prefix)
+    n = 1
     while True:
-        batch = [numbered(stem, n, max_length).rstrip(".") for n in range(start, start + _BATCH)]
-        held = taken(batch)
-        for candidate in batch:
-            if candidate.lower() not in held:
-                return candidate
-        start += _BATCH
+        candidate = numbered(stem, n, max_length).rstrip(".")
+        if not candidate.lower().startswith(prefix.lower()):  # past 999: ask for this one
+            taken |= held(candidate)
+        if candidate.lower() not in taken:
+            return candidate
+        n += 1
 
 
 def common_names(display: str | None, employee_id: str) -> tuple[str, str]:
