@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/jml demo
 
 # The servers the tests start themselves (throwaway, on free loopback ports): OpenLDAP
-# slapd and PostgreSQL, from Debian's packages; and Debian's Chromium, which the
+# slapd, PostgreSQL and a Samba AD DC, from Debian's packages; and Debian's Chromium, which the
 # browser test drives headless through Playwright (which cannot download a browser
 # here). Installed only when missing (one apt-get update); a service a package starts
 # on install is stopped again.
@@ -25,6 +25,7 @@ system-deps:
 	command -v slapd >/dev/null 2>&1 || test -x /usr/sbin/slapd || missing="$$missing slapd"; \
 	command -v ldapsearch >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/sbin/samba || missing="$$missing samba"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -34,6 +35,8 @@ system-deps:
 	  for service in slapd postgresql; do \
 	    case " $$missing " in *" $$service "*) $$sudo service $$service stop >/dev/null 2>&1 || true;; esac; \
 	  done; \
+	  case " $$missing " in *" samba "*) for service in samba-ad-dc smbd nmbd winbind; do \
+	    $$sudo service $$service stop >/dev/null 2>&1 || true; done;; esac; \
 	fi
 
 test: $(STAMP) system-deps

@@ -13,10 +13,12 @@ from connectors.sources.csvfile import CsvSourceConnector
 from connectors.sources.mapped import MappedSource
 from connectors.sources.rest import RestSourceConnector
 from connectors.sources.sql import SqlSourceConnector
+from connectors.targets.ad import AdDriver
 from connectors.targets.ldap import LdapDriver
 from connectors.targets.scim import ScimDriver
 from connectors.targets.sql import SqlDriver
 from jml.config import (
+    AdTarget,
     CsvSource,
     LdapTarget,
     RestSource,
@@ -53,6 +55,8 @@ def build_driver(config: TargetConfig, environ: Mapping[str, str] = os.environ) 
         return LdapDriver(config, environ=environ)
     if isinstance(config, SqlTarget):
         return SqlDriver(config, environ=environ)
+    if isinstance(config, AdTarget):
+        return AdDriver(config, environ=environ)
     raise TypeError(f"no target driver for {type(config).__name__}")
 
 

@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jml.config import Config, load_config
+from jml.config import AdTarget, Config, load_config
 from jml.config.attributes import compiled
 from jml.ledger import Ledger
 from jml.mapping import Compiled
@@ -56,8 +56,12 @@ class Settings:
         return {t.name: self.policy.managed(t.name) for t in self.config.targets}
 
     def mapped(self) -> dict[str, dict[str, Compiled]]:
-        """Target -> its mapped attributes (`attributes`), compiled."""
-        return {t.name: compiled(t.attributes) for t in self.config.targets}
+        """Target -> its mapped attributes (`attributes`; an AD target's last day of
+        access too), compiled."""
+        return {
+            t.name: compiled(t.mapped_attributes() if isinstance(t, AdTarget) else t.attributes)
+            for t in self.config.targets
+        }
 
     def registered(self) -> dict[str, set[str]]:
         """Target -> the account keys (`jml.nhi.account_key`) of its registered NHIs."""

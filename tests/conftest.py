@@ -66,6 +66,28 @@ def ldap_tree(slapd: launchers.SlapdServer) -> launchers.LdapTree:
 
 
 @pytest.fixture(scope="session")
+def samba_dc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[launchers.SambaDc]:
+    """One throwaway Samba AD DC for the test session, on its own loopback address, its
+    LDAPS certificate issued by a test CA (tests/tls.py) for that address."""
+    from tests.tls import authority
+
+    folder = tmp_path_factory.mktemp("samba")
+
+    def certify(host: str):
+        found = authority(tmp_path_factory.mktemp("samba-tls"), host)
+        return found.cert_file, found.key_file, found.ca_file
+
+    with launchers.samba_dc(folder, certify=certify) as dc:
+        yield dc
+
+
+@pytest.fixture
+def ad_ou(samba_dc: launchers.SambaDc) -> launchers.AdOu:
+    """A fresh OU of the session's DC: People (with Engineering), Groups, Disabled."""
+    return samba_dc.ou()
+
+
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[launchers.PostgresServer]:
     """One throwaway PostgreSQL cluster for the test session (initdb + pg_ctl; the
     folder is outside pytest's tmp tree so the postgres user can reach it)."""

@@ -1,8 +1,8 @@
 """Test-only TLS: a throwaway certificate authority, and a TLS front for a plain TCP
 server (LDAPS in front of the tests' slapd).
 
-`authority(folder)` writes `ca.pem` (a self-signed CA) and issues a certificate for
-127.0.0.1 and localhost; its `server_context()` serves it. Nothing trusts the CA unless
+`authority(folder, host)` writes `ca.pem` (a self-signed CA) and issues a certificate
+for `host` (127.0.0.1 unless told) and localhost; its `server_context()` serves it. Nothing trusts the CA unless
 told to (`ca_file`, or `SSL_CERT_FILE` for a client that reads the environment).
 
 `tls_front(host, port, context)` listens on a free loopback port, terminates TLS with
@@ -46,8 +46,9 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def authority(folder: Path) -> Authority:
-    """A new CA in `folder` and a certificate it issued for 127.0.0.1 and localhost."""
+def authority(folder: Path, host: str = "127.0.0.1") -> Authority:
+    """A new CA in `folder` and a certificate it issued for `host` (a loopback address:
+    127.0.0.1 unless told) and localhost."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
@@ -64,10 +65,10 @@ def authority(folder: Path) -> Authority:
         .sign(ca_key, hashes.SHA256())
     )  # fmt: skip
     key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(host))]
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("127.0.0.1")).issuer_name(ca.subject)
+        .subject_name(_name(host)).issuer_name(ca.subject)
         .public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)

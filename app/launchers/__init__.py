@@ -7,7 +7,9 @@ exit:
 - `scim_server()`: scim2-server (in-memory SCIM 2.0), with dynamic tenants by default;
 - `prefect_server(home)`: `prefect server start` with a private PREFECT_HOME;
 - `slapd_server(folder)`: a throwaway OpenLDAP slapd (Debian's slapd package);
-- `postgres_server(folder)`: a throwaway PostgreSQL cluster (Debian's postgresql).
+- `postgres_server(folder)`: a throwaway PostgreSQL cluster (Debian's postgresql);
+- `samba_dc(folder)`: a throwaway Samba AD domain controller (Debian's samba), on its
+  own loopback address (its LDAP ports are fixed).
 
 `free_port()` is the port helper they share.
 """
@@ -16,10 +18,11 @@ from app.launchers.ports import free_port
 from app.launchers.postgres import PostgresServer, postgres_server
 from app.launchers.prefect import PrefectServer, prefect_server
 from app.launchers.processes import stop
+from app.launchers.samba import AdOu, SambaDc, samba_dc
 from app.launchers.scim import ScimServer, ScimTenant, scim_server
 from app.launchers.slapd import LdapTree, SlapdServer, slapd_server
 
 __all__ = [
-    "LdapTree", "PostgresServer", "PrefectServer", "ScimServer", "ScimTenant", "SlapdServer",
-    "free_port", "postgres_server", "prefect_server", "scim_server", "slapd_server", "stop",
+    "AdOu", "LdapTree", "PostgresServer", "PrefectServer", "SambaDc", "ScimServer", "ScimTenant", "SlapdServer",
+    "free_port", "postgres_server", "prefect_server", "samba_dc", "scim_server", "slapd_server", "stop",
 ]  # fmt: skip

@@ -4,10 +4,12 @@ ACCOUNT_ATTRIBUTES): what `jml preview` shows a person's account in. A target's 
 
 from __future__ import annotations
 
+from connectors.targets.ad.schema import AD_OF
 from connectors.targets.ldap.entries import LDAP_OF
 from connectors.targets.scim.resources import PATCH_PATHS
 from connectors.targets.sql.schema import MAPPED
-from jml.config import LdapTarget, ScimTarget, SqlTarget, TargetConfig
+from jml.config import AdTarget, LdapTarget, ScimTarget, SqlTarget, TargetConfig
+from jml.model import ACCOUNT_ATTRIBUTES
 
 __all__ = ["attribute_names"]
 
@@ -20,6 +22,8 @@ def attribute_names(config: TargetConfig) -> dict[str, str]:
         return dict(PATCH_PATHS)
     if isinstance(config, LdapTarget):
         return {**LDAP_OF, "user_name": "mail"}
+    if isinstance(config, AdTarget):
+        return {key: name for key, name in AD_OF.items() if key in ACCOUNT_ATTRIBUTES}
     if isinstance(config, SqlTarget):
         columns = {canonical: getattr(config.users, field) for canonical, field in MAPPED.items()}
         return {canonical: column for canonical, column in columns.items() if column}

@@ -42,12 +42,12 @@ from jml.config.run import (
     WebhookAlert,
 )
 from jml.config.sources import CsvSource, RestSource, SqlSource
-from jml.config.targets import LdapTarget, ScimTarget, SqlRoles, SqlTarget, SqlUsers
+from jml.config.targets import AD_COLUMNS, AD_EXPIRES, AdTarget, LdapTarget, ScimTarget, SqlRoles, SqlTarget, SqlUsers
 from jml.model import KNOWN_COLUMNS
 from jml.owners import Owners
 
 __all__ = [
-    "AlertChannel", "Column", "Config", "ConfigError", "CsvSource", "DottedPath", "Endpoint", "EnvName",
+    "AD_COLUMNS", "AD_EXPIRES", "AdTarget", "AlertChannel", "Column", "Config", "ConfigError", "CsvSource", "DottedPath", "Endpoint", "EnvName",
     "HttpEndpoint", "Identifier", "LdapTarget", "LifecycleConfig", "LockConfig", "Name", "NamingConfig", "NhiConfig", "OwnersConfig",
     "RestSource", "RetryPolicy", "SafetyConfig", "ScheduleConfig", "SchedulesConfig", "ScimTarget", "SlackAlert", "SourceConfig", "SqlRoles",
     "SqlSource", "SqlTarget", "SqlUsers", "Strict", "TargetConfig", "WebhookAlert", "anchor_sqlite_url",
@@ -56,7 +56,7 @@ __all__ = [
 
 
 SourceConfig = Annotated[CsvSource | RestSource | SqlSource, Field(discriminator="type")]
-TargetConfig = Annotated[ScimTarget | LdapTarget | SqlTarget, Field(discriminator="type")]
+TargetConfig = Annotated[ScimTarget | LdapTarget | SqlTarget | AdTarget, Field(discriminator="type")]
 
 
 class Config(Strict):

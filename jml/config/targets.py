@@ -13,7 +13,8 @@ from pydantic import (
 from jml.config.attributes import check_attributes
 from jml.config.common import EnvName, Identifier, Name, RetryPolicy, SqlUrl, Strict
 from jml.config.network import Endpoint, HttpEndpoint
-from jml.mapping import FieldSpec, SpecField
+from jml.dn import is_under, split_dn
+from jml.mapping import Compiled, FieldSpec, SpecField, ValueSpec, compile_spec
 from jml.model import ACCOUNT_ATTRIBUTES
 
 #: The doc of every target's `attributes` (jml.config.attributes).
@@ -65,6 +66,116 @@ class LdapTarget(Endpoint):
     @classmethod
     def _check_attributes(cls, attributes: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
         return dict(check_attributes("ldap", attributes))
+
+
+#: The feed columns an AD target's `ou` and `sam_account_name` may read, and the
+#: canonical attribute of an account each is kept in: the driver works them out from
+#: what the account holds (a transfer, a changed department, moves it).
+AD_COLUMNS = {
+    "first_name": "given_name",
+    "last_name": "family_name",
+    "employee_id": "employee_number",
+    "email": "email",
+    "department": "department",
+    "job_code": "title",
+}
+#: The mapped attribute by which the plan writes an AD account's last day of access
+#: (SPEC "Active Directory target"): the driver writes it as accountExpires.
+AD_EXPIRES = "accountExpires"
+_AD_EXPIRES_SPEC = ValueSpec.model_validate({"from": ["termination_date", "contract_end_date"]})
+
+
+class SamAccountName(Strict):
+    """How an AD account's sAMAccountName is made (SPEC "Generated identifiers"): the
+    template over the feed columns, folded and numbered to at most `max_length`."""
+
+    template: str = "{first_name:.1}{last_name}"
+    max_length: int = Field(default=20, ge=2, le=20)
+
+    @field_validator("template")
+    @classmethod
+    def _check_template(cls, template: str) -> str:
+        _reads_known_columns("sam_account_name", compile_spec("sam_account_name", template, bare="template"))
+        return template
+
+
+def _reads_known_columns(field: str, spec: Compiled) -> None:
+    unknown = sorted(set(spec.columns) - AD_COLUMNS.keys())
+    if unknown:
+        raise ValueError(f"{field} reads {', '.join(unknown)}; it may read only {', '.join(AD_COLUMNS)}")
+
+
+class AdTarget(Endpoint):
+    """An Active Directory domain over LDAPS (SPEC "Active Directory target"): `user`
+    objects in the OU `ou` gives (a value spec over the feed columns of AD_COLUMNS,
+    yielding a DN under `base_dn`; a bare string is a template), moved to `disabled_ou`
+    while disabled when one is set; entitlements `member` of the global security groups
+    `CN=<name>,<groups_ou>`."""
+
+    name: Name
+    #: Who works this entry's exceptions (SPEC "Owners"); None: `owners.default`.
+    owner: Name | None = None
+    type: Literal["ad"]
+    url: str = Field(pattern=r"^ldaps://[^/?#]+/?$")
+    bind_dn: str = Field(min_length=1)
+    password_env: EnvName
+    base_dn: str = Field(min_length=1)
+    ou: SpecField
+    groups_ou: str = Field(min_length=1)
+    disabled_ou: str | None = None
+    sam_account_name: SamAccountName = SamAccountName()
+    upn_suffix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+    page_size: int = Field(default=500, ge=1, le=10000)
+    retry: RetryPolicy = RetryPolicy()
+    attributes: dict[str, SpecField] = Field(default={}, description=ATTRIBUTES_DOC)
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _ldaps_only(cls, url: object) -> object:
+        if isinstance(url, str) and not url.lower().startswith("ldaps://"):
+            raise ValueError("an AD target is reached over LDAPS only (passwords are set on it): use ldaps://")
+        return url
+
+    @field_validator("attributes")
+    @classmethod
+    def _check_attributes(cls, attributes: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        return dict(check_attributes("ad", attributes))
+
+    @model_validator(mode="after")
+    def _check_dns(self) -> AdTarget:
+        for field in ("bind_dn", "base_dn", "groups_ou", "disabled_ou"):
+            value = getattr(self, field)
+            try:
+                if value is not None:
+                    split_dn(value)
+            except ValueError as exc:
+                raise ValueError(f"{field} is not a DN: {exc}") from None
+        for field in ("groups_ou", "disabled_ou"):
+            value = getattr(self, field)
+            if value is not None and not is_under(value, self.base_dn):
+                raise ValueError(f"{field} {value!r} is not under base_dn")
+        spec = self.ou_spec()
+        _reads_known_columns("ou", spec)
+        fixed = spec.template.text if spec.template is not None and not spec.template.names else None
+        for value in (*(spec.map or {}).values(), spec.default, fixed):
+            if value is not None and not self.is_ou(value):
+                raise ValueError(f"ou {value!r} is not a DN under base_dn")
+        return self
+
+    def ou_spec(self) -> Compiled:
+        """`ou`, compiled (a bare string is a template)."""
+        return compile_spec("ou", self.ou, bare="template")
+
+    def is_ou(self, value: str) -> bool:
+        """Whether `value` is a DN strictly under `base_dn` (where an account may live)."""
+        try:
+            return is_under(value, self.base_dn) and not is_under(self.base_dn, value)
+        except ValueError:
+            return False
+
+    def mapped_attributes(self) -> dict[str, FieldSpec]:
+        """`attributes` and the last day of access the plan writes as accountExpires."""
+        return {**self.attributes, AD_EXPIRES: _AD_EXPIRES_SPEC}
 
 
 class SqlUsers(Strict):

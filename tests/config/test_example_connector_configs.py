@@ -12,12 +12,12 @@ from jml.policy import load_policy
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "connectors"
 
 
-@pytest.mark.parametrize("name", ["ldap", "sql-target", "rest-source", "sql-source", "multi-system"])
+@pytest.mark.parametrize("name", ["ldap", "ad", "sql-target", "rest-source", "sql-source", "multi-system"])
 def test_example_config_loads(name: str) -> None:
     config = load_config(EXAMPLES / f"{name}.yaml")
     load_policy(config.resolve(config.policy), {t.name for t in config.targets})
     kinds = {s.type for s in config.sources} | {t.type for t in config.targets}
-    expected = {"ldap": {"csv", "ldap"}, "sql-target": {"csv", "sql"}, "rest-source": {"rest", "scim"},
+    expected = {"ldap": {"csv", "ldap"}, "ad": {"csv", "ad"}, "sql-target": {"csv", "sql"}, "rest-source": {"rest", "scim"},
                 "sql-source": {"sql", "scim"}, "multi-system": {"csv", "rest", "scim", "ldap", "sql"}}[name]  # fmt: skip
     assert kinds == expected
 

@@ -93,3 +93,23 @@ def ldap_target(name: str, server, tree, password_env: str, **options: Any) -> d
         "disabled_dn": tree.disabled_dn,
         **options,
     }
+
+
+def ad_target(name: str, dc, ou, password_env: str, **options: Any) -> dict:
+    """The config entry of the AD target over one test OU of a Samba DC: Engineering
+    people in People's Engineering OU, others in People (department `Nowhere`: an OU
+    that does not exist), LDAPS verified against the test CA."""
+    return {
+        "name": name,
+        "type": "ad",
+        "url": dc.url,
+        "ca_file": str(dc.ca_file),
+        "bind_dn": dc.bind_dn,
+        "password_env": password_env,
+        "base_dn": ou.base_dn,
+        "ou": {"from": "department", "default": ou.people_dn,
+               "map": {"Engineering": ou.engineering_dn, "Nowhere": f"OU=Nowhere,{ou.base_dn}"}},
+        "groups_ou": ou.groups_dn,
+        "disabled_ou": ou.disabled_dn,
+        **options,
+    }  # fmt: skip

@@ -19,9 +19,9 @@ from app import launchers
 from connectors.base import ConfigurationError, Permanent, Retryable
 from connectors.kernel import Kernel
 from connectors.targets.ldap import LdapDriver
-from connectors.targets.ldap.dn import dn_key, rdn_value
 from connectors.targets.ldap.wire import Wire
 from jml.config import LdapTarget
+from jml.dn import dn_key, rdn_value
 from jml.operations import Action
 from tests.connectors.apps import ldap_target
 from tests.connectors.test_contract import accounts, apply, attributes, create, grant, ok, op, revoke, update

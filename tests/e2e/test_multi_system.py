@@ -20,7 +20,7 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
-from connectors.targets.ldap.dn import dn_key, rdn_value
+from jml.dn import dn_key, rdn_value
 from tests import servers
 from tests.connectors.apps import create_app_schema, ldap_target, sql_target
 

@@ -36,7 +36,6 @@ import ldap3
 
 from connectors.base import ConfigurationError, Permanent, TargetError, TargetSchema, secret
 from connectors.kernel.driver import Driver, Reading
-from connectors.targets.ldap.dn import first_rdn, rdn_value, render_dn, split_dn
 from connectors.targets.ldap.entries import (
     GROUP_FILTER,
     LDAP_OF,
@@ -57,6 +56,7 @@ from connectors.targets.ldap.members import Members
 from connectors.targets.ldap.wire import NO_SUCH_OBJECT, POST_READ, SUCCESS, Wire, code_of, post_read
 from connectors.targets.mapped import holding
 from jml.config import LdapTarget
+from jml.dn import first_rdn, rdn_value, render_dn, split_dn
 
 __all__ = ["LdapDriver"]
 

@@ -40,7 +40,7 @@ from typing import Any
 from ldap3.utils.conv import escape_filter_chars
 
 from connectors.kernel.driver import Reading
-from connectors.targets.ldap.dn import dn_key, escape_dn_value, rdn_value
+from jml.dn import dn_key, escape_dn_value, rdn_value
 from jml.model import ACCOUNT_ATTRIBUTES, Account, Snapshot
 
 __all__ = [

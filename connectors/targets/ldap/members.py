@@ -48,9 +48,17 @@ class Members:
     """The groups under `tree.groups` and the references to entries; see the module
     docstring."""
 
-    def __init__(self, wire: Wire, tree: Tree) -> None:
+    def __init__(
+        self, wire: Wire, tree: Tree, *, exists: tuple[int, ...] = (ATTRIBUTE_OR_VALUE_EXISTS,),
+        gone: tuple[int, ...] = _GONE,
+    ) -> None:  # fmt: skip
+        """`exists`, `gone`: the result codes of adding a member already there and of
+        removing one already gone (Samba AD answers entryAlreadyExists and
+        unwillingToPerform)."""
         self._wire = wire
         self._tree = tree
+        self._exists = exists
+        self._gone = gone
 
     def change(self, name: str, changes: Sequence[tuple[bool, str]]) -> None:
         """Add (True) or remove (False) these member DNs of the group, in order."""
@@ -63,7 +71,10 @@ class Members:
             else:
                 modifications.append((kind, [member]))
         what = f"modify group {name}"
-        code = self._wire.do(what, "modify", group_dn, {"member": modifications}, ok=(*_REFUSED, NO_SUCH_OBJECT))
+        code = self._wire.do(
+            what, "modify", group_dn, {"member": modifications},
+            ok=(*_REFUSED, *self._exists, *self._gone, NO_SUCH_OBJECT),
+        )
         if code == NO_SUCH_OBJECT:
             raise GroupMissing(f"{self._wire.name}: {what}: no group {group_dn}", status=code)
         if code == SUCCESS:
@@ -72,7 +83,7 @@ class Members:
             if add:
                 addition = {"member": [(ldap3.MODIFY_ADD, [member])]}
                 what = f"add a member to group {name}"
-                self._wire.do(what, "modify", group_dn, addition, ok=(ATTRIBUTE_OR_VALUE_EXISTS,))
+                self._wire.do(what, "modify", group_dn, addition, ok=self._exists)
             else:
                 self._remove(group_dn, member)
 
@@ -106,7 +117,7 @@ class Members:
     def _remove(self, group_dn: str, member_dn: str) -> None:
         """Remove one member; the last one is replaced by the group's own DN."""
         removal = {"member": [(ldap3.MODIFY_DELETE, [member_dn])]}
-        code = self._wire.do("remove a member", "modify", group_dn, removal, ok=(*_GONE, OBJECT_CLASS_VIOLATION))
+        code = self._wire.do("remove a member", "modify", group_dn, removal, ok=(*self._gone, OBJECT_CLASS_VIOLATION))
         if code == OBJECT_CLASS_VIOLATION:  # groupOfNames must keep a member
             placeholder = {"member": [(ldap3.MODIFY_ADD, [group_dn]), (ldap3.MODIFY_DELETE, [member_dn])]}
             self._wire.do("remove the last member", "modify", group_dn, placeholder, ok=_GONE)

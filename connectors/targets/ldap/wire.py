@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import ssl
 import threading
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,9 +34,9 @@ from ldap3.core import exceptions as ldap_errors
 from ldap3.protocol.rfc4527 import post_read_control
 
 from connectors.base import ConfigurationError, Conflict, NotFound, Permanent, Retryable, TargetError
-from connectors.targets.ldap.dn import render_dn
 from connectors.targets.ldap.entries import Found
-from jml.config import LdapTarget
+from jml.config import AdTarget, LdapTarget
+from jml.dn import render_dn
 
 __all__ = [
     "ATTRIBUTE_OR_VALUE_EXISTS",
@@ -45,6 +46,7 @@ __all__ = [
     "OBJECT_CLASS_VIOLATION",
     "POST_READ",
     "SUCCESS",
+    "UNWILLING_TO_PERFORM",
     "Wire",
     "code_of",
     "post_read",
@@ -59,6 +61,7 @@ ATTRIBUTE_OR_VALUE_EXISTS = 20
 NO_SUCH_OBJECT = 32
 BUSY = 51
 UNAVAILABLE = 52
+UNWILLING_TO_PERFORM = 53
 OBJECT_CLASS_VIOLATION = 65
 ENTRY_ALREADY_EXISTS = 68
 OTHER = 80
@@ -83,7 +86,7 @@ _TRANSPORT_ERRORS = (
 class Wire:
     """The bound connection of one LDAP target; see the module docstring."""
 
-    def __init__(self, config: LdapTarget, password: str) -> None:
+    def __init__(self, config: LdapTarget | AdTarget, password: str) -> None:
         url = urlsplit(config.url)
         secure = url.scheme == "ldaps"
         try:
@@ -135,10 +138,11 @@ class Wire:
             raise self.error(what, result)
         return code
 
-    def search(self, base: str, wanted: str, attributes: list[str]) -> list[Found]:
-        """The entries one level under `base` matching the filter `wanted`, paged
-        (RFC 2696 Simple Paged Results, `page_size` a page). Permanent when `base`
-        does not exist."""
+    def search(self, base: str, wanted: str, attributes: list[str], *, scope: str = ldap3.LEVEL) -> list[Found]:
+        """The entries one level under `base` (or `scope`: ldap3.SUBTREE, ldap3.BASE)
+        matching the filter `wanted`, paged (RFC 2696 Simple Paged Results, `page_size`
+        a page). Permanent when `base` does not exist. An `objectGUID` (AD) is read as
+        its GUID's text."""
         found: list[Found] = []
         cookie: bytes | None = None
         while True:
@@ -148,7 +152,7 @@ class Wire:
                     connection.search(
                         base,
                         wanted,
-                        search_scope=ldap3.LEVEL,
+                        search_scope=scope,
                         attributes=attributes,
                         paged_size=self._config.page_size,
                         paged_cookie=cookie,
@@ -252,5 +256,13 @@ def _seconds(timeout: float) -> int:
 
 
 def _decoded(raw: Mapping[str, Iterable[bytes]]) -> dict[str, list[str]]:
-    """Raw attribute values as text, attribute names as the server spelled them."""
-    return {name: [value.decode("utf-8", errors="replace") for value in values] for name, values in raw.items()}
+    """Raw attribute values as text, attribute names as the server spelled them; an
+    objectGUID as its GUID's text (AD's little-endian layout)."""
+    return {
+        name: [
+            str(uuid.UUID(bytes_le=value)) if name.lower() == "objectguid" and len(value) == 16
+            else value.decode("utf-8", errors="replace")
+            for value in values
+        ]
+        for name, values in raw.items()
+    }  # fmt: skip

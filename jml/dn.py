@@ -1,5 +1,6 @@
-"""Distinguished names (RFC 4514) for the LDAP target: escaping a value for an RDN,
-splitting a DN into (type, value) pairs, and writing or comparing DNs one way.
+"""Distinguished names (RFC 4514) for the directory targets (LDAP, AD) and their config:
+escaping a value for an RDN, splitting a DN into (type, value) pairs, writing or
+comparing DNs one way, a DN's parent and whether one DN lies under another.
 
 Pure functions, no I/O. ldap3's own DN helpers are not used: its escaper leaves a `#`
 inside a value unescaped and its parser then refuses the result.
@@ -7,7 +8,7 @@ inside a value unescaped and its parser then refuses the result.
 
 from __future__ import annotations
 
-__all__ = ["dn_key", "escape_dn_value", "first_rdn", "rdn_value", "render_dn", "split_dn"]
+__all__ = ["dn_key", "escape_dn_value", "first_rdn", "is_under", "parent_dn", "rdn_value", "render_dn", "split_dn"]
 
 
 #: Characters escaped with a backslash wherever they stand in a DN value: RFC 4514's
@@ -111,3 +112,15 @@ def first_rdn(dn: str) -> str:
     relative name a move keeps."""
     kind, value = _ava(_rdns(dn)[0])
     return f"{kind}={escape_dn_value(value)}"
+
+
+def parent_dn(dn: str) -> str:
+    """`dn` without its first RDN, as this module writes DNs ("" for a one-RDN DN)."""
+    return ",".join(f"{kind}={escape_dn_value(value)}" for kind, value in map(_ava, _rdns(dn)[1:]))
+
+
+def is_under(dn: str, base: str) -> bool:
+    """Whether `dn` is `base` or lies below it (compared normalised); ValueError when
+    either is not a DN."""
+    inner, outer = dn_key(dn), dn_key(base)
+    return inner == outer or inner.endswith("," + outer)

@@ -1,0 +1,316 @@
+"""The AD driver: a domain's `user` objects and global security groups as the kernel's
+primitives (SPEC "Active Directory target").
+
+A handle is an `entries.Entry` (DN, objectGUID, userAccountControl, the columns its OU
+and names come from); the account id is the objectGUID.
+
+- `read`: one paged subtree search of `base_dn` for users, one of `groups_ou`;
+- `lookup`: by employeeID under `base_dn`; `resolve`: by objectGUID, else employeeID;
+- `create`: a `user` in its mapped OU named by its display name (`Jane Doe (E123)` when
+  the OU holds that cn), a new sAMAccountName unique in the domain (`names`), its UPN,
+  a random password (`schema.new_password`, unicodePwd over LDAPS, never logged nor
+  kept), pwdLastSet 0, userAccountControl NORMAL_ACCOUNT with ACCOUNTDISABLE when
+  inactive; an employee_id longer than employeeID holds is Permanent, nothing written;
+- `update`: one modify of the changed values (over-long ones cut to fit, warned); a new
+  display name renames the object; with `link` (adoption) employeeID is set; then the
+  object is moved when its mapped OU changed (a transfer), compared normalised;
+- `set_active`: ACCOUNTDISABLE set or cleared, the other bits (read just before)
+  kept; disable then moves
+  it to `disabled_ou` (when set), enable moves it back to its mapped OU first;
+- `delete`: deletes the object (Samba and AD drop the links to it); gone: fine;
+- `change_members`: `ldap.members.Members.change` on `CN=<name>,<groups_ou>`;
+  `create_group`: a global security group with a folded, numbered sAMAccountName.
+`manager` and `member` values follow moves by themselves (the directory's linked
+attributes). Logs name people by employee_id only: never a password nor a value.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ldap3
+from ldap3.utils.conv import escape_filter_chars
+
+from connectors.base import ConfigurationError, Permanent, TargetSchema, secret
+from connectors.kernel.driver import Driver, Reading
+from connectors.targets.ad.entries import (
+    GROUP_FILTER,
+    USER_FILTER,
+    Entry,
+    ad_values,
+    entry_of,
+    guid_filter,
+    read_attributes,
+    reading_of,
+    users_filter,
+)
+from connectors.targets.ad.names import common_names, first_free, home_ou, sam_stem
+from connectors.targets.ad.schema import (
+    AD_OF,
+    EMPLOYEE_ID_MAX,
+    NORMAL_ACCOUNT,
+    cut,
+    new_password,
+    password_value,
+    uac_with,
+)
+from connectors.targets.ldap.entries import Tree, first
+from connectors.targets.ldap.members import Members
+from connectors.targets.ldap.wire import (
+    ATTRIBUTE_OR_VALUE_EXISTS,
+    ENTRY_ALREADY_EXISTS,
+    NO_SUCH_ATTRIBUTE,
+    NO_SUCH_OBJECT,
+    SUCCESS,
+    UNWILLING_TO_PERFORM,
+    Wire,
+    code_of,
+)
+from connectors.targets.mapped import holding
+from jml.config import AdTarget
+from jml.dn import dn_key, escape_dn_value, first_rdn, parent_dn, render_dn, split_dn
+from jml.mapping import compile_spec
+from jml.naming import clean
+
+__all__ = ["AdDriver"]
+
+log = logging.getLogger(__name__)
+
+#: A global security group (groupType GLOBAL | SECURITY_ENABLED, as a signed 32-bit value).
+GLOBAL_SECURITY = -2147483646
+GROUP_NAME_MAX = 64
+
+
+class AdDriver(Driver):
+    """An AD domain as the kernel's driver; see the module docstring.
+
+    `AdDriver(config, environ=os.environ)` opens nothing yet; the bind password is
+    `environ[config.password_env]` (ConfigurationError when it is not set)."""
+
+    lookup_chunk = 50
+
+    def __init__(self, config: AdTarget, *, environ: Mapping[str, str] = os.environ) -> None:
+        password = secret(environ, config.password_env, f"target {config.name}")
+        try:
+            held = holding(AD_OF, config.attributes)
+        except ValueError as exc:
+            raise ConfigurationError(f"target {config.name}: {exc}") from None
+        self.schema = TargetSchema(held)
+        self.name = config.name
+        self._mapped = held - AD_OF.keys()
+        self._config = config
+        self._ou = config.ou_spec()
+        self._sam = compile_spec("sam_account_name", config.sam_account_name.template, bare="template")
+        self._base = render_dn(config.base_dn)
+        self._domain = ",".join(f"DC={escape_dn_value(v)}" for kind, v in split_dn(config.base_dn) if kind == "dc")
+        self._disabled = render_dn(config.disabled_ou) if config.disabled_ou else None
+        self._groups = render_dn(config.groups_ou)
+        self._wire = Wire(config, password)
+        tree = Tree(self._base, self._disabled or self._base, self._groups)  # only `groups` is used
+        self._members = Members(
+            self._wire, tree, exists=(ATTRIBUTE_OR_VALUE_EXISTS, ENTRY_ALREADY_EXISTS),
+            gone=(NO_SUCH_ATTRIBUTE, NO_SUCH_OBJECT, UNWILLING_TO_PERFORM),
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"AdDriver(name={self.name!r}, url={self._config.url!r})"
+
+    def close(self) -> None:
+        self._wire.close()
+
+    # -- reading ---------------------------------------------------------------------
+
+    def read(self) -> Reading:
+        users = self._wire.search(self._base, USER_FILTER, read_attributes(self._mapped), scope=ldap3.SUBTREE)
+        groups = self._wire.search(self._groups, GROUP_FILTER, ["member"])
+        return reading_of(self.name, users, groups, self.schema.attributes, self._config.upn_suffix)
+
+    def lookup(self, employee_ids: Sequence[str]) -> dict[str, Entry]:
+        found: dict[str, Entry] = {}
+        if not employee_ids:
+            return found
+        wanted = set(employee_ids)
+        for dn, values in self._find(users_filter("employeeID", sorted(wanted))):
+            eid = first(values, "employeeID")
+            if eid in wanted:
+                found.setdefault(eid, entry_of(dn, values))
+        return found
+
+    def resolve(self, employee_id: str, account_id: str) -> Entry | None:
+        for dn, values in self._find(guid_filter(account_id)):
+            return entry_of(dn, values)
+        return self.lookup([employee_id]).get(employee_id)
+
+    def account_id(self, handle: Entry) -> str:
+        return handle.account_id
+
+    def _find(self, wanted: str) -> list[tuple[str, dict[str, list[str]]]]:
+        return self._wire.search(self._base, wanted, read_attributes(frozenset()), scope=ldap3.SUBTREE)
+
+    # -- accounts --------------------------------------------------------------------
+
+    def create(self, employee_id: str, values: Mapping[str, Any], active: bool) -> Entry:
+        self._check_link(employee_id)
+        handle = Entry("", None, NORMAL_ACCOUNT).with_columns(values)
+        ou = self._home(handle, employee_id)
+        sam = first_free(
+            sam_stem(self._sam, handle.columns, employee_id), self._config.sam_account_name.max_length, self._sams_held
+        )
+        written, _ = cut({name: found for name, found in self._written(employee_id, values).items() if found})
+        record: dict[str, Any] = dict(written)
+        record.update({
+            "objectClass": ["top", "person", "organizationalPerson", "user"],
+            "sAMAccountName": sam,
+            "employeeID": employee_id,
+            "userAccountControl": str(uac_with(NORMAL_ACCOUNT, active)),
+            "unicodePwd": password_value(new_password()),
+            "pwdLastSet": "0",
+        })  # fmt: skip
+        if self._config.upn_suffix is not None:
+            record["userPrincipalName"] = f"{sam}@{self._config.upn_suffix}"
+        what = f"add {employee_id}"
+        dn = ""
+        for cn in common_names(str(values.get("display_name") or ""), employee_id):
+            dn = f"CN={escape_dn_value(cn)},{ou}"
+            result = self._wire.send(what, "add", dn, attributes=record)
+            if code_of(result) == SUCCESS:
+                break
+            if code_of(result) == NO_SUCH_OBJECT:
+                raise Permanent(f"{self.name}: {what}: the OU {ou} does not exist in the directory")
+            if code_of(result) != ENTRY_ALREADY_EXISTS:
+                raise self._wire.error(what, result)
+        else:
+            raise self._wire.error(what, result)
+        log.info("target %s: created %s", self.name, employee_id)
+        created = self._wire.search(dn, USER_FILTER, ["objectGUID", "userAccountControl"], scope=ldap3.BASE)
+        guid = first(created[0][1], "objectGUID") if created else None
+        return Entry(dn, guid, uac_with(NORMAL_ACCOUNT, active), handle.columns)
+
+    def update(self, handle: Entry, employee_id: str, values: Mapping[str, Any], link: bool) -> Entry:
+        unknown = set(values) - AD_OF.keys() - self._mapped
+        if unknown:
+            raise Permanent(f"{self.name}: cannot update unknown attribute(s) {sorted(unknown)}")
+        changes = self._written(employee_id, values)
+        if link:
+            self._check_link(employee_id)
+            changes["employeeID"] = [employee_id]
+        changes, _ = cut(changes)
+        if changes:
+            modify = {name: [(ldap3.MODIFY_REPLACE, found)] for name, found in changes.items()}
+            self._wire.do(f"modify {employee_id}", "modify", handle.dn, modify)
+        handle = handle.with_columns(values)
+        if values.get("display_name"):
+            handle = self._rename(handle, employee_id, str(values["display_name"]))
+        return self._place(handle, employee_id)
+
+    def set_active(self, handle: Entry, employee_id: str, active: bool) -> Entry:
+        if active:
+            handle = self._place(handle, employee_id, home=True)
+        handle = self._fresh_uac(handle)  # someone may have set other bits since
+        if handle.active != active:
+            uac = uac_with(handle.uac, active)
+            change = {"userAccountControl": [(ldap3.MODIFY_REPLACE, [str(uac)])]}
+            self._wire.do(f"{'enable' if active else 'disable'} {employee_id}", "modify", handle.dn, change)
+            handle = Entry(handle.dn, handle.guid, uac, handle.columns)
+        if not active and self._disabled is not None:
+            handle = self._move(handle, employee_id, self._disabled)
+        return handle
+
+    def delete(self, handle: Entry, employee_id: str) -> None:
+        self._wire.do(f"delete {employee_id}", "delete", handle.dn, ok=(NO_SUCH_OBJECT,))
+
+    # -- groups ----------------------------------------------------------------------
+
+    def change_members(self, group: str, changes: Sequence[tuple[bool, Entry]]) -> None:
+        self._members.change(group, [(add, handle.dn) for add, handle in changes])
+
+    def create_group(self, group: str, members: Sequence[Entry]) -> bool:
+        sam = first_free(clean(group) or "group", GROUP_NAME_MAX, self._sams_held)
+        record: dict[str, Any] = {"objectClass": ["top", "group"], "sAMAccountName": sam,
+                                  "groupType": str(GLOBAL_SECURITY)}  # fmt: skip
+        if members:
+            record["member"] = [handle.dn for handle in members]
+        dn = f"CN={escape_dn_value(group)},{self._groups}"
+        code = self._wire.do(f"add group {group}", "add", dn, attributes=record, ok=(ENTRY_ALREADY_EXISTS,))
+        if code != SUCCESS:
+            return False
+        log.info("target %s: created group %r", self.name, group)
+        return True
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _check_link(self, employee_id: str) -> None:
+        if len(employee_id) > EMPLOYEE_ID_MAX:
+            raise Permanent(
+                f"{self.name}: employee_id {employee_id!r} is longer than employeeID holds ({EMPLOYEE_ID_MAX})"
+            )
+
+    def _written(self, employee_id: str, values: Mapping[str, Any]) -> dict[str, list[Any]]:
+        try:
+            written = ad_values(values, self._mapped, self._config.upn_suffix)
+        except ValueError as exc:
+            raise Permanent(f"{self.name}: {employee_id}: {exc}") from None
+        _, over = cut(written)
+        for name in over:
+            log.warning("target %s: %s: %s is longer than AD holds: cut to fit", self.name, employee_id, name)
+        return written
+
+    def _home(self, handle: Entry, employee_id: str) -> str:
+        """The account's mapped OU; Permanent when `ou` gives none under base_dn."""
+        ou = home_ou(self._ou, handle.columns, employee_id)
+        if ou is None or not self._config.is_ou(ou):
+            raise Permanent(f"{self.name}: {employee_id}: ou gives {ou!r}, which is no DN under base_dn")
+        return render_dn(ou)
+
+    def _place(self, handle: Entry, employee_id: str, *, home: bool = False) -> Entry:
+        """Move the account to its mapped OU when it is elsewhere; a disabled one in
+        `disabled_ou` stays there unless `home`."""
+        if not home and not handle.active and self._disabled is not None:
+            if dn_key(parent_dn(handle.dn)) == dn_key(self._disabled):
+                return handle
+        return self._move(handle, employee_id, self._home(handle, employee_id))
+
+    def _move(self, handle: Entry, employee_id: str, superior: str) -> Entry:
+        if dn_key(parent_dn(handle.dn)) == dn_key(superior):
+            return handle
+        relative = first_rdn(handle.dn)
+        what = f"move {employee_id}"
+        code = self._wire.do(what, "modify_dn", handle.dn, relative, new_superior=superior, ok=(ENTRY_ALREADY_EXISTS,))
+        if code == ENTRY_ALREADY_EXISTS:  # that cn is taken there: the suffixed one
+            relative = f"CN={escape_dn_value(common_names(_rdn_value(handle.dn), employee_id)[1])}"
+            self._wire.do(what, "modify_dn", handle.dn, relative, new_superior=superior)
+        return handle.moved(f"{relative},{superior}")
+
+    def _rename(self, handle: Entry, employee_id: str, display: str) -> Entry:
+        """A new cn for a new display name (the suffixed one when taken in the OU)."""
+        if _rdn_value(handle.dn) in common_names(display, employee_id):
+            return handle
+        superior = parent_dn(handle.dn)
+        what = f"rename {employee_id}"
+        for cn in common_names(display, employee_id):
+            relative = f"CN={escape_dn_value(cn)}"
+            code = self._wire.do(what, "modify_dn", handle.dn, relative, ok=(ENTRY_ALREADY_EXISTS,))
+            if code == SUCCESS:
+                return handle.moved(f"{relative},{superior}")
+        raise Permanent(f"{self.name}: {what}: both its names are taken in {superior}")
+
+    def _fresh_uac(self, handle: Entry) -> Entry:
+        """The handle with the userAccountControl the directory holds now."""
+        found = self._wire.search(handle.dn, USER_FILTER, ["userAccountControl"], scope=ldap3.BASE)
+        value = first(found[0][1], "userAccountControl") if found else None
+        if value is None or not value.lstrip("-").isdigit():
+            return handle
+        return Entry(handle.dn, handle.guid, int(value), handle.columns)
+
+    def _sams_held(self, prefix: str) -> set[str]:
+        """The sAMAccountNames (lowercased) in the domain that start with `prefix`."""
+        wanted = f"(sAMAccountName={escape_filter_chars(prefix)}*)"
+        found = self._wire.search(self._domain, wanted, ["sAMAccountName"], scope=ldap3.SUBTREE)
+        return {(first(values, "sAMAccountName") or "").lower() for _, values in found}
+
+
+def _rdn_value(dn: str) -> str:
+    return split_dn(dn)[0][1]

@@ -1,0 +1,201 @@
+"""AD `user` objects as jml accounts, and the values written to them. Pure: no I/O.
+
+The mapping itself is `schema`; this module turns what searches found into the
+snapshot (`reading_of`) and an account's values into the LDAP values written
+(`ad_values`). An account's handle is an `Entry`: its DN, objectGUID, userAccountControl
+and the feed columns (jml.config.AD_COLUMNS) its `ou` and sAMAccountName are made from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ldap3.utils.conv import escape_filter_chars
+
+from connectors.kernel.driver import Reading
+from connectors.targets.ad.schema import ACCOUNTDISABLE, AD_OF, expires_of, filetime_of
+from connectors.targets.ldap.entries import Found, first
+from jml.config import AD_COLUMNS, AD_EXPIRES
+from jml.dn import dn_key, rdn_value
+from jml.model import Account, Snapshot
+
+__all__ = [
+    "GROUP_FILTER",
+    "USER_FILTER",
+    "Entry",
+    "ad_values",
+    "columns_of",
+    "entry_of",
+    "guid_filter",
+    "read_attributes",
+    "reading_of",
+    "users_filter",
+]
+
+USER_FILTER = "(&(objectClass=user)(!(objectClass=computer)))"
+GROUP_FILTER = "(objectClass=group)"
+_OWN = ["objectGUID", "userAccountControl", "sAMAccountName", "cn"]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """The driver's handle of an account (see the module docstring); `columns` maps a
+    canonical attribute of AD_COLUMNS to its value."""
+
+    dn: str
+    guid: str | None
+    uac: int
+    columns: Mapping[str, str | None] = field(default_factory=dict, compare=False)
+
+    @property
+    def active(self) -> bool:
+        return not self.uac & ACCOUNTDISABLE
+
+    @property
+    def account_id(self) -> str:
+        return self.guid or self.dn
+
+    def moved(self, dn: str) -> Entry:
+        return replace(self, dn=dn)
+
+    def with_columns(self, values: Mapping[str, Any]) -> Entry:
+        """The handle knowing these new values of its columns."""
+        changed = {key: _text(values[key]) for key in AD_COLUMNS.values() if key in values}
+        return replace(self, columns={**self.columns, **changed}) if changed else self
+
+
+def read_attributes(mapped: Set[str]) -> list[str]:
+    """What a read of accounts asks for: the mapped attributes, AD's own, jml's."""
+    return [*_OWN, *dict.fromkeys(AD_OF.values()), *sorted(mapped)]
+
+
+def users_filter(attribute: str, values: Sequence[str]) -> str:
+    """The users whose `attribute` is one of `values` (RFC 4515 escaped)."""
+    either = "".join(f"({attribute}={escape_filter_chars(value)})" for value in values)
+    return f"(&{USER_FILTER}(|{either}))"
+
+
+def guid_filter(guid: str) -> str:
+    """The user with this objectGUID (its bytes escaped, AD's little-endian layout)."""
+    import uuid
+
+    try:
+        raw = uuid.UUID(guid).bytes_le
+    except ValueError:
+        return f"(&{USER_FILTER}(objectGUID=\\00))"  # no GUID: matches nothing
+    escaped = "".join("\\" + format(b, "02x") for b in raw)
+    return f"(&{USER_FILTER}(objectGUID={escaped}))"
+
+
+def columns_of(values: Mapping[str, list[str]]) -> dict[str, str | None]:
+    """The AD_COLUMNS values an object holds (canonical attribute -> value)."""
+    return {key: first(values, AD_OF[key]) for key in AD_COLUMNS.values()}
+
+
+def entry_of(dn: str, values: Mapping[str, list[str]]) -> Entry:
+    """The handle of a found object."""
+    return Entry(dn, first(values, "objectGUID"), _uac(values), columns_of(values))
+
+
+def ad_values(values: Mapping[str, Any], mapped: Set[str], upn_suffix: str | None) -> dict[str, list[Any]]:
+    """AD attribute -> the values written for an account's values (None or "": []):
+    the manager (an Entry) as its DN, the last day of access as FILETIME; with
+    `upn_suffix`, a user_name is written to mail (the UPN is made from the
+    sAMAccountName once). employeeID is written only as the link, never from here."""
+    out: dict[str, list[Any]] = {}
+    wanted = dict(values)
+    if upn_suffix is not None and "user_name" in wanted:
+        wanted.setdefault("email", wanted["user_name"])
+    for key, value in wanted.items():
+        if key == "employee_number" or (key == "user_name" and upn_suffix is not None):
+            continue
+        name = AD_OF.get(key) or (key if key in mapped else None)
+        if name is None:
+            continue
+        if key == AD_EXPIRES:
+            out[name] = [str(filetime_of(value))]
+        elif value is None or value == "":
+            out[name] = []
+        else:
+            out[name] = [value.dn if isinstance(value, Entry) else str(value)]
+    return out
+
+
+def reading_of(
+    target: str,
+    users: Sequence[Found],
+    groups: Sequence[Found],
+    held: frozenset[str],
+    upn_suffix: str | None,
+) -> Reading:
+    """The snapshot of the accounts and groups the searches found, and the handle of
+    every linked account (the first of an employeeID)."""
+    eid_of: dict[str, str] = {}
+    handles: dict[str, Entry] = {}
+    for dn, values in users:
+        eid = first(values, "employeeID")
+        if eid:
+            eid_of[dn_key(dn)] = eid
+            handles.setdefault(eid, entry_of(dn, values))
+    memberships: dict[str, set[str]] = {}
+    names: set[str] = set()
+    for dn, values in groups:
+        name = rdn_value(dn)[1]
+        names.add(name)
+        for member in values.get("member", ()):
+            memberships.setdefault(_key(member), set()).add(name)
+    mapped = held - AD_OF.keys()
+    accounts = [
+        _account(dn, values, eid_of, memberships.get(dn_key(dn), set()), held, mapped, upn_suffix)
+        for dn, values in users
+    ]
+    return Reading(Snapshot(target=target, accounts=accounts, groups=names, held=held), handles)
+
+
+def _account(
+    dn: str,
+    values: Mapping[str, list[str]],
+    eid_of: Mapping[str, str],
+    entitlements: set[str],
+    held: Set[str],
+    mapped: Set[str],
+    upn_suffix: str | None,
+) -> Account:
+    attributes: dict[str, str | None] = {key: first(values, AD_OF[key]) for key in held if key in AD_OF}
+    attributes.update({name: first(values, name) for name in mapped})
+    if "user_name" in held and upn_suffix is not None:
+        attributes["user_name"] = first(values, "mail")
+    if AD_EXPIRES in held:
+        attributes[AD_EXPIRES] = expires_of(first(values, "accountExpires"))
+    manager = attributes.get("manager")
+    if manager is not None:
+        attributes["manager"] = eid_of.get(_key(manager), manager)
+    return Account(
+        id=first(values, "objectGUID") or dn,
+        external_id=first(values, "employeeID"),
+        active=not _uac(values) & ACCOUNTDISABLE,
+        attributes=attributes,
+        entitlements=set(entitlements),
+        login=first(values, "sAMAccountName"),
+    )
+
+
+def _uac(values: Mapping[str, list[str]]) -> int:
+    try:
+        return int(first(values, "userAccountControl") or 0)
+    except ValueError:
+        return 0
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _key(dn: str) -> str:
+    """`dn_key`, or the text lowercased for a value that is not a DN."""
+    try:
+        return dn_key(dn)
+    except ValueError:
+        return dn.lower()
