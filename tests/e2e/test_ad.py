@@ -164,3 +164,34 @@ def test_three_days_in_active_directory(scenario: Scenario, ad: str, samba_dc, a
     # the fixed point: the same day again plans nothing for AD
     document = scenario.run("run", "--as-of", "2026-03-10", "--dry-run", env=env).json
     assert document is not None and document["operations"]["planned"] == 0, document
+
+
+def test_bad_input_in_active_directory(scenario: Scenario, ad: str, samba_dc, ad_ou) -> None:
+    """ldap:// is a config error (exit 2); a wrong bind password and an OU that does not
+    exist end the run `attention` (exit 3) with a failed_operation naming the target,
+    nothing written."""
+    document = yaml.safe_load(scenario.config.read_text(encoding="utf-8"))
+    target = document["targets"][0]
+    scenario.write_feed([worker("W1", email=f"w1.{ad}@example.com")])
+
+    def configure(**changes: object) -> None:
+        document["targets"] = [{**target, **changes}]
+        scenario.config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+    configure(url=samba_dc.url.replace("ldaps://", "ldap://").replace(":636", ":389"))
+    refused = scenario.run("run", "--as-of", "2026-03-02", env={"AD_PASSWORD": samba_dc.password}).expect(2)
+    assert "ldaps://" in refused.stderr and "targets.0" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+    configure()
+    wrong = scenario.run("run", "--as-of", "2026-03-02", env={"AD_PASSWORD": "not-the-password"}).expect(ATTENTION)
+    assert "not-the-password" not in wrong.stdout + wrong.stderr
+    [failure] = scenario.exceptions_of("failed_operation")
+    assert failure["target"] == "ad"
+
+    configure(ou=f"OU=Missing,{ad_ou.base_dn}")
+    scenario.run("run", "--as-of", "2026-03-02", env={"AD_PASSWORD": samba_dc.password}).expect(ATTENTION)
+    failures = scenario.exceptions_of("failed_operation")
+    assert failures and all(f["target"] == "ad" for f in failures)
+    assert any("OU=Missing" in f["detail"] for f in failures), [f["detail"] for f in failures]
+    assert users(samba_dc, ad_ou.base_dn) == {}

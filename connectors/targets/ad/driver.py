@@ -280,7 +280,8 @@ class AdDriver(Driver):
         what = f"move {employee_id}"
         code = self._wire.do(what, "modify_dn", handle.dn, relative, new_superior=superior, ok=(ENTRY_ALREADY_EXISTS,))
         if code == ENTRY_ALREADY_EXISTS:  # that cn is taken there: the suffixed one
-            relative = f"CN={escape_dn_value(common_names(_rdn_value(handle.dn), employee_id)[1])}"
+            display = _rdn_value(handle.dn).removesuffix(f" ({employee_id})")
+            relative = f"CN={escape_dn_value(common_names(display, employee_id)[1])}"
             self._wire.do(what, "modify_dn", handle.dn, relative, new_superior=superior)
         return handle.moved(f"{relative},{superior}")
 
