@@ -124,13 +124,16 @@ class Snapshot:
 
     `held` names the attributes the target holds (its schema): only those are compared
     with the desired state and written; every Account's `attributes` has exactly these
-    keys (None where the account has no value).
+    keys (None where the account has no value). `limits`: the longest text the target
+    holds in an attribute (by the same names), where its schema has a bound; the planner
+    cuts a longer desired value to fit (`jml.plan.fit`).
     """
 
     target: str
     accounts: list[Account]
     groups: set[str] = field(default_factory=set)
     held: frozenset[str] = frozenset(ACCOUNT_ATTRIBUTES)
+    limits: dict[str, int] = field(default_factory=dict)
 
 
 class IssueKind(enum.StrEnum):

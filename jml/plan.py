@@ -100,6 +100,16 @@ def account_attributes(
     return values
 
 
+def fit(attributes: Mapping[str, str | None], limits: Mapping[str, int]) -> tuple[dict[str, str | None], list[str]]:
+    """`attributes` with each text longer than its limit cut to fit (then trailing
+    spaces trimmed, as the target would keep it), and the names of those cut."""
+    out = dict(attributes)
+    over = [name for name, value in attributes.items() if value is not None and len(value) > limits.get(name, len(value))]
+    for name in over:
+        out[name] = (attributes[name] or "")[: limits[name]].rstrip() or None
+    return out, over
+
+
 class AccountIndex:
     """A snapshot's accounts by id, externalId and userName."""
 
@@ -203,8 +213,21 @@ def _plan_target(
         record = person.record
         assert record is not None  # a person who should hold an account is in the feed
         manager = record.manager_id if record.manager_id in with_account else None
-        attributes = account_attributes(record, manager, held, mapped)
+        attributes, over = fit(account_attributes(record, manager, held, mapped), snapshot.limits)
+        issues.extend(_too_long(target, person.employee_id, name, snapshot.limits[name]) for name in over)
         _converge(ops, target, person, account, adopt, attributes, managed)
+
+
+def _too_long(target: str, eid: str, attribute: str, limit: int) -> Issue:
+    """A `data_quality` exception: a value (never shown) was cut to fit the target."""
+    return Issue(
+        IssueKind.DATA_QUALITY,
+        f"data_quality:{target}:{eid}:{attribute}",
+        f"{eid}: {attribute} is longer than {target} holds ({limit} characters); cut to fit",
+        employee_id=eid,
+        target=target,
+        data={"attribute": attribute, "limit": limit},
+    )
 
 
 def _by_user_name(

@@ -83,3 +83,21 @@ def test_a_mapped_attribute_reads_known_columns_and_dates():
     desired = replace(person(), record=record("E1", department="Ops"))
     create = plan_for([desired], mapped=mapped).operations[0]
     assert create.attributes["nickName"] == "Ops/2020-01-01"
+
+
+def test_a_value_longer_than_the_target_holds_is_cut_once_and_named_in_a_data_quality_issue():
+    long_cost = "CC-" + "9" * 30 + "  tail"
+    limits = {COST: 33, "given_name": 64}
+    snapshot = Snapshot("app", [], held=HELD, limits=limits)
+    desired = {"E1": person(cost_center=long_cost)}
+    plan = build_plan(desired, {"app": snapshot}, {"app": {}}, {"app": {"all-staff"}}, {"app": MAPPED})
+    create = next(op for op in plan.operations if isinstance(op, Create))
+    assert create.attributes[COST] == long_cost[:33] and create.attributes["given_name"] == "Ada"
+    [issue] = plan.issues
+    assert (issue.kind, issue.key, issue.target) == ("data_quality", f"data_quality:app:E1:{COST}", "app")
+    assert long_cost not in issue.detail and "cut to fit" in issue.detail
+
+    # the account holds the cut value: nothing to write, while HR's value stays too long
+    held = Snapshot("app", [account(**{COST: long_cost[:33], "title": "staff"})], held=HELD, limits=limits)
+    again = build_plan(desired, {"app": held}, {"app": {}}, {"app": {"all-staff"}}, {"app": MAPPED})
+    assert again.operations == () and [i.key for i in again.issues] == [issue.key]

@@ -11,7 +11,8 @@ and names come from); the account id is the objectGUID.
   a random password (`schema.new_password`, unicodePwd over LDAPS, never logged nor
   kept), pwdLastSet 0, userAccountControl NORMAL_ACCOUNT with ACCOUNTDISABLE when
   inactive; an employee_id longer than employeeID holds is Permanent, nothing written;
-- `update`: one modify of the changed values (over-long ones cut to fit, warned); a new
+- `update`: one modify of the changed values (over-long ones cut to fit, warned: the
+  planner has cut them already, `jml.plan.fit` with the snapshot's `limits`); a new
   display name renames the object; with `link` (adoption) employeeID is set; then the
   object is moved when its mapped OU changed (a transfer), compared normalised;
 - `set_active`: ACCOUNTDISABLE set or cleared, the other bits (read just before)

@@ -15,7 +15,7 @@ from typing import Any
 from ldap3.utils.conv import escape_filter_chars
 
 from connectors.kernel.driver import Reading
-from connectors.targets.ad.schema import ACCOUNTDISABLE, AD_OF, expires_of, filetime_of
+from connectors.targets.ad.schema import ACCOUNTDISABLE, AD_OF, LIMITS, expires_of, filetime_of
 from connectors.targets.ldap.entries import Found, first
 from jml.config import AD_COLUMNS, AD_EXPIRES
 from jml.dn import dn_key, rdn_value
@@ -151,7 +151,8 @@ def reading_of(
         _account(dn, values, eid_of, memberships.get(dn_key(dn), set()), held, mapped, upn_suffix)
         for dn, values in users
     ]
-    return Reading(Snapshot(target=target, accounts=accounts, groups=names, held=held), handles)
+    limits = {key: LIMITS[AD_OF.get(key, key)] for key in held if AD_OF.get(key, key) in LIMITS}
+    return Reading(Snapshot(target=target, accounts=accounts, groups=names, held=held, limits=limits), handles)
 
 
 def _account(
