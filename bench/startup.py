@@ -8,7 +8,8 @@ with PYTHONPATH at the tree measured), on a tiny seeded feed (bench/plan_100k.py
 writer) against a SCIM server of its own, in Prefect's ephemeral mode (no
 PREFECT_API_URL; a private PREFECT_HOME, migrated by one warm-up run that is not
 counted): `jml --help`, `jml exceptions --json` on the existing ledger, `jml plan
---json`, and `jml run --json` (a no-change run). Then the per-stage split of a run's
+--json`, and `jml run --json` (a no-change run), also with PREFECT_API_URL pointing at a
+running `prefect server` (one for the bench, app.launchers). Then the per-stage split of a run's
 start-up, by a driver that takes `jml run`'s steps one at a time (`--stages`, below):
 importing app.cli, loading and checking the config and ledger, importing Prefect (and
 starting its temporary server, where the tree does that on a thread: app.prefect_api),
@@ -37,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 JML = "import sys; from app.cli import main; sys.argv[0] = 'jml'; main()"
 COMMANDS = ("jml --help", "jml exceptions --json", "jml plan --json", "jml run --json")
+SERVED = "jml run --json, API URL set"  # a running `prefect server`: nothing to start
 STAGES = (
     ("import app.cli", "cli"),
     ("config, secrets, ledger checks", "config"),
@@ -74,10 +76,11 @@ def stages(config: Path) -> None:
     cli._check_state(config, settings)
     cli._quiet_prefect()
     lap("config")
-    try:
+    warm_up = None
+    # A tree before the temporary server was started beside the imports has no such file
+    # (and an ImportError would not say so: the editable install may find another tree's).
+    if (Path(cli.__file__).parent / "prefect_api.py").exists():
         from app.prefect_api import warm_up
-    except ImportError:  # a tree before the temporary server was started beside the imports
-        warm_up = None
     with redirect_stdout(sys.stderr):
         server = warm_up() if warm_up is not None else None
         lap("prefect")
@@ -120,15 +123,18 @@ class Tree:
         )  # fmt: skip
 
     def argv(self, command: str) -> list[str]:
-        words = command.split()[1:]
+        words = command.split(",")[0].split()[1:]
         if words[0] != "--help":
             words[1:1] = ["--config", str(self.config)]
         return [sys.executable, "-c", JML, *words]
 
-    def time(self, argv: list[str]) -> tuple[float, str]:
-        """(wall seconds, stdout) of one subprocess; exit codes other than 0 and 3 stop the bench."""
+    def time(self, argv: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+        """(wall seconds, stdout) of one subprocess (with `env` added to the tree's); exit
+        codes other than 0 and 3 stop the bench."""
         started = time.perf_counter()
-        done = subprocess.run(argv, cwd=self.folder, env=self.env, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            argv, cwd=self.folder, env={**self.env, **(env or {})}, capture_output=True, text=True, check=False
+        )
         wall = time.perf_counter() - started
         if done.returncode not in (0, 3):
             raise SystemExit(f"{self.name}: {' '.join(argv[3:])} exit {done.returncode}:\n{done.stderr[-3000:]}")
@@ -155,7 +161,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     from plan_100k import write_feed
 
-    from app.launchers import scim_server
+    from app.launchers import prefect_server, scim_server
 
     with tempfile.TemporaryDirectory(prefix="jml-startup-") as tmp, ExitStack() as stack:
         checkouts = [("this tree", ROOT)]
@@ -166,6 +172,7 @@ def main() -> None:
             stack.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
                            check=False, capture_output=True)  # fmt: skip
             checkouts.append((args.compare, base))
+        api = stack.enter_context(prefect_server(Path(tmp) / "prefect-server")).env()
         write_feed(Path(tmp) / "workers.csv", args.workers, seed=7)
         trees = []
         for i, (name, path) in enumerate(checkouts):
@@ -179,6 +186,8 @@ def main() -> None:
             for tree in trees if repeat % 2 == 0 else trees[::-1]:
                 for command in COMMANDS:
                     walls.setdefault((tree.name, command), []).append(tree.time(tree.argv(command))[0])
+                served = tree.time(tree.argv(SERVED), env=api)[0]
+                walls.setdefault((tree.name, SERVED), []).append(served)
                 splits[tree.name].append(tree.stages())
             print(f"repeat {repeat + 1} of {args.repeat} done", file=sys.stderr, flush=True)
         report(trees, walls, splits, args)
@@ -187,19 +196,23 @@ def main() -> None:
 def report(trees: list[Tree], walls: dict, splits: dict, args: argparse.Namespace) -> None:
     names = [tree.name for tree in trees]
     width = max(len(label) for label, _ in STAGES) + 2
-    header = "".join(f"{name:>14}" for name in names)
+    header = "".join(f"{name + ' (range)':>24}" for name in names)
     print(f"\nmedian seconds of {args.repeat} runs each, {args.workers} workers, ephemeral Prefect, "
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"{'command':<{width}}{header}")
-    for command in COMMANDS:
-        print(f"{command:<{width}}" + "".join(f"{statistics.median(walls[name, command]):>14.2f}" for name in names))
+    for command in (*COMMANDS, SERVED):
+        print(f"{command:<{width}}" + "".join(cell(walls[name, command]) for name in names))
     print(f"\n{'jml run start-up, by stage':<{width}}{header}")
     for label, key in STAGES:
-        cells = [statistics.median(split.get(key, 0.0) for split in splits[name]) for name in names]
-        print(f"{label:<{width}}" + "".join(f"{cell:>14.2f}" for cell in cells))
+        print(f"{label:<{width}}" + "".join(cell([split.get(key, 0.0) for split in splits[name]]) for name in names))
     threaded = [split["server_start_in_thread"] for split in splits[names[0]] if "server_start_in_thread" in split]
     if threaded:
         print(f"(the server's own start, on its thread beside the imports: {statistics.median(threaded):.2f} s)")
+
+
+def cell(values: list[float]) -> str:
+    """The median, and the range, of `values`: 24 characters."""
+    return f"{statistics.median(values):>10.2f} ({min(values):5.2f}-{max(values):5.2f})"
 
 
 if __name__ == "__main__":
