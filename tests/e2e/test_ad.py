@@ -18,7 +18,7 @@ import yaml
 from app import launchers
 from connectors.targets.ad.schema import ACCOUNTDISABLE, NEVER, filetime_of
 from jml.dn import dn_key
-from tests.e2e.helpers import ATTENTION, Scenario, worker
+from tests.e2e.helpers import ATTENTION, CONVERGED, Scenario, worker
 
 POLICY = {
     "bundles": {"staff": {"grants": {"ad": ["all-staff"]}}, "engineering": {"grants": {"ad": ["engineering"]}}},
@@ -195,3 +195,36 @@ def test_bad_input_in_active_directory(scenario: Scenario, ad: str, samba_dc, ad
     assert failures and all(f["target"] == "ad" for f in failures)
     assert any("OU=Missing" in f["detail"] for f in failures), [f["detail"] for f in failures]
     assert users(samba_dc, ad_ou.base_dn) == {}
+
+
+KEPT = "SELECT employee_id, value FROM identifiers WHERE kind LIKE 'sam_account_name:%' ORDER BY employee_id"
+
+
+def test_a_sam_account_name_is_kept_for_good(scenario: Scenario, ad: str, samba_dc, ad_ou) -> None:
+    """K1's account is deleted in AD by hand, then K1 leaves: a new joiner with the same
+    name does not get K1's sAMAccountName, and K1's rehire gets it back."""
+    tag = ad
+    env = {"AD_PASSWORD": samba_dc.password}
+
+    def kim(eid: str, **fields: str) -> dict[str, str]:
+        return worker(eid, email=f"{eid.lower()}.{tag}@example.com", first_name="Kim", last_name=f"Keep{tag}", **fields)
+
+    scenario.write_feed([kim("K1")])
+    scenario.run("run", "--as-of", "2026-03-02", env=env).expect(CONVERGED)
+    found = users(samba_dc, ad_ou.base_dn)
+    assert found["K1"]["sAMAccountName"] == f"kkeep{tag}"
+    assert scenario.ledger_rows(KEPT) == [("K1", f"kkeep{tag}")]  # kept from its first run
+    with samba_dc.connection() as raw:
+        assert raw.delete(found["K1"]["dn"])
+
+    scenario.write_feed([kim("K1", status="terminated", termination_date="2026-03-03"), kim("K2")])
+    scenario.run("run", "--as-of", "2026-03-04", env=env)
+    found = users(samba_dc, ad_ou.base_dn)
+    assert "K1" not in found and found["K2"]["sAMAccountName"] == f"kkeep{tag}2"  # K1's is not given away
+    assert scenario.ledger_rows(KEPT) == [("K1", f"kkeep{tag}"), ("K2", f"kkeep{tag}2")]
+
+    scenario.write_feed([kim("K1", hire_date="2026-03-09"), kim("K2")])
+    scenario.run("run", "--as-of", "2026-03-10", env=env)
+    found = users(samba_dc, ad_ou.base_dn)
+    assert found["K1"]["sAMAccountName"] == f"kkeep{tag}"  # the rehire gets it back
+    assert found["K1"]["userPrincipalName"] == f"k1.{tag}@example.com"
