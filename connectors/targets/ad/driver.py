@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -116,6 +117,7 @@ class AdDriver(Driver):
         self._groups = render_dn(config.groups_ou)
         self._wire = Wire(config, password)
         self._reserved: dict[str, str] = {}
+        self._kept: list[str] = []  # the reserved names, sorted: a prefix is one bisect
         self.made: dict[str, str] = {}
         tree = Tree(self._base, self._disabled or self._base, self._groups)  # only `groups` is used
         self._members = Members(
@@ -133,6 +135,7 @@ class AdDriver(Driver):
         """The sAMAccountNames kept for good (employee_id -> name): `create` gives a
         person theirs back and never gives anyone else one of them."""
         self._reserved = {eid: name.lower() for eid, name in names.items()}
+        self._kept = sorted(self._reserved.values())
 
     # -- reading ---------------------------------------------------------------------
 
@@ -333,7 +336,12 @@ class AdDriver(Driver):
         """The names (lowercased) starting with `prefix` that the domain holds or the
         ledger keeps for someone."""
         start = prefix.lower()
-        return self._sams_held(prefix) | {name for name in self._reserved.values() if name.startswith(start)}
+        taken = self._sams_held(prefix)
+        at = bisect_left(self._kept, start)
+        while at < len(self._kept) and self._kept[at].startswith(start):
+            taken.add(self._kept[at])
+            at += 1
+        return taken
 
     def _sams_held(self, prefix: str) -> set[str]:
         """The sAMAccountNames (lowercased) in the domain that start with `prefix`."""
