@@ -6,6 +6,7 @@
 - `run`: `open_run` and the `Run` every stage is given (config, policy, ledger, targets);
 - `feed`, `persons`, `targets`, `naming`, `planning`, `apply`, `verify`, `reconcile`, `report`:
   the stages, one module each;
+- `sams`: an AD target's sAMAccountNames kept for good (apply and report use it);
 - `outcome`: the values a run's stages produce, and the views the report needs;
 - `sync`: how the stages compose (the one sequence `jml plan` and every flow use).
 

@@ -6,7 +6,9 @@ with the population. `apply_batch(run, target, operations)`:
 1. checks that the run still holds its lock (`Run.lock_lost`, the fencing token); when
    it lost it, returns at once with `lost` set, having journalled and sent nothing;
    else journals every operation `pending` before any is sent;
-2. applies them through the target's kernel (retries, lost replies settled);
+2. applies them through the target's kernel (retries, lost replies settled); an AD
+   target's driver first learns the sAMAccountNames kept for good, and the ones it
+   gives new accounts are kept (`pipeline.sams`);
 3. journals each outcome `done` or `failed`, and records what was applied in the ledger
    (`pipeline.record.record_applied`: links, grants, the audit trail);
 4. returns the counts, a `failed_operation` issue per failed operation, and, when the
@@ -23,6 +25,7 @@ from jml.model import Issue, IssueKind
 from jml.operations import Grant, Operation, Revoke
 from pipeline.record import record_applied
 from pipeline.run import Run
+from pipeline.sams import keep_made, prime
 from pipeline.targets import unreachable_issue
 
 __all__ = ["MAX_BATCHES", "MIN_BATCH", "BatchResult", "apply_batch", "batches", "failed_issue"]
@@ -85,7 +88,9 @@ def apply_batch(run: Run, target: str, operations: Sequence[Operation]) -> Batch
         return BatchResult(lost=lost)
     ledger = run.ledger
     ids = ledger.journal_pending(run.id, list(operations))
+    prime(run, target)
     applied = run.targets[target].apply(operations)
+    keep_made(run, target)
     ledger.journal_finish(
         (op_id, "done" if o.ok else "failed", None if o.ok else str(o.error))
         for op_id, o in zip(ids, applied.outcomes, strict=True)

@@ -10,7 +10,8 @@
 - otherwise the exception queue is made to agree with the issues of the scope's kinds
   (a target the run could not read closes nothing of its own), person states are kept
   (when the scope says so, and so are the NHIs' ownerships, with their changes in the
-  audit trail) and matched accounts linked, and kept in the access history
+  audit trail, and the sAMAccountNames of the AD accounts it read linked to people:
+  `pipeline.sams`) and matched accounts linked, and kept in the access history
   with the active state the run read (`Ledger.adopt_access`: what the run changed
   itself wins): `attention` when exceptions are open, else `converged`.
 It appends `run_finished` to the audit trail, finishes the run with its JSON document
@@ -34,6 +35,7 @@ from jml.outcome import ATTENTION, CONVERGED, FAILED, HALTED
 from jml.text import visible
 from pipeline.outcome import Execution, Planned, Scope, all_issues, movement, skipped_targets
 from pipeline.run import Run
+from pipeline.sams import keep_read
 
 __all__ = ["halt_issue", "live_issues", "markdown_literal", "record_run", "summary_markdown"]
 
@@ -81,6 +83,8 @@ def record_run(run: Run, planned: Planned, execution: Execution, scope: Scope) -
             ledger.save_person_states(run.id, planned.assessment.states)
         if scope.save_states and planned.nhis is not None:
             ledger.save_nhis(run.id, run.actor, planned.nhis)
+        if scope.save_states and planned.targets is not None:
+            keep_read(run, planned.targets.snapshots)
         if planned.checked is not None:
             for target, links in planned.checked.plan.matched.items():
                 ledger.link_accounts(run.id, target, links)

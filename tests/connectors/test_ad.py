@@ -13,7 +13,7 @@ import ldap3
 import pytest
 
 from app import launchers
-from connectors.base import Permanent, Retryable, TargetError
+from connectors.base import Conflict, Permanent, Retryable, TargetError
 from connectors.kernel import Kernel
 from connectors.targets.ad import AdDriver, schema
 from jml.config import AdTarget
@@ -190,6 +190,22 @@ def test_values_longer_than_ad_holds(domain, raw, ad_ou, tag, caplog) -> None:
     found = objects(raw, ad_ou.base_dn)
     assert "E" * 17 not in found and found["G1"]["givenName"] == "G" * 64
     assert "G1: givenName is longer than AD holds" in caplog.text and "G" * 64 not in caplog.text
+
+
+def test_a_kept_sam_is_skipped_for_others_and_given_back_to_its_owner(domain, raw, ad_ou, tag) -> None:
+    kept = f"zk{tag}"  # kept for OLD, whose account is gone: nobody else gets it
+    domain.driver.reserve({"OLD": kept.upper(), "GONE": f"{kept}2"})
+    new = ok(apply(domain, [person("N1", tag, given_name="Zoe", family_name=f"K{tag}", display_name="Zoe K")]))
+    found = objects(raw, ad_ou.base_dn)
+    assert found["N1"]["sAMAccountName"] == f"{kept}3" and new[0].ok  # both kept names skipped
+    back = ok(apply(domain, [person("OLD", tag, given_name="Other", family_name="Name", display_name="Old Z")]))
+    found = objects(raw, ad_ou.base_dn)
+    assert found["OLD"]["sAMAccountName"] == kept and back[0].ok  # the rehire gets it back
+    assert found["OLD"]["userPrincipalName"] == f"old.{tag}@example.com"
+    assert domain.driver.made == {"N1": f"{kept}3", "OLD": kept}
+    domain.driver.reserve({"X1": f"{kept}3"})  # kept for X1 but held by N1's account
+    clash = apply(domain, [person("X1", tag, given_name="Zoe", family_name=f"K{tag}", display_name="Zoe X")])
+    assert isinstance(clash[0].error, Conflict) and "X1" not in objects(raw, ad_ou.base_dn)
 
 
 def test_adoption_by_upn_links_and_moves_the_account(domain, raw, ad_ou, tag) -> None:

@@ -18,7 +18,7 @@ import yaml
 from app import launchers
 from connectors.targets.ad.schema import ACCOUNTDISABLE, NEVER, filetime_of
 from jml.dn import dn_key
-from tests.e2e.helpers import ATTENTION, Scenario, worker
+from tests.e2e.helpers import ATTENTION, CONVERGED, Scenario, worker
 
 POLICY = {
     "bundles": {"staff": {"grants": {"ad": ["all-staff"]}}, "engineering": {"grants": {"ad": ["engineering"]}}},
@@ -195,3 +195,49 @@ def test_bad_input_in_active_directory(scenario: Scenario, ad: str, samba_dc, ad
     assert failures and all(f["target"] == "ad" for f in failures)
     assert any("OU=Missing" in f["detail"] for f in failures), [f["detail"] for f in failures]
     assert users(samba_dc, ad_ou.base_dn) == {}
+
+
+KEPT = "SELECT employee_id, value FROM identifiers WHERE kind LIKE 'sam_account_name:%' ORDER BY employee_id"
+
+
+def test_a_sam_account_name_is_kept_for_good(scenario: Scenario, ad: str, samba_dc, ad_ou) -> None:
+    """K1's account is deleted in AD by hand, then K1 leaves: a new joiner with the same
+    name does not get K1's sAMAccountName; while an object made by hand holds it, K1's
+    rehire is a failed_operation (nothing written); once it is gone, the rehire gets it."""
+    tag = ad
+    env = {"AD_PASSWORD": samba_dc.password}
+    kept = f"kkeep{tag}"
+
+    def kim(eid: str, **fields: str) -> dict[str, str]:
+        return worker(eid, email=f"{eid.lower()}.{tag}@example.com", first_name="Kim", last_name=f"Keep{tag}", **fields)
+
+    scenario.write_feed([kim("K1")])
+    scenario.run("run", "--as-of", "2026-03-02", env=env).expect(CONVERGED)
+    found = users(samba_dc, ad_ou.base_dn)
+    assert found["K1"]["sAMAccountName"] == kept
+    assert scenario.ledger_rows(KEPT) == [("K1", kept)]  # kept from its first run
+    squatter = f"CN=Squatter,{ad_ou.people_dn}"
+    with samba_dc.connection() as raw:
+        assert raw.delete(found["K1"]["dn"])
+        assert raw.add(squatter, ["top", "person", "organizationalPerson", "user"],
+                       {"sAMAccountName": kept, "employeeID": "Z9"})  # fmt: skip
+
+    scenario.write_feed([kim("K1", status="terminated", termination_date="2026-03-03"), kim("K2")])
+    second = scenario.run("run", "--as-of", "2026-03-04", env=env)
+    found = users(samba_dc, ad_ou.base_dn)
+    assert "K1" not in found and found["K2"]["sAMAccountName"] == f"{kept}2"  # K1's is not given away
+    assert scenario.ledger_rows(KEPT) == [("K1", kept), ("K2", f"{kept}2")]  # not kept for Z9 too
+    assert "Z9: its sAMAccountName is kept for K1" in second.stderr, second.stderr[-2000:]
+
+    scenario.write_feed([kim("K1", hire_date="2026-03-09"), kim("K2")])
+    scenario.run("run", "--as-of", "2026-03-10", env=env).expect(ATTENTION)
+    assert "K1" not in users(samba_dc, ad_ou.base_dn)
+    failures = scenario.exceptions_of("failed_operation")  # the create, and the grants relying on it
+    assert {e["employee_id"] for e in failures} == {"K1"}
+    assert any("sAMAccountName kept for them is held by another object" in e["detail"] for e in failures), failures
+    with samba_dc.connection() as raw:
+        assert raw.delete(squatter)
+    scenario.run("run", "--as-of", "2026-03-10", env=env)
+    found = users(samba_dc, ad_ou.base_dn)
+    assert found["K1"]["sAMAccountName"] == kept  # the rehire gets it back
+    assert found["K1"]["userPrincipalName"] == f"k1.{tag}@example.com"

@@ -6,8 +6,13 @@ and names come from); the account id is the objectGUID.
 
 - `read`: one paged subtree search of `base_dn` for users, one of `groups_ou`;
 - `lookup`: by employeeID under `base_dn`; `resolve`: by objectGUID, else employeeID;
+- `reserve(names)`: the sAMAccountNames the ledger keeps for good (employee_id ->
+  name), which the pipeline hands over before it applies; `made`: employee_id -> the
+  sAMAccountName of each account `create` made since, for the pipeline to keep;
 - `create`: a `user` in its mapped OU named by its display name (`Jane Doe (E123)` when
-  the OU holds that cn), a new sAMAccountName unique in the domain (`names`), its UPN,
+  the OU holds that cn), its sAMAccountName: the one kept for the person (a rehire gets
+  it back; Conflict when another object holds it), else a new one that neither the
+  domain nor the ledger holds for anyone (`names`), its UPN,
   a random password (`schema.new_password`, unicodePwd over LDAPS, never logged nor
   kept), pwdLastSet 0, userAccountControl NORMAL_ACCOUNT with ACCOUNTDISABLE when
   inactive; an employee_id longer than employeeID holds is Permanent, nothing written;
@@ -20,7 +25,8 @@ and names come from); the account id is the objectGUID.
   it to `disabled_ou` (when set), enable moves it back to its mapped OU first;
 - `delete`: deletes the object (Samba and AD drop the links to it); gone: fine;
 - `change_members`: `ldap.members.Members.change` on `CN=<name>,<groups_ou>`;
-  `create_group`: a global security group with a folded, numbered sAMAccountName.
+  `create_group`: a global security group with a folded, numbered sAMAccountName
+  (skipping the kept ones too).
 `manager` and `member` values follow moves by themselves (the directory's linked
 attributes). Logs name people by employee_id only: never a password nor a value.
 """
@@ -29,13 +35,14 @@ from __future__ import annotations
 
 import logging
 import os
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ldap3
 from ldap3.utils.conv import escape_filter_chars
 
-from connectors.base import ConfigurationError, Permanent, TargetSchema, secret
+from connectors.base import ConfigurationError, Conflict, Permanent, TargetSchema, secret
 from connectors.kernel.driver import Driver, Reading
 from connectors.targets.ad.entries import (
     GROUP_FILTER,
@@ -110,6 +117,9 @@ class AdDriver(Driver):
         self._disabled = render_dn(config.disabled_ou) if config.disabled_ou else None
         self._groups = render_dn(config.groups_ou)
         self._wire = Wire(config, password)
+        self._reserved: dict[str, str] = {}
+        self._kept: list[str] = []  # the reserved names, sorted: a prefix is one bisect
+        self.made: dict[str, str] = {}
         tree = Tree(self._base, self._disabled or self._base, self._groups)  # only `groups` is used
         self._members = Members(
             self._wire, tree, exists=(ATTRIBUTE_OR_VALUE_EXISTS, ENTRY_ALREADY_EXISTS),
@@ -121,6 +131,12 @@ class AdDriver(Driver):
 
     def close(self) -> None:
         self._wire.close()
+
+    def reserve(self, names: Mapping[str, str]) -> None:
+        """The sAMAccountNames kept for good (employee_id -> name): `create` gives a
+        person theirs back and never gives anyone else one of them."""
+        self._reserved = {eid: name.lower() for eid, name in names.items()}
+        self._kept = sorted(self._reserved.values())
 
     # -- reading ---------------------------------------------------------------------
 
@@ -157,9 +173,7 @@ class AdDriver(Driver):
         self._check_link(employee_id)
         handle = Entry("", None, NORMAL_ACCOUNT).with_columns(values)
         ou = self._home(handle, employee_id)
-        sam = first_free(
-            sam_stem(self._sam, handle.columns, employee_id), self._config.sam_account_name.max_length, self._sams_held
-        )
+        sam = self._new_sam(employee_id, handle)
         written, _ = cut({name: found for name, found in self._written(employee_id, values).items() if found})
         record: dict[str, Any] = dict(written)
         record.update({
@@ -186,6 +200,7 @@ class AdDriver(Driver):
         else:
             raise self._wire.error(what, result)
         log.info("target %s: created %s", self.name, employee_id)
+        self.made[employee_id] = sam.lower()
         created = self._wire.search(dn, USER_FILTER, ["objectGUID", "userAccountControl"], scope=ldap3.BASE)
         guid = first(created[0][1], "objectGUID") if created else None
         return Entry(dn, guid, uac_with(NORMAL_ACCOUNT, active), handle.columns)
@@ -229,7 +244,7 @@ class AdDriver(Driver):
         self._members.change(group, [(add, handle.dn) for add, handle in changes])
 
     def create_group(self, group: str, members: Sequence[Entry]) -> bool:
-        sam = first_free(clean(group) or "group", GROUP_NAME_MAX, self._sams_held)
+        sam = first_free(clean(group) or "group", GROUP_NAME_MAX, self._taken)
         record: dict[str, Any] = {"objectClass": ["top", "group"], "sAMAccountName": sam,
                                   "groupType": str(GLOBAL_SECURITY)}  # fmt: skip
         if members:
@@ -306,6 +321,28 @@ class AdDriver(Driver):
         if value is None or not value.lstrip("-").isdigit():
             return handle
         return Entry(handle.dn, handle.guid, int(value), handle.columns)
+
+    def _new_sam(self, employee_id: str, handle: Entry) -> str:
+        """The sAMAccountName of a new account: the one kept for the person (Conflict
+        when another object holds it), else the first free one (`_taken`)."""
+        kept = self._reserved.get(employee_id)
+        if kept is None:
+            stem = sam_stem(self._sam, handle.columns, employee_id)
+            return first_free(stem, self._config.sam_account_name.max_length, self._taken)
+        if kept in self._sams_held(kept):
+            raise Conflict(f"{self.name}: {employee_id}: the sAMAccountName kept for them is held by another object")
+        return kept
+
+    def _taken(self, prefix: str) -> set[str]:
+        """The names (lowercased) starting with `prefix` that the domain holds or the
+        ledger keeps for someone."""
+        start = prefix.lower()
+        taken = self._sams_held(prefix)
+        at = bisect_left(self._kept, start)
+        while at < len(self._kept) and self._kept[at].startswith(start):
+            taken.add(self._kept[at])
+            at += 1
+        return taken
 
     def _sams_held(self, prefix: str) -> set[str]:
         """The sAMAccountNames (lowercased) in the domain that start with `prefix`."""
