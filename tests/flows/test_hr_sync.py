@@ -158,9 +158,10 @@ class SilentlyDroppingGrants(ScimDriver):
 def test_verify_reports_drift_when_the_target_does_not_hold_what_it_acknowledged(
     tmp_path, tenant_env, monkeypatch
 ):
-    import pipeline.run
+    import connectors.factory
 
-    monkeypatch.setattr(pipeline.run, "build_target", lambda cfg: Kernel(SilentlyDroppingGrants(cfg), cfg.retry))
+    # pipeline.run's Targets imports build_target when a target is first used
+    monkeypatch.setattr(connectors.factory, "build_target", lambda cfg: Kernel(SilentlyDroppingGrants(cfg), cfg.retry))
     config = write_world(tmp_path, tenant_env.url, people(2))
     document = run_bound(config, hr_sync, as_of=AS_OF, return_state=True).result()
     assert document["status"] == "attention"
