@@ -16,7 +16,7 @@ from ldap3.utils.conv import escape_filter_chars
 
 from connectors.kernel.driver import Reading
 from connectors.targets.ad.schema import ACCOUNTDISABLE, AD_OF, LIMITS, expires_of, filetime_of
-from connectors.targets.ldap.entries import Found, first
+from connectors.targets.ldap.entries import Found, directory_values, first
 from jml.config import AD_COLUMNS, AD_EXPIRES
 from jml.dn import dn_key, rdn_value
 from jml.model import Account, Snapshot
@@ -104,23 +104,12 @@ def ad_values(values: Mapping[str, Any], mapped: Set[str], upn_suffix: str | Non
     the manager (an Entry) as its DN, the last day of access as FILETIME; with
     `upn_suffix`, a user_name is written to mail (the UPN is made from the
     sAMAccountName once). employeeID is written only as the link, never from here."""
-    out: dict[str, list[Any]] = {}
-    wanted = dict(values)
+    wanted = {key: value for key, value in values.items() if key != "employee_number"}
     if upn_suffix is not None and "user_name" in wanted:
-        wanted.setdefault("email", wanted["user_name"])
-    for key, value in wanted.items():
-        if key == "employee_number" or (key == "user_name" and upn_suffix is not None):
-            continue
-        name = AD_OF.get(key) or (key if key in mapped else None)
-        if name is None:
-            continue
-        if key == AD_EXPIRES:
-            out[name] = [str(filetime_of(value))]
-        elif value is None or value == "":
-            out[name] = []
-        else:
-            out[name] = [value.dn if isinstance(value, Entry) else str(value)]
-    return out
+        wanted.setdefault("email", wanted.pop("user_name"))
+    if AD_EXPIRES in wanted:
+        wanted[AD_EXPIRES] = str(filetime_of(wanted[AD_EXPIRES]))
+    return directory_values(wanted, mapped, AD_OF)
 
 
 def reading_of(

@@ -54,6 +54,7 @@ __all__ = [
     "Found",
     "Tree",
     "create_record",
+    "directory_values",
     "first",
     "linked_entry",
     "modifications",
@@ -170,17 +171,24 @@ def modifications(values: Mapping[str, Any], mapped: Set[str] = frozenset()) -> 
 
 
 def _ldap_values(values: Mapping[str, Any], mapped: Set[str]) -> dict[str, list[str]]:
-    """LDAP attribute -> values of the canonical and mapped attributes (None or "": an
-    empty list); the manager, an Entry, as its DN."""
+    """LDAP attribute -> values of the canonical and mapped attributes."""
+    return directory_values(values, mapped, LDAP_OF)
+
+
+def directory_values(values: Mapping[str, Any], mapped: Set[str], names: Mapping[str, str]) -> dict[str, list[str]]:
+    """Directory attribute -> values, for the canonical attributes `names` maps and the
+    mapped ones (by their own type); others are left out. None or "" is an empty list;
+    a handle (the manager's entry: anything with a text `dn`) is its DN."""
     out: dict[str, list[str]] = {}
-    for canonical, value in values.items():
-        name = LDAP_OF.get(canonical) or (canonical if canonical in mapped else None)
+    for key, value in values.items():
+        name = names.get(key) or (key if key in mapped else None)
         if name is None:
             continue
         if value is None or value == "":
             out[name] = []
         else:
-            out[name] = [value.dn if isinstance(value, Entry) else str(value)]
+            dn = getattr(value, "dn", None)
+            out[name] = [dn if isinstance(dn, str) else str(value)]
     return out
 
 
