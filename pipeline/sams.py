@@ -74,17 +74,18 @@ def _keep(run: Run, target: str, names: Mapping[str, str]) -> None:
     for eid, name in names.items():
         if eid in reserved:
             continue
-        other = holder.get(name) or next((e for e, n in new.items() if n == name), None)
+        other = holder.get(name)
         if other is not None:
             run.log.warning("target %s: %s: its sAMAccountName is kept for %s: not kept for it", target, eid, other)
             continue
         new[eid] = name
+        holder[name] = eid
     if new:
         run.ledger.reserve_identifiers(run.id, kind(target), new)
 
 
 def _is_ad(run: Run, target: str) -> bool:
-    return any(t.name == target and isinstance(t, AdTarget) for t in run.config.targets)
+    return isinstance(run.config.target(target), AdTarget)
 
 
 def _driver(run: Run, target: str) -> AdDriver | None:
