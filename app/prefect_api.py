@@ -14,6 +14,11 @@ thread that only spawns the process and polls its health (sleeping, so the GIL i
 while the calling thread goes on importing the flow; the server's own start-up runs in
 its process, on another core. `Warmup.wait()` blocks until it answers, and raises what
 the start raised (Prefect's own error: a server that did not come up in time).
+
+It waits `startup_timeout()`: at least `MIN_STARTUP_SECONDS`, more than Prefect's default
+of 20 s, which a fresh server (creating and migrating its SQLite database) was seen to
+exceed on this project's 2-core CI machine under load, failing a run that would have
+converged. A longer `PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS` is honoured.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from __future__ import annotations
 import threading
 import time
 
-__all__ = ["Warmup", "warm_up"]
+__all__ = ["MIN_STARTUP_SECONDS", "Warmup", "startup_timeout", "warm_up"]
+
+MIN_STARTUP_SECONDS = 120
 
 
 class Warmup:
@@ -41,6 +48,14 @@ class Warmup:
             raise self.error
 
 
+def startup_timeout() -> int:
+    """Seconds to wait for the temporary server: Prefect's setting, never below
+    `MIN_STARTUP_SECONDS`."""
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    return max(int(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()), MIN_STARTUP_SECONDS)
+
+
 def warm_up() -> Warmup:
     """Start Prefect's temporary server on a thread when this process will need one (no
     API URL is set and Prefect's ephemeral mode is on); else do nothing. Call it after the
@@ -56,11 +71,12 @@ def warm_up() -> Warmup:
 
     ensure_logging_setup()  # as `import prefect.main` would: its "Starting temporary server" line is shown
     server = SubprocessASGIServer()  # the instance Prefect's get_client() uses
+    timeout = startup_timeout()
 
     def start() -> None:
         started = time.perf_counter()
         try:
-            server.start()
+            server.start(timeout=timeout)
         except BaseException as exc:  # handed to wait(): the caller fails there
             warmup.error = exc
         warmup.seconds = time.perf_counter() - started
