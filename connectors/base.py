@@ -212,7 +212,8 @@ class Target(Protocol):
     on `connectors.kernel`, which implements this).
 
     `read` returns the whole target in one paged pass: accounts with the attributes of
-    `schema` (`manager` as the manager's employee_id) and their entitlements. `apply`
+    `schema` (`manager` as the manager's employee_id) and their entitlements;
+    `read_accounts` the same of the accounts linked to some employee_ids only. `apply`
     runs operations in the order given (a manager's create precedes its reports'),
     retrying what failed transiently, and never raises for a failed operation. `find`
     maps employee_ids to the target's account ids, for those that have an account.
@@ -222,6 +223,8 @@ class Target(Protocol):
     schema: TargetSchema
 
     def read(self) -> Snapshot: ...
+
+    def read_accounts(self, employee_ids: Sequence[str]) -> Snapshot: ...
 
     def apply(self, operations: Sequence[Operation]) -> Applied: ...
 

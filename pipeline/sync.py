@@ -17,7 +17,8 @@ values and never changes one a stage returned. (The run lock is kept by its hear
 - `entitle_and_plan(run, planned, stage)`: entitle and plan again (after approvals were
   decided mid-run).
 - `apply(run, planned, stage, progress)`: the plan batch by batch per target; a target
-  found down parks its later batches; then the touched persons are read back (verify).
+  found down parks its later batches; then the touched persons' accounts, and only those,
+  are read back (verify).
   A batch that finds the run lock lost ends apply at once: no other batch, no verify.
   Apply first keeps the emails generated for the persons it creates an account for
   (`pipeline.naming`).
@@ -168,7 +169,8 @@ def apply(
                 break
         touched[target] -= failed
     clock.timings["apply"] = time.perf_counter() - started
-    drift = clock("verify", verify, run, planned.entitled.desired, touched)
+    assert planned.targets is not None
+    drift = clock("verify", verify, run, planned.entitled.desired, touched, planned.targets.snapshots)
     return Execution(tuple(results), parked, drift, clock.timings)
 
 

@@ -1,17 +1,26 @@
 """The verify stage: read back what apply touched and compare it with the desired state.
 
-`verify(run, desired, touched)` reads each touched target again and plans anew for the
-persons whose operations there all succeeded: anything still to do for one of them is
-a `drift` issue (keyed like reconcile's, so either closes it once the target matches).
-A target that cannot be read back is unreachable (a `failed_operation` issue).
+`verify(run, desired, touched, before)` reads back, on each touched target, the accounts
+of the persons whose operations there all succeeded, and only those
+(`Target.read_accounts`: by employee_id, so verify costs O(written), not a second full
+read), and plans anew for them: anything still to do for one of them is a `drift` issue
+(keyed like reconcile's, so either closes it once the target matches). A target that
+cannot be read back is unreachable (a `failed_operation` issue).
+
+The plan is made against `before` (the snapshot the run planned from) with those
+persons' accounts replaced by what was read back, so what a plan needs beside a
+person's own account (their manager's account, the groups) is there as it would be in
+a full read. What it does not see is a change made meanwhile to someone else's account,
+which does not decide whether this person's writes landed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
+from dataclasses import replace
 
 from connectors.base import ConnectorError
-from jml.model import Issue, IssueKind
+from jml.model import Issue, IssueKind, Snapshot
 from jml.plan import Desired, build_plan
 from pipeline.run import Run
 from pipeline.targets import unreachable_issue
@@ -19,16 +28,21 @@ from pipeline.targets import unreachable_issue
 __all__ = ["verify"]
 
 
-def verify(run: Run, desired: Mapping[str, Desired], touched: Mapping[str, Set[str]]) -> tuple[Issue, ...]:
-    """The drift (and unreachable) issues of reading back the touched targets."""
+def verify(
+    run: Run, desired: Mapping[str, Desired], touched: Mapping[str, Set[str]], before: Mapping[str, Snapshot]
+) -> tuple[Issue, ...]:
+    """The drift (and unreachable) issues of reading back the touched persons' accounts."""
     issues: list[Issue] = []
     managed, mapped = run.settings.managed(), run.settings.mapped()
     for target, persons in touched.items():
+        if not persons:
+            continue
         try:
-            snapshot = run.targets[target].read()
+            read_back = run.targets[target].read_accounts(sorted(persons))
         except ConnectorError as exc:
             issues.append(unreachable_issue(target, exc))
             continue
+        snapshot = _merged(before[target], read_back, persons)
         subset = {eid: desired[eid] for eid in persons if eid in desired}
         again = build_plan(subset, {target: snapshot}, {target: run.ledger.account_links(target)}, managed, mapped)
         remaining: dict[str, list[str]] = {}
@@ -46,3 +60,11 @@ def verify(run: Run, desired: Mapping[str, Desired], touched: Mapping[str, Set[s
                 )
             )
     return tuple(issues)
+
+
+def _merged(before: Snapshot, read_back: Snapshot, persons: Set[str]) -> Snapshot:
+    """`before` with the accounts of `persons` (and any account read back) replaced by
+    those read back."""
+    fresh = {account.id for account in read_back.accounts}
+    kept = [a for a in before.accounts if a.external_id not in persons and a.id not in fresh]
+    return replace(before, accounts=kept + read_back.accounts, groups=before.groups | read_back.groups)

@@ -17,7 +17,8 @@ is settled:
 - the circuit breaker counts rounds in a row where nothing succeeded and every failure
   was retryable; at `breaker_threshold` the target is down for the rest of the run (the
   kernel instance): what is left fails at once with "circuit breaker open".
-`read()` is one full read, tried again on Retryable within the same policy; `find()`
+`read()` is one full read, tried again on Retryable within the same policy, and
+`read_accounts()` the read of some persons' accounts only (verify's read-back); `find()`
 maps employee_ids to account ids by chunked lookups. The kernel remembers every
 account's handle (from reads, lookups and its writes) for the life of the instance.
 """
@@ -28,9 +29,10 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from connectors.base import Applied, ClosesOnExit, Outcome, Retryable, TargetError
-from connectors.kernel.driver import Driver, Handle
+from connectors.kernel.driver import Driver, Handle, Reading
 from connectors.kernel.handles import Handles
 from connectors.kernel.round import Round
 from connectors.retry import CircuitBreaker, backoff, call_with_retries
@@ -72,16 +74,29 @@ class Kernel(ClosesOnExit):
     # -- reads -----------------------------------------------------------------------
 
     def read(self) -> Snapshot:
-        """One full read of the target (tried again on Retryable per the policy)."""
-        started = time.monotonic()
-        reading = call_with_retries(self.driver.read, self._retry, sleep=self._sleep, clock=self._clock, jitter=self._jitter)
+        """One full read of the target (tried again on Retryable per the policy); the
+        handles it finds replace every one remembered."""
+        reading = self._read(self.driver.read)
         self._handles.replace(reading.handles)
         snapshot = reading.snapshot
-        log.info(
-            "target %s: read %d accounts and %d groups in %.2f s",
-            self.name, len(snapshot.accounts), len(snapshot.groups), time.monotonic() - started,
-        )  # fmt: skip
+        log.info("target %s: read %d accounts and %d groups in %.2f s", self.name, len(snapshot.accounts),
+                 len(snapshot.groups), reading.seconds)  # fmt: skip
         return snapshot
+
+    def read_accounts(self, employee_ids: Sequence[str]) -> Snapshot:
+        """The accounts of these employee_ids only (`Driver.read_accounts`), tried again
+        on Retryable per the policy; their handles are remembered beside the others."""
+        wanted = list(dict.fromkeys(employee_ids))
+        reading = self._read(lambda: self.driver.read_accounts(wanted))
+        self._handles.update(reading.handles)
+        log.info("target %s: read back %d accounts of %d persons in %.2f s", self.name,
+                 len(reading.snapshot.accounts), len(wanted), reading.seconds)  # fmt: skip
+        return reading.snapshot
+
+    def _read(self, call: Callable[[], Reading]) -> _Timed:
+        started = time.monotonic()
+        reading = call_with_retries(call, self._retry, sleep=self._sleep, clock=self._clock, jitter=self._jitter)
+        return _Timed(reading.snapshot, reading.handles, time.monotonic() - started)
 
     def find(self, employee_ids: Sequence[str]) -> dict[str, str]:
         """employee_id -> account id, for those of `employee_ids` with an account."""
@@ -175,6 +190,13 @@ class Kernel(ClosesOnExit):
                 state.final[i] = True
                 result.settled += 1
         return set(), None
+
+
+@dataclass(slots=True)
+class _Timed(Reading):
+    """A reading and the seconds it took."""
+
+    seconds: float = 0.0
 
 
 class _State:

@@ -5,7 +5,8 @@ target on SQLite and on PostgreSQL (a fresh database each).
 What is checked is what the planner and the apply stage rely on (connectors.base.Target):
 read-back of every canonical attribute, manager links as employee_ids, create, update,
 enable, disable, grant, revoke and delete, idempotent grant/revoke/delete, operations
-on missing accounts, failures carried over to dependent operations, `find`, escaping of
+on missing accounts, failures carried over to dependent operations, `find`, the read of
+some persons' accounts (`read_accounts`), escaping of
 values that mean something to the system, and an unreachable system.
 """
 
@@ -290,6 +291,26 @@ def test_find_names_the_accounts_that_exist(target: Target) -> None:
     outcomes = ok(apply(target, [create("A1"), create("B1", active=False)]))
     found = target.find(["A1", "B1", "NOPE"])
     assert found == {"A1": outcomes[0].account_id, "B1": outcomes[1].account_id}
+
+
+def test_read_accounts_is_the_full_read_cut_to_those_persons(target: Target) -> None:
+    """Some persons' accounts exactly as the full read gives them (a manager outside
+    the set still named by employee_id, entitlements, inactive ones), more persons than
+    one lookup takes, and an unknown employee_id left out."""
+    people = [f"E{n:03d}" for n in range(70)]
+    operations = [create("M1")] + [create(eid, manager="M1", active=n % 7 != 3) for n, eid in enumerate(people)]
+    operations += [grant(eid, "g1") for eid in people[::3]] + [grant("M1", "g2"), grant(people[3], "g2")]
+    ok(apply(target, operations))
+    full = accounts(target.read())
+    asked = [*people[1:66], "NOPE"]
+    part = target.read_accounts(asked)
+    found = accounts(part)
+    assert set(found) == set(people[1:66])
+    assert {eid: found[eid] for eid in found} == {eid: full[eid] for eid in found}
+    assert found[people[3]].entitlements == {"g1", "g2"} and found[people[3]].attributes["manager"] == "M1"
+    assert not found[people[3]].active
+    assert {"g1", "g2"} <= part.groups
+    assert part.held == target.read().held
 
 
 def test_a_batch_of_many_creates_and_grants(target: Target) -> None:

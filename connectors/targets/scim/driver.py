@@ -92,14 +92,42 @@ class ScimDriver(Driver):
             groups_future = pool.submit(self._list, "Groups")
             users, groups = users_future.result(), groups_future.result()
         external_of = {str(user["id"]): scim.text(user.get("externalId")) for user in users if "id" in user}
+        reading = self._reading(users, groups, external_of)
+        with self._lock:
+            self._groups = {name: str(g["id"]) for g in reversed(groups) if "id" in g and (name := _name(g))}
+        return reading
+
+    def read_accounts(self, employee_ids: Sequence[str]) -> Reading:
+        """The users of these employee_ids (filter queries on externalId), the groups
+        listing them (on members.value), and the externalIds of their managers not
+        among them (on id): three filtered listings per `lookup_chunk` persons, never a
+        full one."""
+        users: dict[str, dict] = {}
+        for chunk in _chunks(list(employee_ids), self.lookup_chunk):
+            for user in self._list("Users", scim.any_of("externalId", chunk)):
+                if user.get("externalId") in chunk and "id" in user:
+                    users.setdefault(str(user["id"]), user)
+        groups: dict[str, dict] = {}
+        for chunk in _chunks(list(users), self.lookup_chunk):
+            for group in self._list("Groups", scim.any_of("members.value", chunk)):
+                groups.setdefault(str(group.get("id")), group)
+        external_of = {uid: scim.text(user.get("externalId")) for uid, user in users.items()}
+        managers = sorted({m for user in users.values() if (m := scim.manager_id_of(user)) and m not in external_of})
+        for chunk in _chunks(managers, self.lookup_chunk):
+            for user in self._list("Users", scim.any_of("id", chunk)):
+                if "id" in user:
+                    external_of.setdefault(str(user["id"]), scim.text(user.get("externalId")))
+        return self._reading(list(users.values()), list(groups.values()), external_of)
+
+    def _reading(self, users: Sequence[dict], groups: Sequence[dict], external_of: Mapping[str, str | None]) -> Reading:
+        """The reading of these users (managers named through `external_of`, id ->
+        externalId) with their entitlements, the displayNames of these groups that list
+        them; every user with an externalId gets a handle."""
         entitlements: dict[str, set[str]] = defaultdict(set)
-        group_ids: dict[str, str] = {}
         for group in groups:
-            name = scim.text(group.get("displayName"))
+            name = _name(group)
             if name is None:
                 continue
-            if "id" in group:
-                group_ids.setdefault(name, str(group["id"]))
             for member in group.get("members") or ():
                 if isinstance(member, dict) and member.get("value") is not None:
                     entitlements[str(member["value"])].add(name)
@@ -113,20 +141,20 @@ class ScimDriver(Driver):
         for account in accounts:
             if account.external_id is not None and account.id is not None:
                 handles.setdefault(account.external_id, account.id)
-        with self._lock:
-            self._groups = group_ids
-        snapshot = Snapshot(target=self.name, accounts=accounts, groups=set(group_ids), held=self.schema.attributes)
+        names = {name for group in groups if (name := _name(group))}
+        snapshot = Snapshot(target=self.name, accounts=accounts, groups=names, held=self.schema.attributes)
         return Reading(snapshot, handles)
 
-    def _list(self, endpoint: str) -> list[dict]:
-        """Every resource of an endpoint, paged by index, within the page bounds."""
+    def _list(self, endpoint: str, where: str | None = None) -> list[dict]:
+        """Every resource of an endpoint (matching the filter `where`, if given), paged
+        by index, within the page bounds."""
         page_size = self._config.page_size
         pages = Pages(f"{self.name}: GET {endpoint}", self._config.max_pages)
         resources: dict[str, dict] = {}
         start = 1
         while True:
             pages.take()
-            body = self._client.json(scim.list_page(endpoint, start, page_size))
+            body = self._client.json(scim.list_page(endpoint, start, page_size, where))
             page = [item for item in body.get("Resources") or () if isinstance(item, dict)]
             pages.check(page)
             for item in page:
@@ -279,3 +307,12 @@ class ScimDriver(Driver):
                     self._groups[name] = str(group["id"])
                 return str(group["id"])
         return None
+
+
+def _name(group: Mapping[str, Any]) -> str | None:
+    """A group's displayName (None when it has none)."""
+    return scim.text(group.get("displayName"))
+
+
+def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -39,12 +39,14 @@ __all__ = [
     "ENTERPRISE_SCHEMA",
     "Request",
     "account_from_user",
+    "any_of",
     "create_group",
     "create_user",
     "delete_user",
     "find_group",
     "find_users",
     "list_page",
+    "manager_id_of",
     "patch_members",
     "patch_user",
     "schemas",
@@ -109,9 +111,19 @@ def scim_filter_string(value: str) -> str:
 # -- requests ----------------------------------------------------------------------------
 
 
-def list_page(endpoint: str, start: int, count: int) -> Request:
-    """One page of an endpoint, by index (RFC 7644 §3.4.2.4)."""
-    return Request("GET", endpoint, OK_SEARCH, params={"startIndex": start, "count": count})
+def list_page(endpoint: str, start: int, count: int, where: str | None = None) -> Request:
+    """One page of an endpoint, by index (RFC 7644 §3.4.2.4); only the resources
+    matching the filter `where` (built by `any_of`) when one is given."""
+    params: dict[str, Any] = {"startIndex": start, "count": count}
+    if where is not None:
+        params["filter"] = where
+    return Request("GET", endpoint, OK_SEARCH, params=params)
+
+
+def any_of(attribute: str, values: Iterable[str]) -> str:
+    """The filter `attribute eq "v1" or attribute eq "v2" ...`, every value quoted
+    (`scim_filter_string`)."""
+    return " or ".join(f"{attribute} eq {scim_filter_string(value)}" for value in values)
 
 
 def schemas() -> Request:
@@ -121,7 +133,7 @@ def schemas() -> Request:
 
 def find_users(employee_ids: Sequence[str]) -> Request:
     """The users whose externalId is one of `employee_ids` (one filter query)."""
-    query = " or ".join(f"externalId eq {scim_filter_string(eid)}" for eid in employee_ids)
+    query = any_of("externalId", employee_ids)
     return Request("GET", "Users", OK_SEARCH, params={"filter": query, "count": 2 * len(employee_ids)})
 
 
@@ -246,8 +258,7 @@ def account_from_user(
     `mapped` attributes are read at their paths."""
     name = _object(user.get("name"))
     enterprise = _object(user.get(ENTERPRISE_SCHEMA))
-    manager = enterprise.get("manager")
-    manager_id = text(manager.get("value")) if isinstance(manager, dict) else None
+    manager_id = manager_id_of(user)
     attributes: dict[str, str | None] = dict.fromkeys(ACCOUNT_ATTRIBUTES)
     attributes.update(
         user_name=text(user.get("userName")),
@@ -271,6 +282,12 @@ def account_from_user(
         attributes=attributes,
         entitlements=set(entitlements),
     )
+
+
+def manager_id_of(user: Mapping[str, Any]) -> str | None:
+    """The SCIM id of a User's manager (enterprise extension), None when it has none."""
+    manager = _object(user.get(ENTERPRISE_SCHEMA)).get("manager")
+    return text(manager.get("value")) if isinstance(manager, dict) else None
 
 
 def text(value: object) -> str | None:
