@@ -4,7 +4,8 @@ Each request is, by a seeded draw: answered 503 without reaching the server; ans
 with `Retry-After` without reaching it; for a write (POST, PUT, PATCH, DELETE), forwarded
 and then its reply *dropped* (the connection closes after the server acted); or simply
 forwarded. `delay` slows every forwarded request (to kill a run mid-apply). Counts of
-what it did are in `FaultProxy.counts`.
+what it did are in `FaultProxy.counts`, with the users that GET /Users answers returned:
+"users listed" (pages of every user) and "users filtered" (filter queries).
 """
 
 from __future__ import annotations
@@ -69,6 +70,19 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
             return "dropped"
         return "forwarded"
 
+    def _count_users(method: str, path: str, answer: httpx.Response) -> None:
+        """Users a GET /Users listing returned, as "users listed" (a page of every user)
+        or "users filtered" (a filter query's answer)."""
+        endpoint, _, query = path.partition("?")
+        if method != "GET" or not endpoint.rstrip("/").endswith("/Users") or answer.status_code != 200:
+            return
+        try:
+            found = len(answer.json().get("Resources") or ())
+        except ValueError:
+            return
+        with lock:
+            proxy.counts["users filtered" if "filter=" in query else "users listed"] += found
+
     class Handler(Quiet):
         protocol_version = "HTTP/1.1"
 
@@ -99,6 +113,7 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return None
+            _count_users(self.command, self.path, answer)
             kept = {
                 k: v
                 for k, v in answer.headers.items()
