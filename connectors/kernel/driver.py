@@ -21,15 +21,21 @@ import abc
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from connectors.base import TargetError, TargetSchema
 from jml.model import Snapshot
 from jml.operations import Operation
 
-__all__ = ["Bulk", "BulkItem", "BulkRef", "Driver", "Handle", "Reading"]
+__all__ = ["Bulk", "BulkItem", "BulkRef", "Driver", "Handle", "Reading", "chunked"]
 
 Handle = Any
+T = TypeVar("T")
+
+
+def chunked(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """`items` in consecutive slices of at most `size` (a lookup's or query's share)."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 @dataclass(slots=True)

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from connectors.base import Applied, ClosesOnExit, Outcome, Retryable, TargetError
-from connectors.kernel.driver import Driver, Handle, Reading
+from connectors.kernel.driver import Driver, Handle, Reading, chunked
 from connectors.kernel.handles import Handles
 from connectors.kernel.round import Round
 from connectors.retry import CircuitBreaker, backoff, call_with_retries
@@ -103,11 +103,9 @@ class Kernel(ClosesOnExit):
         return {eid: self.driver.account_id(handle) for eid, handle in self._lookup(employee_ids).items()}
 
     def _lookup(self, employee_ids: Sequence[str]) -> dict[str, Handle]:
-        wanted = list(dict.fromkeys(employee_ids))
-        size = self.driver.lookup_chunk
         found: dict[str, Handle] = {}
-        for start in range(0, len(wanted), size):
-            found.update(self.driver.lookup(wanted[start : start + size]))
+        for chunk in chunked(list(dict.fromkeys(employee_ids)), self.driver.lookup_chunk):
+            found.update(self.driver.lookup(chunk))
         self._handles.update(found)
         return found
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from connectors.base import ConfigurationError, Conflict, GroupMissing, NotFound, Permanent, TargetSchema
 from connectors.bounds import Pages
-from connectors.kernel.driver import Driver, Handle, Reading
+from connectors.kernel.driver import Driver, Handle, Reading, chunked
 from connectors.targets.mapped import holding
 from connectors.targets.scim import paths
 from connectors.targets.scim import resources as scim
@@ -103,17 +103,17 @@ class ScimDriver(Driver):
         among them (on id): three filtered listings per `lookup_chunk` persons, never a
         full one."""
         users: dict[str, dict] = {}
-        for chunk in _chunks(list(employee_ids), self.lookup_chunk):
+        for chunk in chunked(list(employee_ids), self.lookup_chunk):
             for user in self._list("Users", scim.any_of("externalId", chunk)):
                 if user.get("externalId") in chunk and "id" in user:
                     users.setdefault(str(user["id"]), user)
         groups: dict[str, dict] = {}
-        for chunk in _chunks(list(users), self.lookup_chunk):
+        for chunk in chunked(list(users), self.lookup_chunk):
             for group in self._list("Groups", scim.any_of("members.value", chunk)):
                 groups.setdefault(str(group.get("id")), group)
         external_of = {uid: scim.text(user.get("externalId")) for uid, user in users.items()}
         managers = sorted({m for user in users.values() if (m := scim.manager_id_of(user)) and m not in external_of})
-        for chunk in _chunks(managers, self.lookup_chunk):
+        for chunk in chunked(managers, self.lookup_chunk):
             for user in self._list("Users", scim.any_of("id", chunk)):
                 if "id" in user:
                     external_of.setdefault(str(user["id"]), scim.text(user.get("externalId")))
@@ -313,6 +313,3 @@ def _name(group: Mapping[str, Any]) -> str | None:
     """A group's displayName (None when it has none)."""
     return scim.text(group.get("displayName"))
 
-
-def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]

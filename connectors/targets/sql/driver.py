@@ -34,7 +34,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from connectors.base import ConfigurationError, Conflict, NotFound, Permanent, TargetSchema
-from connectors.kernel.driver import Driver, Handle, Reading
+from connectors.kernel.driver import Driver, Handle, Reading, chunked
 from connectors.sqlutil import database_url, engine_for, shown
 from connectors.targets.sql import rows
 from connectors.targets.sql.connection import Connections
@@ -97,6 +97,25 @@ class SqlDriver(Driver):
             roles = conn.execute(rows.roles_query(tables), execution_options=options).all()
         reading = rows.reading_of(self.name, tables, users, roles)
         return reading
+
+    def read_accounts(self, employee_ids: Sequence[str]) -> Reading:
+        """The users linked to these employee_ids, their role rows, and the
+        external_ids of their managers not among them: SELECTs with IN lists of
+        `lookup_chunk`, never a full one."""
+        tables = self._tables()
+        users: list = []
+        roles: list = []
+        with self._db.connected("read back") as conn:
+            for chunk in chunked(list(employee_ids), self.lookup_chunk):
+                users += conn.execute(rows.users_query(tables).where(tables.external_id.in_(chunk))).all()
+            keys = [row[0] for row in users]
+            for chunk in chunked(keys, self.lookup_chunk):
+                roles += conn.execute(rows.roles_query(tables).where(tables.role_user.in_(chunk))).all()
+            others = sorted(rows.manager_keys(tables, users) - set(keys), key=str)
+            managers: dict[Any, Any] = {}
+            for chunk in chunked(others, self.lookup_chunk):
+                managers.update(conn.execute(rows.external_ids_query(tables, chunk)).all())
+        return rows.reading_of(self.name, tables, users, roles, managers)
 
     def lookup(self, employee_ids: Sequence[str]) -> dict[str, Handle]:
         tables = self._tables()

@@ -27,6 +27,8 @@ from connectors.targets.sql.schema import Tables
 from jml.model import ACCOUNT_ATTRIBUTES, Account, Snapshot
 
 __all__ = [
+    "external_ids_query",
+    "manager_keys",
     "active_columns",
     "add_roles",
     "changed_columns",
@@ -56,14 +58,34 @@ def roles_query(tables: Tables) -> Select:
     return select(tables.role_user, tables.role_name)
 
 
+def manager_keys(tables: Tables, users: Iterable[Sequence[Any]]) -> set[Any]:
+    """The keys of the managers the rows of `users_query` name."""
+    if "manager" not in tables.columns:
+        return set()
+    at = 3 + list(tables.columns).index("manager")
+    return {row[at] for row in users if row[at] is not None}
+
+
+def external_ids_query(tables: Tables, keys: Sequence[Any]) -> Select:
+    """(key, external_id) of the users of these keys."""
+    return select(tables.key, tables.external_id).where(tables.key.in_(list(keys)))
+
+
 def keys_query(tables: Tables, employee_ids: Sequence[str]) -> Select:
     """(external_id, key) of the users linked to these employee_ids."""
     return select(tables.external_id, tables.key).where(tables.external_id.in_(list(employee_ids)))
 
 
-def reading_of(target: str, tables: Tables, users: Sequence[Sequence[Any]], roles: Iterable[Sequence[Any]]) -> Reading:
-    """The snapshot of the rows of `users_query` and `roles_query`, and the handles."""
-    external_of = {row[0]: row[1] for row in users}
+def reading_of(
+    target: str,
+    tables: Tables,
+    users: Sequence[Sequence[Any]],
+    roles: Iterable[Sequence[Any]],
+    managers: Mapping[Any, Any] | None = None,
+) -> Reading:
+    """The snapshot of the rows of `users_query` and `roles_query`, and the handles;
+    `managers` (key -> external_id) names the managers who are not among `users`."""
+    external_of = {**(managers or {}), **{row[0]: row[1] for row in users}}
     entitlements: dict[Any, set[str]] = {}
     for user, role in roles:
         if role is not None:
