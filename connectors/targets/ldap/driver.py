@@ -35,7 +35,7 @@ from typing import Any
 import ldap3
 
 from connectors.base import ConfigurationError, Permanent, TargetError, TargetSchema, secret
-from connectors.kernel.driver import Driver, Reading
+from connectors.kernel.driver import Driver, Reading, chunked
 from connectors.targets.ldap.entries import (
     GROUP_FILTER,
     LDAP_OF,
@@ -44,9 +44,11 @@ from connectors.targets.ldap.entries import (
     UPDATABLE,
     Entry,
     Tree,
+    any_filter,
     create_record,
     first,
     linked_entry,
+    managers_outside,
     modifications,
     people_filter,
     person_rdn,
@@ -56,7 +58,7 @@ from connectors.targets.ldap.members import Members
 from connectors.targets.ldap.wire import NO_SUCH_OBJECT, POST_READ, SUCCESS, Wire, code_of, post_read
 from connectors.targets.mapped import holding
 from jml.config import LdapTarget
-from jml.dn import first_rdn, rdn_value, render_dn, split_dn
+from jml.dn import dn_key, first_rdn, rdn_value, render_dn, split_dn
 
 __all__ = ["LdapDriver"]
 
@@ -108,6 +110,33 @@ class LdapDriver(Driver):
         disabled = self._wire.search(self._tree.disabled, PERSON_FILTER, wanted)
         groups = self._wire.search(self._tree.groups, GROUP_FILTER, ["member"])
         return reading_of(self.name, people, disabled, groups, self.schema.attributes)
+
+    def read_accounts(self, employee_ids: Sequence[str]) -> Reading:
+        """The entries `uid=<employee_id>` of both containers, the groups listing them
+        (on `member`) and, for their managers outside them, a search that those
+        managers' entries are still there: filtered searches of `lookup_chunk` values,
+        never a full one."""
+        wanted = [*READ_ATTRIBUTES, *sorted(self._mapped)]
+        found: dict[bool, list] = {True: [], False: []}
+        for chunk in chunked(sorted(set(employee_ids)), self.lookup_chunk):
+            for active, base in self._tree.containers():
+                found[active] += self._wire.search(base, people_filter("uid", chunk), wanted)
+        entries = found[True] + found[False]
+        groups: dict[str, Any] = {}
+        for chunk in chunked([dn for dn, _ in entries], self.lookup_chunk):
+            for dn, values in self._wire.search(self._tree.groups, any_filter(GROUP_FILTER, "member", chunk), ["member"]):
+                groups.setdefault(dn, (dn, values))
+        outside = managers_outside(entries)
+        there = {key: uid for key, uid in outside.items() if key in self._existing(sorted(set(outside.values())))}
+        return reading_of(self.name, found[True], found[False], list(groups.values()), self.schema.attributes, there)
+
+    def _existing(self, uids: Sequence[str]) -> set[str]:
+        """The dn_keys of the entries `uid=<uid>` in either container."""
+        keys: set[str] = set()
+        for chunk in chunked(list(uids), self.lookup_chunk):
+            for _, base in self._tree.containers():
+                keys.update(dn_key(dn) for dn, _ in self._wire.search(base, people_filter("uid", chunk), ["entryUUID"]))
+        return keys
 
     def lookup(self, employee_ids: Sequence[str]) -> dict[str, Entry]:
         return self._by_uid(self._tree.containers(), employee_ids)

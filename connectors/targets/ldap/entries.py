@@ -53,10 +53,12 @@ __all__ = [
     "Entry",
     "Found",
     "Tree",
+    "any_filter",
     "create_record",
     "directory_values",
     "first",
     "linked_entry",
+    "managers_outside",
     "modifications",
     "people_filter",
     "person_rdn",
@@ -132,8 +134,14 @@ def person_rdn(employee_id: str) -> str:
 
 def people_filter(attribute: str, values: Sequence[str]) -> str:
     """A filter for the inetOrgPersons whose `attribute` is one of `values`."""
+    return any_filter(PERSON_FILTER, attribute, values)
+
+
+def any_filter(kind: str, attribute: str, values: Sequence[str]) -> str:
+    """A filter for the entries of `kind` (a filter) whose `attribute` is one of
+    `values` (escaped, RFC 4515)."""
     either = "".join(f"({attribute}={escape_filter_chars(value)})" for value in values)
-    return f"(&{PERSON_FILTER}(|{either}))"
+    return f"(&{kind}(|{either}))"
 
 
 def linked_entry(dn: str, values: Mapping[str, list[str]], active: bool) -> tuple[str, Entry] | None:
@@ -198,11 +206,13 @@ def reading_of(
     disabled: Sequence[Found],
     groups: Sequence[Found],
     held: frozenset[str] = frozenset(ACCOUNT_ATTRIBUTES),
+    managers: Mapping[str, str] | None = None,
 ) -> Reading:
     """The snapshot of what the searches of the three containers found, and the handle
     of every linked account (the first entry of a uid, people first); `held`: what the
-    target holds, the canonical attributes and the mapped attribute types."""
-    uid_of: dict[str, str] = {}  # dn_key -> uid, for managers
+    target holds, the canonical attributes and the mapped attribute types; `managers`
+    (dn_key -> uid) names the managers who are not among the entries found."""
+    uid_of: dict[str, str] = dict(managers or {})  # dn_key -> uid, for managers
     handles: dict[str, Entry] = {}
     for active, found in ((True, people), (False, disabled)):
         for dn, values in found:
@@ -251,6 +261,24 @@ def _account(
         entitlements=set(entitlements),
         login=first(values, "uid") or (value if kind == "uid" else None),
     )
+
+
+def managers_outside(people: Sequence[Found]) -> dict[str, str]:
+    """dn_key -> uid of the managers these entries name who are not among them (as
+    their DNs say: `uid=<uid>,...`; a manager named otherwise is left out)."""
+    found = {dn_key(dn) for dn, _ in people}
+    outside: dict[str, str] = {}
+    for _, values in people:
+        manager = first(values, LDAP_OF["manager"])
+        if manager is None or _safe_key(manager) in found:
+            continue
+        try:
+            kind, uid = rdn_value(manager)
+        except ValueError:
+            continue
+        if kind == "uid":
+            outside[_safe_key(manager)] = uid
+    return outside
 
 
 def first(values: Mapping[str, list[str]], name: str) -> str | None:
