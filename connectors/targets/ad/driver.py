@@ -43,7 +43,7 @@ import ldap3
 from ldap3.utils.conv import escape_filter_chars
 
 from connectors.base import ConfigurationError, Conflict, Permanent, TargetSchema, secret
-from connectors.kernel.driver import Driver, Reading
+from connectors.kernel.driver import Driver, Reading, chunked
 from connectors.targets.ad.entries import (
     GROUP_FILTER,
     USER_FILTER,
@@ -51,6 +51,7 @@ from connectors.targets.ad.entries import (
     ad_values,
     entry_of,
     guid_filter,
+    managers_outside,
     read_attributes,
     reading_of,
     users_filter,
@@ -65,7 +66,7 @@ from connectors.targets.ad.schema import (
     password_value,
     uac_with,
 )
-from connectors.targets.ldap.entries import Tree, first
+from connectors.targets.ldap.entries import Tree, any_filter, first
 from connectors.targets.ldap.members import Members
 from connectors.targets.ldap.wire import (
     ATTRIBUTE_OR_VALUE_EXISTS,
@@ -144,6 +145,27 @@ class AdDriver(Driver):
         users = self._wire.search(self._base, USER_FILTER, read_attributes(self._mapped), scope=ldap3.SUBTREE)
         groups = self._wire.search(self._groups, GROUP_FILTER, ["member"])
         return reading_of(self.name, users, groups, self.schema.attributes, self._config.upn_suffix)
+
+    def read_accounts(self, employee_ids: Sequence[str]) -> Reading:
+        """The users of these employeeIDs, the groups listing them (on `member`) and
+        the employeeIDs of their managers outside them (on distinguishedName): filtered
+        subtree searches of `lookup_chunk` values, never a full one."""
+        attributes = read_attributes(self._mapped)
+        users: dict[str, Any] = {}
+        for chunk in chunked(sorted(set(employee_ids)), self.lookup_chunk):
+            for dn, values in self._wire.search(self._base, users_filter("employeeID", chunk), attributes, scope=ldap3.SUBTREE):
+                users.setdefault(dn, (dn, values))
+        found = list(users.values())
+        groups: dict[str, Any] = {}
+        for chunk in chunked([dn for dn, _ in found], self.lookup_chunk):
+            for dn, values in self._wire.search(self._groups, any_filter(GROUP_FILTER, "member", chunk), ["member"]):
+                groups.setdefault(dn, (dn, values))
+        managers = []
+        for chunk in chunked(managers_outside(found), self.lookup_chunk):
+            managers += self._wire.search(self._base, users_filter("distinguishedName", chunk), ["employeeID"], scope=ldap3.SUBTREE)
+        return reading_of(
+            self.name, found, list(groups.values()), self.schema.attributes, self._config.upn_suffix, managers
+        )
 
     def lookup(self, employee_ids: Sequence[str]) -> dict[str, Entry]:
         found: dict[str, Entry] = {}

@@ -12,11 +12,9 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ldap3.utils.conv import escape_filter_chars
-
 from connectors.kernel.driver import Reading
 from connectors.targets.ad.schema import ACCOUNTDISABLE, AD_OF, LIMITS, expires_of, filetime_of
-from connectors.targets.ldap.entries import Found, directory_values, first
+from connectors.targets.ldap.entries import Found, any_filter, directory_values, first
 from jml.config import AD_COLUMNS, AD_EXPIRES
 from jml.dn import dn_key, rdn_value
 from jml.model import Account, Snapshot
@@ -29,6 +27,7 @@ __all__ = [
     "columns_of",
     "entry_of",
     "guid_filter",
+    "managers_outside",
     "read_attributes",
     "reading_of",
     "users_filter",
@@ -73,8 +72,7 @@ def read_attributes(mapped: Set[str]) -> list[str]:
 
 def users_filter(attribute: str, values: Sequence[str]) -> str:
     """The users whose `attribute` is one of `values` (RFC 4515 escaped)."""
-    either = "".join(f"({attribute}={escape_filter_chars(value)})" for value in values)
-    return f"(&{USER_FILTER}(|{either}))"
+    return any_filter(USER_FILTER, attribute, values)
 
 
 def guid_filter(guid: str) -> str:
@@ -118,10 +116,12 @@ def reading_of(
     groups: Sequence[Found],
     held: frozenset[str],
     upn_suffix: str | None,
+    managers: Sequence[Found] = (),
 ) -> Reading:
     """The snapshot of the accounts and groups the searches found, and the handle of
-    every linked account (the first of an employeeID)."""
-    eid_of: dict[str, str] = {}
+    every linked account (the first of an employeeID); `managers`: the entries (their
+    employeeID at least) of managers who are not among `users`."""
+    eid_of: dict[str, str] = {dn_key(dn): eid for dn, values in managers if (eid := first(values, "employeeID"))}
     handles: dict[str, Entry] = {}
     for dn, values in users:
         eid = first(values, "employeeID")
@@ -170,6 +170,12 @@ def _account(
         entitlements=set(entitlements),
         login=first(values, "sAMAccountName"),
     )
+
+
+def managers_outside(users: Sequence[Found]) -> list[str]:
+    """The DNs of the managers these users name who are not among them."""
+    found = {dn_key(dn) for dn, _ in users}
+    return sorted({m for _, values in users if (m := first(values, AD_OF["manager"])) and _key(m) not in found})
 
 
 def _uac(values: Mapping[str, list[str]]) -> int:
