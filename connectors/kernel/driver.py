@@ -20,7 +20,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from connectors.base import TargetError, TargetSchema
@@ -69,22 +69,15 @@ class Driver(abc.ABC):
     def lookup(self, employee_ids: Sequence[str]) -> dict[str, Handle]:
         """The accounts linked to these employee_ids (at most `lookup_chunk` of them)."""
 
+    @abc.abstractmethod
     def read_accounts(self, employee_ids: Sequence[str]) -> Reading:
         """The accounts linked to these employee_ids (any number of them), exactly as
         `read` gives them (attributes, `active`, entitlements, the manager as an
         employee_id), with their handles; an employee_id without an account is left
         out. The snapshot's `groups` are the groups those accounts are members of, at
-        least; `held` and `limits` are `read`'s.
-
-        This default is `read` cut to those accounts (correct, and as costly as a full
-        read): a driver that can ask its system by employee_id overrides it, so that
-        reading back what a run wrote costs O(written)."""
-        reading = self.read()
-        wanted = set(employee_ids)
-        snapshot = reading.snapshot
-        accounts = [a for a in snapshot.accounts if a.external_id in wanted]
-        handles = {eid: handle for eid, handle in reading.handles.items() if eid in wanted}
-        return Reading(replace(snapshot, accounts=accounts), handles)
+        least; `held` and `limits` are `read`'s. Asked of the system by employee_id
+        (filtered, chunked by `lookup_chunk`), never a full read: reading back what a
+        run wrote costs O(written)."""
 
     @abc.abstractmethod
     def resolve(self, employee_id: str, account_id: str) -> Handle | None:

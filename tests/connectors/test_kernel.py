@@ -65,6 +65,12 @@ class Memory(Driver):
         ]  # fmt: skip
         return Reading(Snapshot(self.name, accounts, set(self.groups)), {a["eid"]: h for h, a in self.accounts.items()})
 
+    def read_accounts(self, employee_ids: Sequence[str]) -> Reading:
+        reading = self.read()
+        accounts = [a for a in reading.snapshot.accounts if a.external_id in employee_ids]
+        handles = {eid: h for eid, h in reading.handles.items() if eid in employee_ids}
+        return Reading(Snapshot(self.name, accounts, reading.snapshot.groups), handles)
+
     def lookup(self, employee_ids: Sequence[str]) -> dict[str, str]:
         self.looked_up.append(list(employee_ids))
         step = self.lookups.pop(0) if self.lookups else None
@@ -261,3 +267,14 @@ def test_reads_are_retried_then_the_last_error_is_raised():
     with pytest.raises(Retryable):
         call_with_retries(read, FAST, sleep=lambda s: None)
     assert len(answers) == 10 - FAST.attempts
+
+
+def test_read_accounts_gives_those_persons_and_remembers_their_handles_beside_the_others():
+    driver = Memory()
+    target, _ = kernel(driver)
+    assert all(o.ok for o in target.apply([create("A"), create("B"), grant("A", "vpn")]).outcomes)
+    target.read()  # every handle known
+    part = target.read_accounts(["A", "NOPE", "A"])
+    assert [(a.external_id, a.entitlements) for a in part.accounts] == [("A", {"vpn"})]
+    assert target.apply([grant("B", "vpn"), grant("A", "wifi")]).outcomes[1].ok
+    assert driver.looked_up == [], "B's handle, from the full read, was kept; A's came from the read-back"
