@@ -4,8 +4,9 @@ Each request is, by a seeded draw: answered 503 without reaching the server; ans
 with `Retry-After` without reaching it; for a write (POST, PUT, PATCH, DELETE), forwarded
 and then its reply *dropped* (the connection closes after the server acted); or simply
 forwarded. `delay` slows every forwarded request (to kill a run mid-apply). Counts of
-what it did are in `FaultProxy.counts`, with the users that GET /Users answers returned:
-"users listed" (pages of every user) and "users filtered" (filter queries).
+what it did are in `FaultProxy.counts`, with the users that GETs of /Users returned:
+"users listed" (pages of every user), "users filtered" (filter queries) and "users
+fetched" (one by id).
 """
 
 from __future__ import annotations
@@ -71,17 +72,24 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
         return "forwarded"
 
     def _count_users(method: str, path: str, answer: httpx.Response) -> None:
-        """Users a GET /Users listing returned, as "users listed" (a page of every user)
-        or "users filtered" (a filter query's answer)."""
+        """Users a GET of /Users returned, as "users listed" (a page of every user),
+        "users filtered" (a filter query's answer) or "users fetched" (GET /Users/{id})."""
         endpoint, _, query = path.partition("?")
-        if method != "GET" or not endpoint.rstrip("/").endswith("/Users") or answer.status_code != 200:
+        if method != "GET" or answer.status_code != 200:
             return
-        try:
-            found = len(answer.json().get("Resources") or ())
-        except ValueError:
+        parts = endpoint.rstrip("/").split("/")
+        if parts[-1] == "Users":
+            try:
+                found = len(answer.json().get("Resources") or ())
+            except ValueError:
+                return
+            kind = "users filtered" if "filter=" in query else "users listed"
+        elif len(parts) > 1 and parts[-2] == "Users":
+            found, kind = 1, "users fetched"
+        else:
             return
         with lock:
-            proxy.counts["users filtered" if "filter=" in query else "users listed"] += found
+            proxy.counts[kind] += found
 
     class Handler(Quiet):
         protocol_version = "HTTP/1.1"

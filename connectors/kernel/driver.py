@@ -70,14 +70,15 @@ class Driver(abc.ABC):
         """The accounts linked to these employee_ids (at most `lookup_chunk` of them)."""
 
     @abc.abstractmethod
-    def read_accounts(self, employee_ids: Sequence[str]) -> Reading:
+    def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, Handle]) -> Reading:
         """The accounts linked to these employee_ids (any number of them), exactly as
         `read` gives them (attributes, `active`, entitlements, the manager as an
         employee_id), with their handles; an employee_id without an account is left
         out. The snapshot's `groups` are the groups those accounts are members of, at
-        least; `held` and `limits` are `read`'s. Asked of the system by employee_id
-        (filtered, chunked by `lookup_chunk`), never a full read: reading back what a
-        run wrote costs O(written)."""
+        least; `held` and `limits` are `read`'s. `handles` are those the kernel knows
+        of some of them (from its last read and its writes): a driver may read those
+        accounts by handle, and asks for the others by employee_id. Never a full read
+        of the accounts: reading back what a run wrote costs O(written)."""
 
     @abc.abstractmethod
     def resolve(self, employee_id: str, account_id: str) -> Handle | None:

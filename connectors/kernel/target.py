@@ -87,7 +87,8 @@ class Kernel(ClosesOnExit):
         """The accounts of these employee_ids only (`Driver.read_accounts`), tried again
         on Retryable per the policy; their handles are remembered beside the others."""
         wanted = list(dict.fromkeys(employee_ids))
-        reading = self._read(lambda: self.driver.read_accounts(wanted))
+        known = {eid: handle for eid in wanted if (handle := self._handles.get(eid)) is not None}
+        reading = self._read(lambda: self.driver.read_accounts(wanted, known))
         self._handles.update(reading.handles)
         log.info("target %s: read back %d accounts of %d persons in %.2f s", self.name,
                  len(reading.snapshot.accounts), len(wanted), reading.seconds)  # fmt: skip

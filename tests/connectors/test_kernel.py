@@ -65,7 +65,7 @@ class Memory(Driver):
         ]  # fmt: skip
         return Reading(Snapshot(self.name, accounts, set(self.groups)), {a["eid"]: h for h, a in self.accounts.items()})
 
-    def read_accounts(self, employee_ids: Sequence[str]) -> Reading:
+    def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, str]) -> Reading:
         reading = self.read()
         accounts = [a for a in reading.snapshot.accounts if a.external_id in employee_ids]
         handles = {eid: h for eid, h in reading.handles.items() if eid in employee_ids}

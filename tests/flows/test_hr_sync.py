@@ -180,9 +180,9 @@ def test_verify_reports_drift_when_the_target_does_not_hold_what_it_acknowledged
 
 
 def test_a_change_run_reads_back_only_the_changed_persons_users(tmp_path, tenant_env, scim_server):
-    """Verify reads back, by filter queries, the users the run wrote and no others: the
-    run lists every user once (read-targets), not twice (it did before, verify read the
-    whole target again)."""
+    """Verify reads back, by id, the users the run wrote and no others: the run lists
+    every user once (read-targets), not twice (it did before, verify read the whole
+    target again)."""
     from urllib.parse import urlsplit
 
     rows = people(40)
@@ -198,4 +198,5 @@ def test_a_change_run_reads_back_only_the_changed_persons_users(tmp_path, tenant
     assert changed["status"] == "converged", changed
     assert changed["operations"]["applied"] == changed["operations"]["planned"] == 3  # E00007: update, revoke
     assert proxy.counts["users listed"] == 40, proxy.counts  # one full read, by read-targets
-    assert proxy.counts["users filtered"] == 3, proxy.counts  # E00007, E00009 and their manager E00000
+    assert proxy.counts["users fetched"] == 3, proxy.counts  # E00007, E00009 and their manager E00000
+    assert proxy.counts["users filtered"] == 0, proxy.counts  # every id was known from the read

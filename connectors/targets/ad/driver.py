@@ -146,7 +146,7 @@ class AdDriver(Driver):
         groups = self._wire.search(self._groups, GROUP_FILTER, ["member"])
         return reading_of(self.name, users, groups, self.schema.attributes, self._config.upn_suffix)
 
-    def read_accounts(self, employee_ids: Sequence[str]) -> Reading:
+    def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, Any]) -> Reading:
         """The users of these employeeIDs, the groups listing them (on `member`) and
         the employeeIDs of their managers outside them (on distinguishedName): filtered
         subtree searches of `lookup_chunk` values, never a full one."""

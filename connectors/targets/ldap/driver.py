@@ -111,7 +111,7 @@ class LdapDriver(Driver):
         groups = self._wire.search(self._tree.groups, GROUP_FILTER, ["member"])
         return reading_of(self.name, people, disabled, groups, self.schema.attributes)
 
-    def read_accounts(self, employee_ids: Sequence[str]) -> Reading:
+    def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, Any]) -> Reading:
         """The entries `uid=<employee_id>` of both containers, the groups listing them
         (on `member`) and, for their managers outside them, a search that those
         managers' entries are still there: filtered searches of `lookup_chunk` values,

@@ -45,6 +45,7 @@ __all__ = [
     "delete_user",
     "find_group",
     "find_users",
+    "get_user",
     "list_page",
     "manager_id_of",
     "patch_members",
@@ -61,6 +62,7 @@ PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 # The success statuses each request accepts; anything else is an error.
 OK_DISCOVERY = frozenset({200})  # RFC 7644 §4: GET /ServiceProviderConfig
+OK_READ = frozenset({200})  # RFC 7644 §3.4.1: GET of one resource
 OK_SEARCH = frozenset({200})  # RFC 7644 §3.4.2: a ListResponse, even when empty
 OK_CREATE = frozenset({200, 201})  # RFC 7644 §3.3: 201 Created (some servers say 200)
 OK_PATCH = frozenset({200, 204})  # RFC 7644 §3.5.2: 200 with the resource, or 204
@@ -177,6 +179,11 @@ def _mapped_path(attribute: str) -> str:
 
 def set_active(account_id: str, active: bool) -> Request:
     return _patch(f"Users/{_quoted(account_id)}", [{"op": "replace", "path": "active", "value": active}])
+
+
+def get_user(account_id: str) -> Request:
+    """The User of this id."""
+    return Request("GET", f"Users/{_quoted(account_id)}", OK_READ)
 
 
 def delete_user(account_id: str) -> Request:

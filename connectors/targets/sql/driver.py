@@ -98,7 +98,7 @@ class SqlDriver(Driver):
         reading = rows.reading_of(self.name, tables, users, roles)
         return reading
 
-    def read_accounts(self, employee_ids: Sequence[str]) -> Reading:
+    def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, Any]) -> Reading:
         """The users linked to these employee_ids, their role rows, and the
         external_ids of their managers not among them: SELECTs with IN lists of
         `lookup_chunk`, never a full one."""
