@@ -159,23 +159,17 @@ def main() -> None:
         return stages(args.stages)
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
+    from checkouts import checkouts
     from plan_100k import write_feed
 
     from app.launchers import prefect_server, scim_server
 
     with tempfile.TemporaryDirectory(prefix="jml-startup-") as tmp, ExitStack() as stack:
-        checkouts = [("this tree", ROOT)]
-        if args.compare:
-            base = Path(tmp) / "base"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), args.compare],
-                           check=True, capture_output=True)  # fmt: skip
-            stack.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
-                           check=False, capture_output=True)  # fmt: skip
-            checkouts.append((args.compare, base))
+        trees_of = stack.enter_context(checkouts(ROOT, args.compare, Path(tmp)))
         api = stack.enter_context(prefect_server(Path(tmp) / "prefect-server")).env()
         write_feed(Path(tmp) / "workers.csv", args.workers, seed=7)
         trees = []
-        for i, (name, path) in enumerate(checkouts):
+        for i, (name, path) in enumerate(trees_of):
             server = stack.enter_context(scim_server(token="bench-token", tenants=False))
             trees.append(Tree(name, path, Path(tmp) / f"tree{i}", server.url, "bench-token"))
         for tree in trees:  # the warm-up: the ledger made, the accounts created, Prefect's database migrated

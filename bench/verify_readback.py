@@ -77,24 +77,20 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="jml-bench-") as tmp:
             print(json.dumps(one(Path(args.one), args.workers, Path(tmp))))
         return
-    with tempfile.TemporaryDirectory(prefix="jml-bench-trees-") as trees:
-        roots = {"this tree": ROOT}
-        if args.compare:
-            other = Path(trees) / "other"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(other), args.compare], check=True)
-            roots[args.compare] = other
-        try:
-            results: dict[str, list[dict]] = {label: [] for label in roots}
-            for _ in range(args.repeat):
-                for label, root in roots.items():  # alternating, in the same bench run
-                    out = subprocess.run(
-                        [sys.executable, __file__, "--one", str(root), "--workers", str(args.workers)],
-                        check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)},
-                    )  # fmt: skip
-                    results[label].append(json.loads(out.stdout.strip().splitlines()[-1]))
-        finally:
-            if args.compare:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], check=False)
+    sys.path.insert(0, str(ROOT / "bench"))
+    from checkouts import checkouts
+
+    with tempfile.TemporaryDirectory(prefix="jml-bench-trees-") as folder, checkouts(
+        ROOT, args.compare, Path(folder)
+    ) as trees:
+        results: dict[str, list[dict]] = {label: [] for label, _ in trees}
+        for _ in range(args.repeat):
+            for label, root in trees:  # alternating, in the same bench run
+                out = subprocess.run(
+                    [sys.executable, __file__, "--one", str(root), "--workers", str(args.workers)],
+                    check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)},
+                )  # fmt: skip
+                results[label].append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"{args.workers} workers, 1 % change run, median of {args.repeat} (seconds)")
     print("| tree | operations | read-targets | apply | verify |")
     print("|---|---|---|---|---|")

@@ -29,7 +29,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from connectors.base import Applied, ClosesOnExit, Outcome, Retryable, TargetError
 from connectors.kernel.driver import Driver, Handle, Reading, chunked
@@ -76,11 +75,11 @@ class Kernel(ClosesOnExit):
     def read(self) -> Snapshot:
         """One full read of the target (tried again on Retryable per the policy); the
         handles it finds replace every one remembered."""
-        reading = self._read(self.driver.read)
+        reading, seconds = self._read(self.driver.read)
         self._handles.replace(reading.handles)
         snapshot = reading.snapshot
         log.info("target %s: read %d accounts and %d groups in %.2f s", self.name, len(snapshot.accounts),
-                 len(snapshot.groups), reading.seconds)  # fmt: skip
+                 len(snapshot.groups), seconds)  # fmt: skip
         return snapshot
 
     def read_accounts(self, employee_ids: Sequence[str]) -> Snapshot:
@@ -88,16 +87,17 @@ class Kernel(ClosesOnExit):
         on Retryable per the policy; their handles are remembered beside the others."""
         wanted = list(dict.fromkeys(employee_ids))
         known = {eid: handle for eid in wanted if (handle := self._handles.get(eid)) is not None}
-        reading = self._read(lambda: self.driver.read_accounts(wanted, known))
+        reading, seconds = self._read(lambda: self.driver.read_accounts(wanted, known))
         self._handles.update(reading.handles)
         log.info("target %s: read back %d accounts of %d persons in %.2f s", self.name,
-                 len(reading.snapshot.accounts), len(wanted), reading.seconds)  # fmt: skip
+                 len(reading.snapshot.accounts), len(wanted), seconds)  # fmt: skip
         return reading.snapshot
 
-    def _read(self, call: Callable[[], Reading]) -> _Timed:
+    def _read(self, call: Callable[[], Reading]) -> tuple[Reading, float]:
+        """What `call` read (tried again on Retryable per the policy), and its seconds."""
         started = time.monotonic()
         reading = call_with_retries(call, self._retry, sleep=self._sleep, clock=self._clock, jitter=self._jitter)
-        return _Timed(reading.snapshot, reading.handles, time.monotonic() - started)
+        return reading, time.monotonic() - started
 
     def find(self, employee_ids: Sequence[str]) -> dict[str, str]:
         """employee_id -> account id, for those of `employee_ids` with an account."""
@@ -189,13 +189,6 @@ class Kernel(ClosesOnExit):
                 state.final[i] = True
                 result.settled += 1
         return set(), None
-
-
-@dataclass(slots=True)
-class _Timed(Reading):
-    """A reading and the seconds it took."""
-
-    seconds: float = 0.0
 
 
 class _State:

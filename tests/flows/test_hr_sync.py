@@ -196,7 +196,7 @@ def test_a_change_run_reads_back_only_the_changed_persons_users(tmp_path, tenant
         proxy.counts.clear()
         changed = run_bound(config, hr_sync, as_of=AS_OF, return_state=True).result()
     assert changed["status"] == "converged", changed
-    assert changed["operations"]["applied"] == changed["operations"]["planned"] == 3  # E00007: update, revoke
+    assert changed["operations"]["applied"] == changed["operations"]["planned"] == 3  # E00007: update and revoke; E00009: update
     assert proxy.counts["users listed"] == 40, proxy.counts  # one full read, by read-targets
     assert proxy.counts["users fetched"] == 3, proxy.counts  # E00007, E00009 and their manager E00000
     assert proxy.counts["users filtered"] == 0, proxy.counts  # every id was known from the read

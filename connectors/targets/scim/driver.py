@@ -325,4 +325,3 @@ class ScimDriver(Driver):
 def _name(group: Mapping[str, Any]) -> str | None:
     """A group's displayName (None when it has none)."""
     return scim.text(group.get("displayName"))
-
