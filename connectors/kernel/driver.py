@@ -52,7 +52,10 @@ class Driver(abc.ABC):
     `concurrency` is how many units of work may run at once (1: one after the other, in
     plan order); `lookup_chunk` how many employee_ids one `lookup` may take. `bulk()`
     and `session()` are capabilities a driver may offer (none by default); a
-    `transactional` driver's `session()` is a transaction.
+    `transactional` driver's `session()` is a transaction. A driver that
+    `retries_reads` tries each request of its reads again itself (per the target's
+    retry policy: one failed page costs that page again); the kernel then calls a read
+    once instead of trying the whole read again.
     """
 
     name: str
@@ -60,6 +63,7 @@ class Driver(abc.ABC):
     concurrency: int = 1
     lookup_chunk: int = 50
     transactional: bool = False
+    retries_reads: bool = False
 
     @abc.abstractmethod
     def read(self) -> Reading:

@@ -94,9 +94,13 @@ class Kernel(ClosesOnExit):
         return reading.snapshot
 
     def _read(self, call: Callable[[], Reading]) -> tuple[Reading, float]:
-        """What `call` read (tried again on Retryable per the policy), and its seconds."""
+        """What `call` read (tried again on Retryable per the policy, unless the driver
+        retries each of its read requests itself), and its seconds."""
         started = time.monotonic()
-        reading = call_with_retries(call, self._retry, sleep=self._sleep, clock=self._clock, jitter=self._jitter)
+        if self.driver.retries_reads:
+            reading = call()
+        else:
+            reading = call_with_retries(call, self._retry, sleep=self._sleep, clock=self._clock, jitter=self._jitter)
         return reading, time.monotonic() - started
 
     def find(self, employee_ids: Sequence[str]) -> dict[str, str]:

@@ -269,6 +269,29 @@ def test_reads_are_retried_then_the_last_error_is_raised():
     assert len(answers) == 10 - FAST.attempts
 
 
+@pytest.mark.parametrize("own", [False, True], ids=["kernel-retries", "driver-retries"])
+def test_the_kernel_tries_a_read_again_unless_the_driver_retries_its_own_requests(own: bool):
+    driver = Memory()
+    driver.retries_reads = own
+    calls: list[int] = []
+    full_read = driver.read
+
+    def flaky() -> Reading:
+        calls.append(1)
+        if len(calls) == 1:
+            raise refused()
+        return full_read()
+
+    driver.read = flaky  # type: ignore[method-assign]
+    target, _ = kernel(driver)
+    if own:
+        with pytest.raises(Retryable):
+            target.read()
+    else:
+        target.read()
+    assert len(calls) == (1 if own else 2)
+
+
 def test_read_accounts_gives_those_persons_and_remembers_their_handles_beside_the_others():
     driver = Memory()
     target, _ = kernel(driver)

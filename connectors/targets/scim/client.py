@@ -9,6 +9,10 @@ exchanges as every HTTP client of jml does (connectors.http: TLS verified unless
 only within the origin). Every answer is bounded (connectors.bounds): at most
 `max_response_mb`, JSON at most 64 levels deep; past them, Permanent. Messages name
 the target and the endpoint, never the token, ids of people or attribute values.
+
+A read request (`read`: a GET, safe to repeat) is tried again on Retryable per the
+target's retry policy, on its own: a read of many requests (pages, users by id) that
+meets a throttled or failed one sends that one again, not every request before it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from connectors.base import NotFound, Permanent, secret
 from connectors.http import Answer, error_for_status, exchange, http_client
+from connectors.retry import call_with_retries
 from connectors.targets.scim.resources import OK_DISCOVERY, Request
 from jml.config import ScimTarget
 
@@ -47,6 +52,7 @@ class ScimClient:
         self.name = config.name
         self._timeout = config.timeout
         self._max_mb = config.max_response_mb
+        self._retry = config.retry
         self._http = http_client(
             config,
             what=f"target {config.name}",
@@ -87,12 +93,17 @@ class ScimClient:
             raise Permanent(f"{what}: the answer is not a JSON object")
         return body
 
+    def read(self, request: Request) -> dict:
+        """`json` of a read (safe to repeat), tried again on Retryable per the retry
+        policy; the last error is raised when the tries or the time run out."""
+        return call_with_retries(lambda: self.json(request), self._retry)
+
     def capabilities(self) -> Capabilities:
         """The server's Bulk capability, asked once; a server without the endpoint (404)
         has no Bulk. Raises the typed error when the server cannot answer."""
         if self._capabilities is None:
             try:
-                config = self.json(Request("GET", "ServiceProviderConfig", OK_DISCOVERY))
+                config = self.read(Request("GET", "ServiceProviderConfig", OK_DISCOVERY))
             except NotFound:
                 config = {}
             found = config.get("bulk")

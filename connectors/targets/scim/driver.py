@@ -9,6 +9,9 @@ A handle is the user's SCIM id. The mapping of attributes is in
   more than `max_pages` pages, or a page repeating an earlier one, is Permanent.
 - `read_accounts` (verify's read-back) reads users by id, or by externalId where the
   kernel knows no id, and the groups in one listing.
+- Each read request is tried again on its own (`ScimClient.read`, `retries_reads`):
+  a read-back of a hundred GETs through a throttling server would, tried again whole,
+  almost never get through every one of them at once.
 - `lookup` is one filter query (`externalId eq "a" or ...`) per call; two users with
   one externalId are a Conflict.
 - An entitlement is membership of the Group of that displayName; the driver remembers
@@ -62,6 +65,8 @@ class ScimDriver(Driver):
     `ScimDriver(config, environ=os.environ)` opens nothing yet (a ConfigurationError
     when the token's variable is not set).
     """
+
+    retries_reads = True
 
     def __init__(self, config: ScimTarget, *, environ: Mapping[str, str] = os.environ) -> None:
         self.name = config.name
@@ -128,7 +133,7 @@ class ScimDriver(Driver):
     def _user(self, account_id: str) -> dict | None:
         """The User of this id; None when the server holds none."""
         try:
-            return self._client.json(scim.get_user(account_id))
+            return self._client.read(scim.get_user(account_id))
         except NotFound:
             return None
 
@@ -167,7 +172,7 @@ class ScimDriver(Driver):
         start = 1
         while True:
             pages.take()
-            body = self._client.json(scim.list_page(endpoint, start, page_size, where))
+            body = self._client.read(scim.list_page(endpoint, start, page_size, where))
             page = [item for item in body.get("Resources") or () if isinstance(item, dict)]
             pages.check(page)
             for item in page:
@@ -187,7 +192,7 @@ class ScimDriver(Driver):
             if self._checked:
                 return self._refusal
         try:
-            body = self._client.json(scim.schemas())
+            body = self._client.read(scim.schemas())
         except NotFound:
             problems: list[str] = []
         else:
