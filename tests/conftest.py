@@ -13,7 +13,7 @@ import pytest
 from hypothesis import settings
 
 from app import launchers
-from tests import deadport
+from tests import deadport, zygote
 
 # No per-example deadline: on a loaded 2-core machine a slow example is not a failure.
 settings.register_profile("jml", deadline=None)
@@ -30,6 +30,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "ledger_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_ledgers"):
         metafunc.parametrize("ledger_url", LEDGERS, indirect=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _zygote_stopped_at_the_end() -> Iterator[None]:
+    """The `jml` zygote (tests/zygote.py, started on first use) stops with the session,
+    before coverage gathers the session's data."""
+    yield
+    zygote.stop()
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,9 @@
 A Scenario is a folder (tmp_path) holding jml.yaml, policy.yaml (the example policy by
 default), the HR feed `feeds/workers.csv` and the ledger (`state`: the SQLite file
 jml.db there by default; any SQLAlchemy URL, e.g. a PostgreSQL database, when given;
-`ledger_rows` reads it with SQL). `run(...)` calls the
-installed `jml` command as a subprocess pointed at the session's Prefect server and at a
+`ledger_rows` reads it with SQL). `run(...)` runs the
+installed `jml` command in a process of its own (forked by tests/zygote.py, which has
+great_expectations imported already) pointed at the session's Prefect server and at a
 fresh SCIM tenant, and checks the `--json` contract (stdout holds one JSON document and
 nothing else). `scim_users()` and `groups()` read the SCIM server's real state.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,7 @@ import yaml
 from sqlalchemy import create_engine
 
 from jml.config.common import anchor_sqlite_url
+from tests import zygote
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -190,9 +191,7 @@ class Scenario:
         if as_json:
             argv.append("--json")
         env = {**os.environ, **self.prefect_env, "APP_TOKEN": self.tenant.token, **(env or {})}
-        done = subprocess.run(
-            [JML, *argv], cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout
-        )
+        done = zygote.run(argv, cwd=self.root, env=env, timeout=timeout)
         document = None
         if as_json and done.stdout.strip():
             try:

@@ -121,6 +121,7 @@ def done_operations(scenario: Scenario) -> int:
 
 
 @pytest.mark.both_ledgers
+@pytest.mark.timeout(600)  # four runs, one crawling through a slow proxy: 300 s was exceeded under load
 def test_a_run_killed_mid_apply_converges_on_the_next_run_without_duplicates(
     scenario, scim_server, reference
 ):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -21,10 +19,9 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from jml.dn import dn_key, rdn_value
-from tests import servers
+from tests import servers, zygote
 from tests.connectors.apps import create_app_schema, ldap_target, sql_target
 
-JML = str(Path(sys.executable).parent / "jml")
 CSV_COLUMNS = ("employee_id", "first_name", "last_name", "email", "department", "job_code", "location",
                "manager_id", "employment_type", "status", "hire_date", "termination_date")  # fmt: skip
 POLICY = {
@@ -98,16 +95,14 @@ class World:
         self.hris.paged(hris_items, size=2)
 
     def run(self, as_of: str, expect: int) -> dict:
-        done = subprocess.run(
-            [JML, "run", "--config", str(self.root / "jml.yaml"), "--as-of", as_of, "--json"],
-            cwd=self.root, env=self.env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+        done = zygote.run(["run", "--config", str(self.root / "jml.yaml"), "--as-of", as_of, "--json"],
+                          cwd=self.root, env=self.env, timeout=300)  # fmt: skip
         assert done.returncode == expect, f"exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
         return json.loads(done.stdout)
 
     def exceptions(self) -> list[dict]:
-        done = subprocess.run([JML, "exceptions", "--config", str(self.root / "jml.yaml"), "--json"],
-                              cwd=self.root, env=self.env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        done = zygote.run(["exceptions", "--config", str(self.root / "jml.yaml"), "--json"],
+                          cwd=self.root, env=self.env, timeout=120)  # fmt: skip
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)["exceptions"]
 
