@@ -23,6 +23,7 @@ stdin from /dev/null. On timeout it kills the command and raises TimeoutExpired.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import io
 import json
 import os
@@ -55,23 +56,33 @@ def run(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> s
             socket.send_fds(conn, [_HEADER.pack(len(payload)) + payload], [stdin.fileno(), out_w, err_w])
         os.close(out_w)
         os.close(err_w)
-        replies = conn.makefile("rb")
-        pid = json.loads(replies.readline())["pid"]
         deadline = time.monotonic() + timeout
-        stdout, stderr = _drain(out_r), _drain(err_r)
+        replies = conn.makefile("rb")
+        pid = _reply(replies, "pid", argv)
+        stdout, stderr = _Drain(out_r), _Drain(err_r)
         for reader in (stdout, stderr):
             reader.join(max(0.0, deadline - time.monotonic()))
-        if stdout.is_alive() or stderr.is_alive():
-            _kill(pid)
-            raise subprocess.TimeoutExpired([JML, *argv], timeout)
-        line = replies.readline()
-        if not line:
-            raise RuntimeError(f"the zygote's monitor of `jml {' '.join(argv)}` ended without its exit code")
-        code = json.loads(line)["code"]
+        conn.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            if stdout.is_alive() or stderr.is_alive():
+                raise TimeoutError
+            code = _reply(replies, "code", argv)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            raise subprocess.TimeoutExpired([JML, *argv], timeout) from None
     return subprocess.CompletedProcess([JML, *argv], code, _text(stdout.data), _text(stderr.data))
 
 
-class _drain(threading.Thread):
+def _reply(replies: io.BufferedReader, key: str, argv: list[str]) -> int:
+    """The monitor's next report (`pid`, then `code`) of `jml <argv>`."""
+    line = replies.readline()
+    if not line:
+        raise RuntimeError(f"the zygote's monitor of `jml {' '.join(argv)}` ended without its {key}")
+    return json.loads(line)[key]
+
+
+class _Drain(threading.Thread):
     """Read a pipe to its end (its bytes in `data`), closing it."""
 
     def __init__(self, fd: int) -> None:
@@ -87,13 +98,6 @@ class _drain(threading.Thread):
 def _text(data: bytes) -> str:
     """Bytes as subprocess's text mode decodes them (locale encoding, universal newlines)."""
     return io.TextIOWrapper(io.BytesIO(data)).read()
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _zygote() -> str:
@@ -167,7 +171,8 @@ def _monitor(conn: socket.socket) -> dict:
         os.close(fd)
     conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     _, status = os.waitpid(pid, 0)
-    conn.sendall(json.dumps({"code": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+    with contextlib.suppress(OSError):  # a caller that timed out has gone
+        conn.sendall(json.dumps({"code": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
     os._exit(0)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,8 +17,8 @@ import pytest
 from jml.config import load_config
 from jml.ledger import Ledger
 from jml.operations import describe
+from tests.zygote import JML
 
-JML = str(Path(sys.executable).parent / "jml")
 #: What each day promises to do (run id -> (employee_id, action, detail) that must be done).
 PROMISED = {
     1: {("E001", "create", "active"), ("E006", "create", "inactive"),  # a joiner, a pre-hire

@@ -14,8 +14,9 @@ import pytest
 import yaml
 from sqlalchemy.exc import DBAPIError
 
-from tests.e2e.helpers import CONVERGED, JML, OTHER, Scenario, enterprise, worker
+from tests.e2e.helpers import CONVERGED, OTHER, Scenario, enterprise, worker
 from tests.faultproxy import Faults, fault_proxy
+from tests.zygote import JML
 
 DAY1, DAY2 = "2026-03-02", "2026-03-03"
 PATIENT = {"attempts": 10, "backoff_seconds": 0.2, "max_backoff_seconds": 2.0, "max_seconds": 120,

@@ -22,9 +22,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from tests.e2e.helpers import CONVERGED, JML, OTHER, Scenario
+from tests.e2e.helpers import CONVERGED, OTHER, Scenario
 from tests.e2e.test_faults import DAY1, population
 from tests.faultproxy import Faults, fault_proxy
+from tests.zygote import JML
 
 INTRUDER = "intruder:4242:0badf00d"
 

@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,9 +28,9 @@ import httpx
 import yaml
 
 from app.launchers import PrefectServer, ScimTenant, stop
+from tests.zygote import JML
 
 ROOT = Path(__file__).resolve().parents[3]
-JML = str(Path(sys.executable).parent / "jml")
 DEPLOYMENTS = ("hr-sync", "reconcile", "provision-person", "decide-approval")
 HEADER = "employee_id,first_name,last_name,email,department,job_code,manager_id,employment_type,status,hire_date"
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
