@@ -213,6 +213,8 @@ class Target(Protocol):
 
     `read` returns the whole target in one paged pass: accounts with the attributes of
     `schema` (`manager` as the manager's employee_id) and their entitlements;
+    `read_changes(known)` what `read` would return now, made from an earlier read and
+    what changed since (None when the target cannot say what changed: read in full);
     `read_accounts` the same of the accounts linked to some employee_ids only. `apply`
     runs operations in the order given (a manager's create precedes its reports'),
     retrying what failed transiently, and never raises for a failed operation. `find`
@@ -223,6 +225,8 @@ class Target(Protocol):
     schema: TargetSchema
 
     def read(self) -> Snapshot: ...
+
+    def read_changes(self, known: Snapshot) -> Snapshot | None: ...
 
     def read_accounts(self, employee_ids: Sequence[str]) -> Snapshot: ...
 

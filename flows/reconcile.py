@@ -40,7 +40,8 @@ def reconcile(fix: bool = False, as_of: date | None = None) -> State:
             accounts); false means report only and write nothing to any target.
         as_of: Judge the desired state as of this day (YYYY-MM-DD); empty means today (UTC).
     """
-    with open_run(bound_config(), as_of=as_of or today(), record=True, actor=actor(), read_only=not fix) as run:
+    with open_run(bound_config(), as_of=as_of or today(), record=True, actor=actor(), read_only=not fix,
+                  read_in_full=True) as run:
         planned = sync.plan(run, in_task)
         if planned.checked is None:  # the feed gate halted: nothing to compare with
             return final_state(finish(run, planned, Execution(), Scope(flow=FLOW, kinds=KINDS, save_states=False)))

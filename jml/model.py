@@ -120,13 +120,16 @@ class Account:
 
 @dataclass(slots=True)
 class Snapshot:
-    """Everything one full read of a target returned.
+    """Everything one read of a target returned (a full read, or what jml knew of it
+    brought up to date by a delta read: the same content).
 
     `held` names the attributes the target holds (its schema): only those are compared
     with the desired state and written; every Account's `attributes` has exactly these
     keys (None where the account has no value). `limits`: the longest text the target
     holds in an attribute (by the same names), where its schema has a bound; the planner
-    cuts a longer desired value to fit (`jml.plan.fit`).
+    cuts a longer desired value to fit (`jml.plan.fit`). `memo` is the driver's note of
+    where this read stands (JSON: where its next delta read starts); empty when the
+    driver cannot read changes alone.
     """
 
     target: str
@@ -134,6 +137,7 @@ class Snapshot:
     groups: set[str] = field(default_factory=set)
     held: frozenset[str] = frozenset(ACCOUNT_ATTRIBUTES)
     limits: dict[str, int] = field(default_factory=dict)
+    memo: dict = field(default_factory=dict)
 
 
 class IssueKind(enum.StrEnum):

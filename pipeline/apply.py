@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from connectors.base import Outcome
 from jml.model import Issue, IssueKind
-from jml.operations import Grant, Operation, Revoke
+from jml.operations import Delete, Grant, Operation, Revoke
 from pipeline.record import record_applied
 from pipeline.run import Run
 from pipeline.sams import keep_made, prime
@@ -50,6 +50,8 @@ class BatchResult:
     done_persons: frozenset[str] = frozenset()
     failed_persons: frozenset[str] = frozenset()
     lost: str | None = None
+    #: (target, account id) of each account the batch deleted.
+    deleted: frozenset[tuple[str, str]] = frozenset()
 
 
 def batches(operations: Sequence[Operation]) -> dict[str, list[list[Operation]]]:
@@ -110,6 +112,9 @@ def apply_batch(run: Run, target: str, operations: Sequence[Operation]) -> Batch
         down=down,
         done_persons=frozenset(o.operation.employee_id for o in done),
         failed_persons=frozenset(o.operation.employee_id for o in failed),
+        deleted=frozenset(
+            (target, o.operation.account_id) for o in done if isinstance(o.operation, Delete) and o.operation.account_id
+        ),
     )
     run.log.info(
         "applied %d of %d operations on %s (%d failed, %d sent again, %d lost replies settled)",

@@ -13,7 +13,8 @@
   audit trail, and the sAMAccountNames of the AD accounts it read linked to people:
   `pipeline.sams`) and matched accounts linked, and kept in the access history
   with the active state the run read (`Ledger.adopt_access`: what the run changed
-  itself wins): `attention` when exceptions are open, else `converged`.
+  itself wins), and each target's read kept as what is known of it for the next run
+  (`pipeline.targets.keep_known`): `attention` when exceptions are open, else `converged`.
 It appends `run_finished` to the audit trail, finishes the run with its JSON document
 (`jml run --json`, which carries the trail's hash chain head after it, `audit_head`),
 and returns the document. `summary_markdown` is the markdown of a
@@ -36,6 +37,7 @@ from jml.text import visible
 from pipeline.outcome import Execution, Planned, Scope, all_issues, movement, skipped_targets
 from pipeline.run import Run
 from pipeline.sams import keep_read
+from pipeline.targets import keep_known
 
 __all__ = ["halt_issue", "live_issues", "markdown_literal", "record_run", "summary_markdown"]
 
@@ -85,6 +87,8 @@ def record_run(run: Run, planned: Planned, execution: Execution, scope: Scope) -
             ledger.save_nhis(run.id, run.actor, planned.nhis)
         if scope.save_states and planned.targets is not None:
             keep_read(run, planned.targets.snapshots)
+        if planned.targets is not None:
+            keep_known(run, planned.targets, {d for batch in execution.batches for d in batch.deleted})
         if planned.checked is not None:
             for target, links in planned.checked.plan.matched.items():
                 ledger.link_accounts(run.id, target, links)

@@ -8,7 +8,8 @@ policy and its NHI registry (ConfigError, one line), opens the ledger, and yield
   while the run holds it, and the run is recorded; `Run.lock_lost()` is the fencing
   check every write makes first (`pipeline.lease`). `dry_run` records nothing but the
   run (hr-sync --dry-run); `read_only` records what the run finds but says in the
-  ledger that it wrote nothing to any target (a reconcile that does not fix).
+  ledger that it wrote nothing to any target (a reconcile that does not fix);
+  `read_in_full` reads every target in full, whatever the ledger knows of it (reconcile).
 On the way out the targets' connections and the ledger are closed and the lock released,
 whatever happened. A `Run` is a frozen value: its parameters never change; its
 collaborators (the ledger, the targets) are the stateful parts.
@@ -111,6 +112,7 @@ class Run:
     dry_run: bool = False
     override_safety: bool = False
     actor: str = "jml"
+    read_in_full: bool = False
     run_id: int | None = None
     lease: Lease | None = None
     log: logging.Logger | logging.LoggerAdapter = field(default=LOG, compare=False)
@@ -151,12 +153,13 @@ def open_run(
     read_only: bool = False,
     override_safety: bool = False,
     actor: str = "jml",
+    read_in_full: bool = False,
 ) -> Iterator[Run]:
     """Open a run (see the module docstring); everything is closed on the way out."""
     settings = load_settings(config_path)
     ledger = Ledger.open(settings.config.state_url)
     targets = Targets(settings.config)
-    run = Run(settings, ledger, targets, as_of, dry_run or not record, override_safety, actor)
+    run = Run(settings, ledger, targets, as_of, dry_run or not record, override_safety, actor, read_in_full)
     try:
         if not record:
             yield run

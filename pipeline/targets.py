@@ -1,6 +1,11 @@
 """The read-targets stage: one read of every target, and the journal settled against it.
 
-`read_targets(run)` reads each configured target; a target that cannot be read (or
+`read_targets(run)` reads each configured target: in full on its first run, in a run
+that reads in full (`reconcile`), and when its last full read is older than its
+`full_read_hours`; else what the ledger knows of it (the last run's read) brought up to
+date by the driver's delta read (SPEC "Incremental runs"), or in full when the driver
+cannot tell what changed. `keep_known(run, state, execution)` keeps each read in the
+ledger for the next run, without the accounts the run deleted. A target that cannot be read (or
 whose connector cannot be built: a secret not set) is unreachable for the run, with a
 `failed_operation` issue naming it, and is skipped. The accounts of registered NHIs
 (jml.nhi) are taken out of each snapshot at once, so that nothing after this stage
@@ -15,11 +20,12 @@ apply stage records what it applies: links, grants, the audit trail), else `fail
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Set
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 from connectors.base import ConnectorError, Outcome
-from jml.config import weakened
+from jml.config import TargetConfig, weakened
 from jml.model import Account, Issue, IssueKind, Snapshot
 from jml.nhi import split_accounts
 from jml.operations import Create, from_journal
@@ -27,18 +33,30 @@ from jml.plan import AccountIndex, is_applied
 from pipeline.record import record_applied
 from pipeline.run import Run
 
-__all__ = ["TargetState", "read_targets", "unreachable_issue"]
+__all__ = ["TargetRead", "TargetState", "keep_known", "read_targets", "unreachable_issue"]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRead:
+    """How a target was read: what it held (its NHIs' accounts too), when, when it was
+    last read in full, and the known state the read was made from (None: a full read)."""
+
+    snapshot: Snapshot
+    at: datetime
+    full_read_at: datetime
+    since: Snapshot | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class TargetState:
     """The snapshots of the reachable targets (without the NHIs' accounts), an issue
-    per unreachable one, and per reachable target the accounts of registered NHIs it
-    holds (by account key)."""
+    per unreachable one, per reachable target the accounts of registered NHIs it
+    holds (by account key), and how each was read."""
 
     snapshots: Mapping[str, Snapshot] = field(default_factory=dict)
     unreachable: Mapping[str, Issue] = field(default_factory=dict)
     nhis: Mapping[str, Mapping[str, Account]] = field(default_factory=dict)
+    reads: Mapping[str, TargetRead] = field(default_factory=dict)
 
     def with_account(self) -> set[str]:
         """The employee_ids linked to an account on some target."""
@@ -61,20 +79,45 @@ def read_targets(run: Run) -> TargetState:
     snapshots: dict[str, Snapshot] = {}
     unreachable: dict[str, Issue] = {}
     nhis: dict[str, dict[str, Account]] = {}
+    reads: dict[str, TargetRead] = {}
     registered = run.settings.registered()
     for target in run.config.targets:
         for warning in weakened(target):
             run.log.warning("target %s: %s", target.name, warning)
         try:
-            snapshot = run.targets[target.name].read()
+            reads[target.name] = read = _read(run, target)
         except ConnectorError as exc:
             run.log.warning("target %s cannot be read: %s", target.name, exc)
             unreachable[target.name] = unreachable_issue(target.name, exc)
             continue
-        snapshots[target.name], nhis[target.name] = split_accounts(snapshot, registered.get(target.name, ()))
+        snapshots[target.name], nhis[target.name] = split_accounts(read.snapshot, registered.get(target.name, ()))
     if run.recorded and not run.dry_run:
         _settle_journal(run, snapshots)
-    return TargetState(snapshots, unreachable, nhis)
+    return TargetState(snapshots, unreachable, nhis, reads)
+
+
+def _read(run: Run, target: TargetConfig) -> TargetRead:
+    """The target read as the module docstring says: from what is known, or in full."""
+    connector = run.targets[target.name]
+    now = datetime.now(UTC)
+    known = None if run.read_in_full else run.ledger.known_state(target.name)
+    if known is not None and now - known.full_read_at < timedelta(hours=target.full_read_hours):
+        snapshot = connector.read_changes(known.snapshot)
+        if snapshot is not None:
+            return TargetRead(snapshot, now, known.full_read_at, since=known.snapshot)
+    return TargetRead(connector.read(), now, now)
+
+
+def keep_known(run: Run, state: TargetState, deleted: Set[tuple[str, str]]) -> None:
+    """Keep each target's read as what is known of it, without the accounts in
+    `deleted` ((target, account id) the run deleted); only what differs from the known
+    state the read started from is written."""
+    for name, read in state.reads.items():
+        gone = {account_id for target, account_id in deleted if target == name}
+        snapshot = read.snapshot
+        if gone:
+            snapshot = replace(snapshot, accounts=[a for a in snapshot.accounts if a.id not in gone])
+        run.ledger.keep_known_state(snapshot, read_at=read.at, full_read_at=read.full_read_at, since=read.since)
 
 
 def _settle_journal(run: Run, snapshots: Mapping[str, Snapshot]) -> None:

@@ -131,7 +131,7 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
 
         def _reply(self, status: int, headers: dict, payload: bytes) -> None:
             try:
-                self.send_response(status)
+                self.send_response_only(status)  # the server's own Date, not a second one
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))

@@ -40,7 +40,7 @@ def chunked(items: Sequence[T], size: int) -> list[Sequence[T]]:
 
 @dataclass(slots=True)
 class Reading:
-    """One full read: the snapshot, and the handle of every linked account."""
+    """One read: the snapshot, and the handle of every linked account."""
 
     snapshot: Snapshot
     handles: dict[str, Handle] = field(default_factory=dict)
@@ -68,6 +68,15 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     def read(self) -> Reading:
         """Every account and group of the target (one paged pass)."""
+
+    def read_changes(self, known: Snapshot) -> Reading | None:
+        """What `read` would give now, made from `known` (an earlier read, with its
+        `memo`) and what changed on the target since (SPEC "Incremental runs"), its
+        memo saying where the next one starts; None when the driver cannot tell what
+        changed (the kernel's caller then reads in full). Exact or None: never less
+        than a full read would find. By default None: a driver without delta reads is
+        read in full."""
+        return None
 
     @abc.abstractmethod
     def lookup(self, employee_ids: Sequence[str]) -> dict[str, Handle]:

@@ -17,7 +17,8 @@ is settled:
 - the circuit breaker counts rounds in a row where nothing succeeded and every failure
   was retryable; at `breaker_threshold` the target is down for the rest of the run (the
   kernel instance): what is left fails at once with "circuit breaker open".
-`read()` is one full read, tried again on Retryable within the same policy, and
+`read()` is one full read, tried again on Retryable within the same policy,
+`read_changes(known)` a delta read where the driver offers one (else None), and
 `read_accounts()` the read of some persons' accounts only (verify's read-back); `find()`
 maps employee_ids to account ids by chunked lookups. The kernel remembers every
 account's handle (from reads, lookups and its writes) for the life of the instance.
@@ -29,9 +30,10 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from connectors.base import Applied, ClosesOnExit, Outcome, Retryable, TargetError
-from connectors.kernel.driver import Driver, Handle, Reading, chunked
+from connectors.kernel.driver import Driver, Handle, chunked
 from connectors.kernel.handles import Handles
 from connectors.kernel.round import Round
 from connectors.retry import CircuitBreaker, backoff, call_with_retries
@@ -42,6 +44,7 @@ from jml.operations import Create, Operation
 __all__ = ["Kernel"]
 
 log = logging.getLogger("connectors.kernel")
+R = TypeVar("R")
 
 
 class Kernel(ClosesOnExit):
@@ -82,6 +85,18 @@ class Kernel(ClosesOnExit):
                  len(snapshot.groups), seconds)  # fmt: skip
         return snapshot
 
+    def read_changes(self, known: Snapshot) -> Snapshot | None:
+        """`known` brought up to date by the driver's delta read (`Driver.read_changes`),
+        tried again on Retryable per the policy; None when the driver cannot tell what
+        changed. The handles it finds replace every one remembered, as a full read's do."""
+        reading, seconds = self._read(lambda: self.driver.read_changes(known))
+        if reading is None:
+            return None
+        self._handles.replace(reading.handles)
+        log.info("target %s: %d accounts and %d groups from a delta read in %.2f s", self.name,
+                 len(reading.snapshot.accounts), len(reading.snapshot.groups), seconds)  # fmt: skip
+        return reading.snapshot
+
     def read_accounts(self, employee_ids: Sequence[str]) -> Snapshot:
         """The accounts of these employee_ids only (`Driver.read_accounts`), tried again
         on Retryable per the policy; their handles are remembered beside the others."""
@@ -93,7 +108,7 @@ class Kernel(ClosesOnExit):
                  len(reading.snapshot.accounts), len(wanted), seconds)  # fmt: skip
         return reading.snapshot
 
-    def _read(self, call: Callable[[], Reading]) -> tuple[Reading, float]:
+    def _read(self, call: Callable[[], R]) -> tuple[R, float]:
         """What `call` read (tried again on Retryable per the policy, unless the driver
         retries each of its read requests itself), and its seconds."""
         started = time.monotonic()

@@ -30,6 +30,10 @@ class Strict(BaseModel):
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 
+#: Hours a target is planned from what jml knows of it (SPEC "Incremental runs") before
+#: a run reads it in full again; 0: every run reads it in full.
+FullReadHours = Annotated[float, Field(ge=0, le=8760)]
+
 #: An environment variable's name (where a secret is read from).
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 #: A table or column name of a SQL mapping (quoted by SQLAlchemy, never formatted in).

@@ -11,7 +11,7 @@ from pydantic import (
 )
 
 from jml.config.attributes import check_attributes
-from jml.config.common import EnvName, Identifier, Name, RetryPolicy, SqlUrl, Strict
+from jml.config.common import EnvName, FullReadHours, Identifier, Name, RetryPolicy, SqlUrl, Strict
 from jml.config.network import Endpoint, HttpEndpoint
 from jml.dn import is_under, split_dn
 from jml.mapping import Compiled, FieldSpec, SpecField, ValueSpec, compile_spec
@@ -35,6 +35,7 @@ class ScimTarget(HttpEndpoint):
     page_size: int = Field(default=500, ge=1, le=10000)
     bulk: bool = True  # use the Bulk endpoint when the server advertises it
     retry: RetryPolicy = RetryPolicy()
+    full_read_hours: FullReadHours = 24.0
     attributes: dict[str, SpecField] = Field(default={}, description=ATTRIBUTES_DOC)
 
     @field_validator("attributes")
@@ -60,6 +61,7 @@ class LdapTarget(Endpoint):
     disabled_dn: str = Field(min_length=1)
     page_size: int = Field(default=500, ge=1, le=10000)
     retry: RetryPolicy = RetryPolicy()
+    full_read_hours: FullReadHours = 24.0
     attributes: dict[str, SpecField] = Field(default={}, description=ATTRIBUTES_DOC)
 
     @field_validator("attributes")
@@ -127,6 +129,7 @@ class AdTarget(Endpoint):
     upn_suffix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
     page_size: int = Field(default=500, ge=1, le=10000)
     retry: RetryPolicy = RetryPolicy()
+    full_read_hours: FullReadHours = 24.0
     attributes: dict[str, SpecField] = Field(default={}, description=ATTRIBUTES_DOC)
 
     @field_validator("url", mode="before")
@@ -229,6 +232,7 @@ class SqlTarget(SqlUrl):
     page_size: int = Field(default=1000, ge=1, le=100_000)
     timeout: float = Field(default=30.0, gt=0)
     retry: RetryPolicy = RetryPolicy()
+    full_read_hours: FullReadHours = 24.0
     attributes: dict[str, SpecField] = Field(default={}, description=ATTRIBUTES_DOC)
 
     @field_validator("attributes")

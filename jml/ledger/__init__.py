@@ -18,7 +18,7 @@ exception id, a role the bundle does not list, an unreachable database) raises
 Inside: `facade` (Ledger) delegates to one module per concern: `engine` (engine,
 pragmas, transactions, schema upgrade), `lock`, `runs`, `persons`, `accounts` (links
 and grants), `history` (access over time), `journal`, `issues` (the exception queue), `approvals` (recording
-decisions; the rules are `jml.approvals`) `audit` and its hash `chain`; `tables` is the schema.
+decisions; the rules are `jml.approvals`), `known` (the targets as last read), `audit` and its hash `chain`; `tables` is the schema.
 """
 
 from typing import TYPE_CHECKING
@@ -34,6 +34,7 @@ from jml.ledger.records import (
     ExceptionRecord,
     GrantRecord,
     JournalRecord,
+    KnownState,
     LockHolder,
     LockInfo,
     PersonState,
@@ -63,6 +64,7 @@ __all__ = [
     "ExceptionRecord",
     "GrantRecord",
     "JournalRecord",
+    "KnownState",
     "Ledger",
     "LedgerError",
     "LockHolder",

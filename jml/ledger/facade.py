@@ -2,7 +2,8 @@
 
 Each method is one short transaction in one module: `runs`, `lock`, `persons`,
 `accounts`, `history` (access over time), `journal`, `issues` (the exception queue),
-`approvals`, `nhis` (non-human identities' owners) and `audit`; the
+`approvals`, `nhis` (non-human identities' owners), `known` (what the targets held when
+last read) and `audit`; the
 engine, its pragmas and the schema upgrade are `engine`. Methods take and return the
 value types of `jml.ledger.records`, plain dicts, sets and tuples, never database rows.
 """
@@ -10,12 +11,12 @@ value types of `jml.ledger.records`, plain dicts, sets and tuples, never databas
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.engine import Engine
 
 from jml.approvals import Rosters
-from jml.ledger import accounts, approvals, audit, history, identifiers, journal, lock, nhis, persons, runs
+from jml.ledger import accounts, approvals, audit, history, identifiers, journal, known, lock, nhis, persons, runs
 from jml.ledger import issues as queue
 from jml.ledger.engine import make_engine, upgrade
 from jml.ledger.records import (
@@ -28,11 +29,12 @@ from jml.ledger.records import (
     ExceptionRecord,
     GrantRecord,
     JournalRecord,
+    KnownState,
     LockHolder,
     LockInfo,
     PersonState,
 )
-from jml.model import Issue, IssueKind
+from jml.model import Issue, IssueKind, Snapshot
 from jml.nhi import Ownership, Watch
 from jml.operations import Operation
 from jml.owners import EVERYONE_DEFAULT, Owners
@@ -141,6 +143,24 @@ class Ledger:
         """Keep these generated identifiers (employee_id -> value) for good; a person who
         has one of `kind` already keeps it. A value kept for another person is refused."""
         identifiers.reserve(self._engine, run_id, kind, values)
+
+    # -- known state of the targets -----------------------------------------------
+
+    def known_state(self, target: str) -> KnownState | None:
+        """What the last run kept of `target` (SPEC "Incremental runs"); None when none did."""
+        return known.load(self._engine, target)
+
+    def keep_known_state(
+        self, snapshot: Snapshot, *, read_at: datetime, full_read_at: datetime, since: Snapshot | None
+    ) -> None:
+        """Keep `snapshot` as what is known of its target, writing only the accounts that
+        differ from `since` (the known state the run started from; None after a full
+        read, which replaces every account)."""
+        known.save(self._engine, snapshot, read_at=read_at, full_read_at=full_read_at, since=since)
+
+    def forget_known_state(self, target: str) -> None:
+        """Drop what is known of `target`: its next run reads it in full."""
+        known.forget(self._engine, target)
 
     # -- non-human identities ------------------------------------------------------
 

@@ -16,6 +16,19 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from jml.model import Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class KnownState:
+    """What jml knows of a target between runs (SPEC "Incremental runs"): the snapshot
+    its last read left (with the driver's `memo`), when that read was, and when the
+    target was last read in full."""
+
+    snapshot: Snapshot
+    full_read_at: datetime
+    read_at: datetime
+
 
 @dataclass(frozen=True, slots=True)
 class PersonState:

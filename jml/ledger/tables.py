@@ -224,6 +224,31 @@ identifiers = Table(
     Index(None, "kind", "employee_id", unique=True),
 )
 
+#: What jml knows of each target between runs (SPEC "Incremental runs"): the target as
+#: its last read left it (a full read, or a full read brought up to date by delta reads),
+#: planned against instead of reading the target in full again. `memo` is the driver's
+#: note of where its next delta read starts; `full_read_at` when it was last read in full.
+known_targets = Table(
+    "known_targets",
+    metadata,
+    Column("target", String(NAME), primary_key=True),
+    Column("full_read_at", UtcDateTime, nullable=False),
+    Column("read_at", UtcDateTime, nullable=False),
+    Column("memo", JSON, nullable=False),
+    Column("groups", JSON, nullable=False),
+    Column("held", JSON, nullable=False),
+    Column("limits", JSON, nullable=False),
+)
+
+#: One row per account a target held when last read (`account`: the Account as JSON).
+known_accounts = Table(
+    "known_accounts",
+    metadata,
+    Column("target", String(NAME), primary_key=True),
+    Column("account_id", Text, primary_key=True),
+    Column("account", JSON, nullable=False),
+)
+
 #: The ids are given by the one appender (`audit.insert_entries`, under its lock), so
 #: that their order is the hash chain's.
 audit = Table(

@@ -87,16 +87,25 @@ class ScimClient:
     def json(self, request: Request) -> dict:
         """`send`, and the answer as a JSON object (Permanent when it is not one, or
         nests deeper than the bound)."""
+        return self._dated(request)[0]
+
+    def _dated(self, request: Request) -> tuple[dict, str | None]:
+        """`json`, and the answer's Date header (None when the server sent none)."""
         what = f"{self.name}: {request.what}"
-        body = self.send(request).json(what)
+        answer = self.send(request)
+        body = answer.json(what)
         if not isinstance(body, dict):
             raise Permanent(f"{what}: the answer is not a JSON object")
-        return body
+        return body, answer.headers.get("Date")
 
     def read(self, request: Request) -> dict:
         """`json` of a read (safe to repeat), tried again on Retryable per the retry
         policy; the last error is raised when the tries or the time run out."""
         return call_with_retries(lambda: self.json(request), self._retry)
+
+    def read_dated(self, request: Request) -> tuple[dict, str | None]:
+        """`read`, and the answer's Date header: the server's time when it answered."""
+        return call_with_retries(lambda: self._dated(request), self._retry)
 
     def capabilities(self) -> Capabilities:
         """The server's Bulk capability, asked once; a server without the endpoint (404)

@@ -46,7 +46,7 @@ from connectors.base import ConfigurationError, Conflict, GroupMissing, NotFound
 from connectors.bounds import Pages
 from connectors.kernel.driver import Driver, Handle, Reading, chunked
 from connectors.targets.mapped import holding
-from connectors.targets.scim import paths
+from connectors.targets.scim import changes, paths
 from connectors.targets.scim import resources as scim
 from connectors.targets.scim.bulk import ScimBulk
 from connectors.targets.scim.client import ScimClient
@@ -91,18 +91,66 @@ class ScimDriver(Driver):
     # -- reading ---------------------------------------------------------------------
 
     def read(self) -> Reading:
-        """Every account and group, from one paged pass over each."""
+        """Every account and group, from one paged pass over each; the memo says where
+        the next delta read starts (`connectors.targets.scim.changes`)."""
         self._client.capabilities()
         self._refused()
+        _, stamp = self._client.read_dated(changes.census("Users"))
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"scim-read-{self.name}") as pool:
             users_future = pool.submit(self._list, "Users")
             groups_future = pool.submit(self._list, "Groups")
             users, groups = users_future.result(), groups_future.result()
         external_of = {str(user["id"]): scim.text(user.get("externalId")) for user in users if "id" in user}
         reading = self._reading(users, groups, external_of)
-        with self._lock:
-            self._groups = {name: str(g["id"]) for g in reversed(groups) if "id" in g and (name := _name(g))}
+        names = {str(g["id"]): name for g in groups if "id" in g and (name := _name(g))}
+        reading.snapshot.memo = changes.memo(changes.since_of(stamp), names)
+        self._remember_groups(names)
         return reading
+
+    def read_changes(self, known: Snapshot) -> Reading | None:
+        """`known` brought up to date: the users and groups changed since its memo's
+        `since` (two filtered listings), and both endpoints counted; None (read in
+        full) when `known` has no memo or the changes cannot be merged exactly."""
+        since = known.memo.get("since")
+        if not isinstance(since, str) or not isinstance(known.memo.get("groups"), dict):
+            return None
+        self._client.capabilities()
+        self._refused()
+        counted, stamp = self._client.read_dated(changes.census("Users"))
+        groups_counted = self._client.read(changes.census("Groups"))
+        where = changes.modified_since(since)
+        users, groups = self._list("Users", where), self._list("Groups", where)
+        external_of = {a.id: a.external_id for a in known.accounts if a.id is not None}
+        external_of.update({str(u["id"]): scim.text(u.get("externalId")) for u in users if "id" in u})
+        self._managers_of(users, external_of)
+        mapped = list(self._config.attributes)
+        totals = (_count(counted), _count(groups_counted))
+        merged = changes.merge(known, users, groups, totals,
+                               lambda user, held: scim.account_from_user(user, external_of, held, mapped))  # fmt: skip
+        if merged is None:
+            log.info("target %s: the changes since the last read do not merge; reading in full", self.name)
+            return None
+        accounts, names = merged
+        handles = {a.external_id: a.id for a in accounts if a.external_id is not None and a.id is not None}
+        snapshot = Snapshot(self.name, accounts, set(names.values()), self.schema.attributes,
+                            memo=changes.memo(changes.since_of(stamp), names))  # fmt: skip
+        self._remember_groups(names)
+        return Reading(snapshot, handles)
+
+    def _managers_of(self, users: Sequence[dict], external_of: dict[str, str | None]) -> None:
+        """Add to `external_of` (id -> externalId) the managers of `users` it lacks, by id."""
+        missing = sorted({m for u in users if (m := scim.manager_id_of(u)) and m not in external_of})
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"scim-mgr-{self.name}") as pool:
+            for manager in pool.map(self._user, missing):
+                if manager and "id" in manager:
+                    external_of[str(manager["id"])] = scim.text(manager.get("externalId"))
+
+    def _remember_groups(self, names: Mapping[str, str]) -> None:
+        """Remember the groups' ids by displayName (the first of a name wins)."""
+        with self._lock:
+            self._groups = {}
+            for gid, name in names.items():
+                self._groups.setdefault(name, gid)
 
     def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, Handle]) -> Reading:
         """The users of these employee_ids: by id (GET /Users/{id}, `concurrency` at a
@@ -123,10 +171,7 @@ class ScimDriver(Driver):
                     if user.get("externalId") in chunk and "id" in user:
                         users.setdefault(str(user["id"]), user)
             external_of = {uid: scim.text(user.get("externalId")) for uid, user in users.items()}
-            managers = sorted({m for u in users.values() if (m := scim.manager_id_of(u)) and m not in external_of})
-            for manager in pool.map(self._user, managers):
-                if manager and "id" in manager:
-                    external_of[str(manager["id"])] = scim.text(manager.get("externalId"))
+            self._managers_of(list(users.values()), external_of)
             groups = groups_future.result()
         return self._reading(list(users.values()), groups, external_of)
 
@@ -325,6 +370,12 @@ class ScimDriver(Driver):
                     self._groups[name] = str(group["id"])
                 return str(group["id"])
         return None
+
+
+def _count(body: Mapping[str, Any]) -> int | None:
+    """A ListResponse's totalResults (None when it gives none)."""
+    total = body.get("totalResults")
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 def _name(group: Mapping[str, Any]) -> str | None:

@@ -1,0 +1,106 @@
+"""What jml knows of each target between runs (SPEC "Incremental runs"): the snapshot its
+last read left, the driver's memo (where the next delta read starts) and when the target
+was last read in full.
+
+`save` writes what changed since the known state the run started from: the accounts
+whose value changed and the ones that went, never the whole population again (a full
+read replaces every row, since it read every account anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from jml.ledger import tables as t
+from jml.ledger.engine import IN_BATCH, chunks, execute_many, read, write
+from jml.ledger.records import KnownState
+from jml.model import Account, Snapshot
+
+_kt = t.known_targets.c
+_ka = t.known_accounts.c
+
+
+def load(engine: Engine, target: str) -> KnownState | None:
+    """The known state of `target`; None when no run kept one."""
+    with read(engine) as conn:
+        row = conn.execute(select(t.known_targets).where(_kt.target == target)).first()
+        if row is None:
+            return None
+        docs = conn.execute(select(_ka.account).where(_ka.target == target)).scalars()
+        accounts = [_account(doc) for doc in docs]
+    snapshot = Snapshot(
+        target=target,
+        accounts=accounts,
+        groups=set(row.groups),
+        held=frozenset(row.held),
+        limits=dict(row.limits),
+        memo=dict(row.memo),
+    )
+    return KnownState(snapshot, full_read_at=row.full_read_at, read_at=row.read_at)
+
+
+def save(
+    engine: Engine, snapshot: Snapshot, *, read_at: datetime, full_read_at: datetime, since: Snapshot | None
+) -> None:
+    """Keep `snapshot` as what jml knows of its target. `since` is the known state the
+    run started from (None after a full read: every row is replaced); only the accounts
+    that differ from it are written, and those it had that `snapshot` has not are removed."""
+    target = snapshot.target
+    values = {
+        "full_read_at": full_read_at, "read_at": read_at, "memo": snapshot.memo, "groups": sorted(snapshot.groups),
+        "held": sorted(snapshot.held), "limits": snapshot.limits,
+    }  # fmt: skip
+    accounts = {a.id: a for a in snapshot.accounts if a.id is not None}
+    with write(engine) as conn:
+        if since is None:
+            conn.execute(delete(t.known_accounts).where(_ka.target == target))
+            conn.execute(delete(t.known_targets).where(_kt.target == target))
+            conn.execute(insert(t.known_targets), {"target": target, **values})
+            _insert(conn, target, accounts.values())
+            return
+        before = {a.id: a for a in since.accounts if a.id is not None}
+        changed = [a for account_id, a in accounts.items() if before.get(account_id) != a]
+        gone = [account_id for account_id in before if account_id not in accounts]
+        for chunk in chunks([a.id for a in changed] + gone, IN_BATCH):
+            conn.execute(delete(t.known_accounts).where(_ka.target == target, _ka.account_id.in_(chunk)))
+        _insert(conn, target, changed)
+        conn.execute(update(t.known_targets).where(_kt.target == target).values(**values))
+
+
+def forget(engine: Engine, target: str) -> None:
+    """Drop what is known of `target`: its next run reads it in full."""
+    with write(engine) as conn:
+        conn.execute(delete(t.known_accounts).where(_ka.target == target))
+        conn.execute(delete(t.known_targets).where(_kt.target == target))
+
+
+def _insert(conn: Connection, target: str, accounts: Iterable[Account]) -> None:
+    rows = ({"target": target, "account_id": a.id, "account": _document(a)} for a in accounts)
+    execute_many(conn, insert(t.known_accounts), rows)
+
+
+def _document(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "external_id": account.external_id,
+        "active": account.active,
+        "attributes": account.attributes,
+        "entitlements": sorted(account.entitlements),
+        "login": account.login,
+    }
+
+
+def _account(doc: dict[str, Any]) -> Account:
+    return Account(
+        id=doc["id"],
+        external_id=doc["external_id"],
+        active=bool(doc["active"]),
+        attributes=dict(doc["attributes"]),
+        entitlements=set(doc["entitlements"]),
+        login=doc["login"],
+    )

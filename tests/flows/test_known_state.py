@@ -1,0 +1,116 @@
+"""Runs that follow a full read plan from what the ledger knows of the target and read
+only what changed (SPEC "Incremental runs"); a counting proxy in front of scim2-server
+counts the users each run reads: "users listed" (pages of every user), "users
+filtered" (the delta's and lookups' filter queries), "users fetched" (by id)."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from connectors.targets.scim import changes
+from flows.hr_sync import hr_sync
+from flows.reconcile import reconcile
+from tests.faultproxy import Faults, fault_proxy
+from tests.flows.running import run_bound
+from tests.flows.test_hr_sync import AS_OF, people, write_world
+
+
+@pytest.fixture(autouse=True)
+def exact_since(monkeypatch):
+    """A delta starts at the server's clock to the second (no margin for a clock behind:
+    the server here has one clock), so what each run reads is exact; `settle` waits
+    past that second before the next run."""
+    monkeypatch.setattr(changes, "OVERLAP", timedelta(0))
+
+
+def settle(proxy) -> None:
+    time.sleep(1.1)
+    proxy.counts.clear()
+
+
+def run(config) -> dict:
+    return run_bound(config, hr_sync, as_of=AS_OF, return_state=True).result()
+
+
+def reads(proxy) -> tuple[int, int, int]:
+    return proxy.counts["users listed"], proxy.counts["users filtered"], proxy.counts["users fetched"]
+
+
+def test_a_no_change_run_reads_no_account_and_a_change_run_reads_only_the_changed(tmp_path, tenant_env, scim_server):
+    rows = people(40)
+    with fault_proxy(scim_server.url, Faults()) as proxy:
+        url = proxy.url + urlsplit(tenant_env.url).path
+        config = write_world(tmp_path, url, rows)
+        assert run(config)["operations"]["applied"] == 120  # the first run: a full read (of nobody yet)
+        settle(proxy)
+        second = run(config)
+        assert second["status"] == "converged" and second["operations"]["planned"] == 0
+        assert reads(proxy) == (0, 40, 0)  # the first run's creates, read back once by the delta
+        settle(proxy)
+        third = run(config)
+        assert third["status"] == "converged" and third["operations"]["planned"] == 0
+        assert reads(proxy) == (0, 0, 0), proxy.counts  # nothing changed: no account read
+        rows[7] = rows[7].replace(",Engineering,", ",Sales,")
+        rows[9] = rows[9].replace("First9,", "Renamed9,")
+        write_world(tmp_path, url, rows)
+        settle(proxy)
+        changed = run(config)
+        assert changed["status"] == "converged", changed
+        assert changed["operations"]["applied"] == 3  # E00007: update and revoke; E00009: update
+        assert reads(proxy) == (0, 0, 3), proxy.counts  # verify: E00007, E00009 and their manager
+        settle(proxy)
+        assert run(config)["operations"]["planned"] == 0
+        assert reads(proxy) == (0, 2, 0), proxy.counts  # the two it changed, read back by the delta
+
+
+def test_changes_made_outside_jml_are_healed_by_the_next_run(tmp_path, tenant_env, scim_server):
+    """A leaver's account enabled again and a member added to a managed group are in the
+    next run's delta; a deleted account makes the counts disagree, so that run reads in
+    full; reconcile always reads in full."""
+    rows = people(11)
+    rows[8] = rows[8].replace(",Engineering,", ",Sales,")
+    scim = httpx.Client(base_url=tenant_env.url + "/", headers={"Authorization": f"Bearer {tenant_env.token}"})
+    with fault_proxy(scim_server.url, Faults()) as proxy, scim:
+        url = proxy.url + urlsplit(tenant_env.url).path
+        config = write_world(tmp_path, url, rows)
+        assert run(config)["status"] == "converged"
+        rows[10] = rows[10].replace(",active,", ",terminated,")
+        write_world(tmp_path, url, rows)
+        assert run(config)["operations"]["applied"] == 3  # E00010 leaves: disable, two revokes
+
+        def user(eid: str) -> dict:
+            return scim.get("Users", params={"filter": f'externalId eq "{eid}"'}).json()["Resources"][0]
+
+        def group(name: str) -> dict:
+            return scim.get("Groups", params={"filter": f'displayName eq "{name}"'}).json()["Resources"][0]
+
+        patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}
+        leaver, sales, engineering = user("E00010"), user("E00008"), group("engineering")
+        assert leaver["active"] is False
+        assert sales["id"] not in {m["value"] for m in engineering.get("members") or ()}
+        scim.patch(f"Users/{leaver['id']}", json={**patch, "Operations": [{"op": "replace", "path": "active", "value": True}]}).raise_for_status()
+        scim.patch(f"Groups/{engineering['id']}", json={**patch, "Operations": [{"op": "add", "path": "members", "value": [{"value": sales["id"]}]}]}).raise_for_status()
+        settle(proxy)
+        healed = run(config)
+        assert healed["status"] == "converged" and healed["operations"]["applied"] == 2, healed  # disable, revoke
+        assert reads(proxy)[0] == 0, proxy.counts  # from the delta, not a full read
+        assert user("E00010")["active"] is False
+        assert sales["id"] not in {m["value"] for m in group("engineering").get("members") or ()}
+
+        scim.delete(f"Users/{user('E00003')['id']}").raise_for_status()
+        settle(proxy)
+        recreated = run(config)
+        assert recreated["status"] == "converged", recreated
+        assert recreated["operations"]["applied"] == 3  # create, and its two grants
+        assert reads(proxy)[0] == 10, proxy.counts  # the counts disagreed: read in full (10 were left)
+        assert user("E00003")["active"] is True
+
+        settle(proxy)
+        found = run_bound(config, reconcile, as_of=AS_OF, return_state=True).result()
+        assert found["status"] == "converged", found
+        assert reads(proxy)[0] == 11, proxy.counts  # reconcile reads every target in full
