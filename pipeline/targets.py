@@ -2,7 +2,7 @@
 
 `read_targets(run)` reads each configured target: in full on its first run, in a run
 that reads in full (`reconcile`), and when its last full read is older than its
-`full_read_hours`; else what the ledger knows of it (the last run's read) brought up to
+`full_read_hours` or its config changed; else what the ledger knows of it (the last run's read) brought up to
 date by the driver's delta read (SPEC "Incremental runs"), or in full when the driver
 cannot tell what changed. `keep_known(run, state, execution)` keeps each read in the
 ledger for the next run, without the accounts the run deleted. A target that cannot be read (or
@@ -20,12 +20,14 @@ apply stage records what it applies: links, grants, the audit trail), else `fail
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from connectors.base import ConnectorError, Outcome
 from jml.config import TargetConfig, weakened
+from jml.ledger import KnownRead
 from jml.model import Account, Issue, IssueKind, Snapshot
 from jml.nhi import split_accounts
 from jml.operations import Create, from_journal
@@ -38,13 +40,10 @@ __all__ = ["TargetRead", "TargetState", "keep_known", "read_targets", "unreachab
 
 @dataclass(frozen=True, slots=True)
 class TargetRead:
-    """How a target was read: what it held (its NHIs' accounts too), when, when it was
-    last read in full, and the known state the read was made from (None: a full read)."""
+    """What a target held (its NHIs' accounts too), and how it was read."""
 
     snapshot: Snapshot
-    at: datetime
-    full_read_at: datetime
-    since: Snapshot | None = None
+    how: KnownRead
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +96,23 @@ def read_targets(run: Run) -> TargetState:
 
 
 def _read(run: Run, target: TargetConfig) -> TargetRead:
-    """The target read as the module docstring says: from what is known, or in full."""
+    """The target read as the module docstring says: from what is known (read with the
+    same config), or in full; its accounts in the order of their ids either way, so
+    that where two accounts compete (one externalId or userName) the same one wins."""
     connector = run.targets[target.name]
     now = datetime.now(UTC)
+    config = hashlib.sha256(target.model_dump_json().encode()).hexdigest()
     known = None if run.read_in_full else run.ledger.known_state(target.name)
-    if known is not None and now - known.full_read_at < timedelta(hours=target.full_read_hours):
+    fresh = known is not None and now - known.full_read_at < timedelta(hours=target.full_read_hours)
+    if known is not None and fresh and known.config == config:
         snapshot = connector.read_changes(known.snapshot)
         if snapshot is not None:
-            return TargetRead(snapshot, now, known.full_read_at, since=known.snapshot)
-    return TargetRead(connector.read(), now, now)
+            return TargetRead(_by_id(snapshot), KnownRead(now, known.full_read_at, config, since=known.snapshot))
+    return TargetRead(_by_id(connector.read()), KnownRead(now, now, config))
+
+
+def _by_id(snapshot: Snapshot) -> Snapshot:
+    return replace(snapshot, accounts=sorted(snapshot.accounts, key=lambda a: a.id or ""))
 
 
 def keep_known(run: Run, state: TargetState, deleted: Set[tuple[str, str]]) -> None:
@@ -117,7 +124,7 @@ def keep_known(run: Run, state: TargetState, deleted: Set[tuple[str, str]]) -> N
         snapshot = read.snapshot
         if gone:
             snapshot = replace(snapshot, accounts=[a for a in snapshot.accounts if a.id not in gone])
-        run.ledger.keep_known_state(snapshot, read_at=read.at, full_read_at=read.full_read_at, since=read.since)
+        run.ledger.keep_known_state(snapshot, read.how)
 
 
 def _settle_journal(run: Run, snapshots: Mapping[str, Snapshot]) -> None:

@@ -11,7 +11,7 @@ value types of `jml.ledger.records`, plain dicts, sets and tuples, never databas
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy.engine import Engine
 
@@ -29,6 +29,7 @@ from jml.ledger.records import (
     ExceptionRecord,
     GrantRecord,
     JournalRecord,
+    KnownRead,
     KnownState,
     LockHolder,
     LockInfo,
@@ -150,13 +151,11 @@ class Ledger:
         """What the last run kept of `target` (SPEC "Incremental runs"); None when none did."""
         return known.load(self._engine, target)
 
-    def keep_known_state(
-        self, snapshot: Snapshot, *, read_at: datetime, full_read_at: datetime, since: Snapshot | None
-    ) -> None:
-        """Keep `snapshot` as what is known of its target, writing only the accounts that
-        differ from `since` (the known state the run started from; None after a full
-        read, which replaces every account)."""
-        known.save(self._engine, snapshot, read_at=read_at, full_read_at=full_read_at, since=since)
+    def keep_known_state(self, snapshot: Snapshot, read: KnownRead) -> None:
+        """Keep `snapshot` as what is known of its target, read as `read` says, writing
+        only the accounts that differ from `read.since` (the known state the run started
+        from; None after a full read, which replaces every account)."""
+        known.save(self._engine, snapshot, read)
 
     def forget_known_state(self, target: str) -> None:
         """Drop what is known of `target`: its next run reads it in full."""

@@ -10,7 +10,6 @@ read replaces every row, since it read every account anyway).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -18,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from jml.ledger import tables as t
 from jml.ledger.engine import IN_BATCH, chunks, execute_many, read, write
-from jml.ledger.records import KnownState
+from jml.ledger.records import KnownRead, KnownState
 from jml.model import Account, Snapshot
 
 _kt = t.known_targets.c
@@ -26,12 +25,13 @@ _ka = t.known_accounts.c
 
 
 def load(engine: Engine, target: str) -> KnownState | None:
-    """The known state of `target`; None when no run kept one."""
+    """The known state of `target` (its accounts in the order of their ids); None when
+    no run kept one."""
     with read(engine) as conn:
         row = conn.execute(select(t.known_targets).where(_kt.target == target)).first()
         if row is None:
             return None
-        docs = conn.execute(select(_ka.account).where(_ka.target == target)).scalars()
+        docs = conn.execute(select(_ka.account).where(_ka.target == target).order_by(_ka.account_id)).scalars()
         accounts = [_account(doc) for doc in docs]
     snapshot = Snapshot(
         target=target,
@@ -41,19 +41,18 @@ def load(engine: Engine, target: str) -> KnownState | None:
         limits=dict(row.limits),
         memo=dict(row.memo),
     )
-    return KnownState(snapshot, full_read_at=row.full_read_at, read_at=row.read_at)
+    return KnownState(snapshot, full_read_at=row.full_read_at, read_at=row.read_at, config=row.config)
 
 
-def save(
-    engine: Engine, snapshot: Snapshot, *, read_at: datetime, full_read_at: datetime, since: Snapshot | None
-) -> None:
-    """Keep `snapshot` as what jml knows of its target. `since` is the known state the
-    run started from (None after a full read: every row is replaced); only the accounts
-    that differ from it are written, and those it had that `snapshot` has not are removed."""
-    target = snapshot.target
+def save(engine: Engine, snapshot: Snapshot, read: KnownRead) -> None:
+    """Keep `snapshot` as what jml knows of its target, as `read` says it was read
+    (`read.since`: the known state the run started from, None after a full read: every
+    row is replaced); only the accounts that differ from `since` are written, and those
+    it had that `snapshot` has not are removed."""
+    target, since = snapshot.target, read.since
     values = {
-        "full_read_at": full_read_at, "read_at": read_at, "memo": snapshot.memo, "groups": sorted(snapshot.groups),
-        "held": sorted(snapshot.held), "limits": snapshot.limits,
+        "config": read.config, "full_read_at": read.full_read_at, "read_at": read.at, "memo": snapshot.memo,
+        "groups": sorted(snapshot.groups), "held": sorted(snapshot.held), "limits": snapshot.limits,
     }  # fmt: skip
     accounts = {a.id: a for a in snapshot.accounts if a.id is not None}
     with write(engine) as conn:

@@ -22,12 +22,24 @@ from jml.model import Snapshot
 @dataclass(frozen=True, slots=True)
 class KnownState:
     """What jml knows of a target between runs (SPEC "Incremental runs"): the snapshot
-    its last read left (with the driver's `memo`), when that read was, and when the
-    target was last read in full."""
+    its last read left (with the driver's `memo`), when that read was, when the target
+    was last read in full, and the hash of the target's config it was read with."""
 
     snapshot: Snapshot
     full_read_at: datetime
     read_at: datetime
+    config: str
+
+
+@dataclass(frozen=True, slots=True)
+class KnownRead:
+    """How a run read a target: when, when it was last read in full, the hash of the
+    target's config, and the known state the read was made from (None: a full read)."""
+
+    at: datetime
+    full_read_at: datetime
+    config: str
+    since: Snapshot | None = None
 
 
 @dataclass(frozen=True, slots=True)

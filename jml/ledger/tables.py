@@ -227,11 +227,13 @@ identifiers = Table(
 #: What jml knows of each target between runs (SPEC "Incremental runs"): the target as
 #: its last read left it (a full read, or a full read brought up to date by delta reads),
 #: planned against instead of reading the target in full again. `memo` is the driver's
-#: note of where its next delta read starts; `full_read_at` when it was last read in full.
+#: note of where its next delta read starts; `full_read_at` when it was last read in full;
+#: `config` a hash of the target's config when it was read (another config reads in full).
 known_targets = Table(
     "known_targets",
     metadata,
     Column("target", String(NAME), primary_key=True),
+    Column("config", String(HASH), nullable=False),
     Column("full_read_at", UtcDateTime, nullable=False),
     Column("read_at", UtcDateTime, nullable=False),
     Column("memo", JSON, nullable=False),

@@ -49,7 +49,9 @@ def listing(resources: list[dict], start: int) -> Scripted:
 
 
 def list_requests(server: servers.ScriptedServer, endpoint: str) -> int:
-    return sum(1 for _, path in server.requests if httpx.URL(path).path.endswith(f"/{endpoint}"))
+    """The pages of `endpoint` asked for (not its count, `count=0`, which a read asks first)."""
+    urls = [httpx.URL(path) for _, path in server.requests]
+    return sum(1 for url in urls if url.path.endswith(f"/{endpoint}") and url.params.get("count") != "0")
 
 
 def scim_server(page: Callable[[str, int, int], Scripted]) -> AbstractContextManager[servers.ScriptedServer]:

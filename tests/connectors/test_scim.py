@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -463,13 +464,15 @@ def test_read_pages_through_users_and_groups(
     for n, employee_id in enumerate(people):
         assert accounts[employee_id].entitlements == {f"group-{n % 4}"}
         assert accounts[employee_id].attributes["manager"] == (None if n == 0 else people[0])
-    assert requests_logged(caplog, "GET", "Users") == 4  # 3 + 3 + 3 + 1, never one per user
+    assert requests_logged(caplog, "GET", "Users") == 5  # the count (and the clock), then 3 + 3 + 3 + 1: never one per user
     assert requests_logged(caplog, "GET", "Groups") == 2
     assert requests_logged(caplog, "GET", "ServiceProviderConfig") == 1
 
 
 def test_read_of_an_empty_target(connector: Kernel) -> None:
-    assert connector.read() == Snapshot(target="scim", accounts=[], groups=set())
+    snapshot = connector.read()
+    assert replace(snapshot, memo={}) == Snapshot(target="scim", accounts=[], groups=set())
+    assert snapshot.memo["groups"] == {} and snapshot.memo["since"]  # where the next delta read starts
 
 
 # -- bulk ---------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from jml.ledger import (
     AuditEntry,
     ExceptionRecord,
     JournalRecord,
+    KnownRead,
     Ledger,
     LedgerError,
     LockHolder,
@@ -47,7 +48,7 @@ from jml.ledger import (
 )
 from jml.ledger.engine import BATCH, IN_BATCH, alembic_config, make_engine, write
 from jml.ledger.tables import metadata
-from jml.model import Issue, IssueKind, Lifecycle
+from jml.model import Account, Issue, IssueKind, Lifecycle, Snapshot
 from jml.nhi import OwnerChange, Ownership, Watch
 from jml.operations import Change, Create, Grant, Operation, Update
 
@@ -708,6 +709,10 @@ def use_every_method(spy: Called, url: str) -> None:
     spy.person_states()
     spy.link_accounts(run_id, "app", {"E1": "id-1", "E2": "id-2"})
     spy.reserve_identifiers(run_id, "email", {"E1": "Jane.Doe@corp.example.com"})
+    read_at = datetime(2026, 12, 3, tzinfo=UTC)
+    spy.keep_known_state(Snapshot("app", [Account("id-1", "E1", True, {})]), KnownRead(read_at, read_at, "c"))
+    assert spy.known_state("app") is not None
+    spy.forget_known_state("app")
     assert spy.reserved_identifiers("email") == {"E1": "jane.doe@corp.example.com"}
     spy.unlink_accounts("app", ["E2"])
     spy.account_links("app")

@@ -27,6 +27,7 @@ def upgrade() -> None:
     op.create_table(
         "known_targets",
         sa.Column("target", sa.String(255), nullable=False),
+        sa.Column("config", sa.String(64), nullable=False),
         sa.Column("full_read_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("memo", sa.JSON(), nullable=False),
