@@ -102,13 +102,14 @@ def _read(run: Run, target: TargetConfig) -> TargetRead:
     connector = run.targets[target.name]
     now = datetime.now(UTC)
     config = hashlib.sha256(target.model_dump_json().encode()).hexdigest()
-    known = None if run.read_in_full else run.ledger.known_state(target.name)
+    known = run.ledger.known_state(target.name)
     fresh = known is not None and now - known.full_read_at < timedelta(hours=target.full_read_hours)
-    if known is not None and fresh and known.config == config:
+    if known is not None and fresh and known.config == config and not run.read_in_full:
         snapshot = connector.read_changes(known.snapshot)
         if snapshot is not None:
             return TargetRead(_by_id(snapshot), KnownRead(now, known.full_read_at, config, since=known.snapshot))
-    return TargetRead(_by_id(connector.read()), KnownRead(now, now, config))
+    kept = known.snapshot if known is not None else None  # what the ledger holds: only the difference is written
+    return TargetRead(_by_id(connector.read()), KnownRead(now, now, config, since=kept))
 
 
 def _by_id(snapshot: Snapshot) -> Snapshot:
@@ -117,11 +118,17 @@ def _by_id(snapshot: Snapshot) -> Snapshot:
 
 def keep_known(run: Run, state: TargetState, deleted: Set[tuple[str, str]]) -> None:
     """Keep each target's read as what is known of it, without the accounts in
-    `deleted` ((target, account id) the run deleted); only what differs from the known
-    state the read started from is written."""
+    `deleted` ((target, account id) the run deleted); only what differs from what the
+    ledger held is written. A read without a memo (a driver that cannot read changes,
+    a server that gave no clock) is not kept, and what was known of it is dropped: its
+    next run reads in full anyway."""
     for name, read in state.reads.items():
         gone = {account_id for target, account_id in deleted if target == name}
         snapshot = read.snapshot
+        if not snapshot.memo:
+            if read.how.since is not None:
+                run.ledger.forget_known_state(name)
+            continue
         if gone:
             snapshot = replace(snapshot, accounts=[a for a in snapshot.accounts if a.id not in gone])
         run.ledger.keep_known_state(snapshot, read.how)

@@ -153,8 +153,8 @@ class Ledger:
 
     def keep_known_state(self, snapshot: Snapshot, read: KnownRead) -> None:
         """Keep `snapshot` as what is known of its target, read as `read` says, writing
-        only the accounts that differ from `read.since` (the known state the run started
-        from; None after a full read, which replaces every account)."""
+        only the accounts that differ from `read.since` (what the ledger held of it when
+        the run read it; None: nothing, every account is written)."""
         known.save(self._engine, snapshot, read)
 
     def forget_known_state(self, target: str) -> None:

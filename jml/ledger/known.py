@@ -46,9 +46,9 @@ def load(engine: Engine, target: str) -> KnownState | None:
 
 def save(engine: Engine, snapshot: Snapshot, read: KnownRead) -> None:
     """Keep `snapshot` as what jml knows of its target, as `read` says it was read
-    (`read.since`: the known state the run started from, None after a full read: every
-    row is replaced); only the accounts that differ from `since` are written, and those
-    it had that `snapshot` has not are removed."""
+    (`read.since`: what the ledger held of it when the run read it, None when it held
+    nothing: every row is then written); only the accounts that differ from `since` are
+    written, and those it had that `snapshot` has not are removed."""
     target, since = snapshot.target, read.since
     values = {
         "config": read.config, "full_read_at": read.full_read_at, "read_at": read.at, "memo": snapshot.memo,

@@ -33,8 +33,9 @@ class KnownState:
 
 @dataclass(frozen=True, slots=True)
 class KnownRead:
-    """How a run read a target: when, when it was last read in full, the hash of the
-    target's config, and the known state the read was made from (None: a full read)."""
+    """How a run read a target: when, when it was last read in full (`at` for a full
+    read), the hash of the target's config, and what the ledger knew of the target when
+    it was read (None: nothing; a delta read is made from it)."""
 
     at: datetime
     full_read_at: datetime

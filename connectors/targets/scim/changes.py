@@ -28,8 +28,10 @@ from jml.model import Account, Snapshot
 
 __all__ = ["OVERLAP", "census", "memo", "merge", "modified_since", "since_of"]
 
-#: How far back of the server's clock the next delta read starts.
-OVERLAP = timedelta(seconds=5)
+#: How far back of the server's clock the next delta read starts: a minute of margin for
+#: a server whose nodes' clocks disagree; runs closer together than that read each
+#: other's writes again (harmless, and only those).
+OVERLAP = timedelta(seconds=60)
 
 
 def census(endpoint: str, where: str | None = None) -> Request:

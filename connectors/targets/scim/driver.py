@@ -110,7 +110,9 @@ class ScimDriver(Driver):
     def read_changes(self, known: Snapshot) -> Reading | None:
         """`known` brought up to date: the users and groups changed since its memo's
         `since` (two filtered listings), and both endpoints counted; None (read in
-        full) when `known` has no memo or the changes cannot be merged exactly."""
+        full) when `known` has no memo, when more than a quarter of the users changed
+        (a full read costs less than paging through a filter), or when the changes
+        cannot be merged exactly."""
         since = known.memo.get("since")
         if not isinstance(since, str) or not isinstance(known.memo.get("groups"), dict):
             return None
@@ -119,6 +121,10 @@ class ScimDriver(Driver):
         counted, stamp = self._client.read_dated(changes.census("Users"))
         groups_counted = self._client.read(changes.census("Groups"))
         where = changes.modified_since(since)
+        changed = _count(self._client.read(changes.census("Users", where)))
+        if changed is None or changed > max(self._config.page_size, len(known.accounts) // 4):
+            log.info("target %s: %s users changed since the last read; reading in full", self.name, changed)
+            return None
         users, groups = self._list("Users", where), self._list("Groups", where)
         external_of = {a.id: a.external_id for a in known.accounts if a.id is not None}
         external_of.update({str(u["id"]): scim.text(u.get("externalId")) for u in users if "id" in u})
