@@ -3,7 +3,9 @@
 `verify(run, desired, touched, before)` reads back, on each touched target, the accounts
 of the persons whose operations there all succeeded, and only those
 (`Target.read_accounts`: by employee_id, so verify costs O(written), not a second full
-read), and plans anew for them: anything still to do for one of them is a `drift` issue
+read; but when they are more than `FULL_READ_FLOOR` and a quarter of the accounts the
+run read, as in a first load, one full read cut to them costs less than a lookup each),
+and plans anew for them: anything still to do for one of them is a `drift` issue
 (keyed like reconcile's, so either closes it once the target matches). A target that
 cannot be read back is unreachable (a `failed_operation` issue).
 
@@ -19,13 +21,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from dataclasses import replace
 
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, Target
 from jml.model import Issue, IssueKind, Snapshot
 from jml.plan import Desired, build_plan
 from pipeline.run import Run
 from pipeline.targets import unreachable_issue
 
-__all__ = ["verify"]
+__all__ = ["FULL_READ_FLOOR", "verify"]
+
+#: Persons to read back on a target, at most, before a full read may cost less.
+FULL_READ_FLOOR = 500
 
 
 def verify(
@@ -38,7 +43,7 @@ def verify(
         if not persons:
             continue
         try:
-            read_back = run.targets[target].read_accounts(sorted(persons))
+            read_back = _read_back(run.targets[target], persons, before[target])
         except ConnectorError as exc:
             issues.append(unreachable_issue(target, exc))
             continue
@@ -60,6 +65,15 @@ def verify(
                 )
             )
     return tuple(issues)
+
+
+def _read_back(target: Target, persons: Set[str], before: Snapshot) -> Snapshot:
+    """The accounts of `persons` on `target`: by employee_id, or cut from a full read
+    when they are many (module docstring)."""
+    if len(persons) <= max(FULL_READ_FLOOR, len(before.accounts) // 4):
+        return target.read_accounts(sorted(persons))
+    full = target.read()
+    return replace(full, accounts=[a for a in full.accounts if a.external_id in persons])
 
 
 def _merged(before: Snapshot, read_back: Snapshot, persons: Set[str]) -> Snapshot:

@@ -114,3 +114,21 @@ def test_changes_made_outside_jml_are_healed_by_the_next_run(tmp_path, tenant_en
         found = run_bound(config, reconcile, as_of=AS_OF, return_state=True).result()
         assert found["status"] == "converged", found
         assert reads(proxy)[0] == 11, proxy.counts  # reconcile reads every target in full
+
+
+def test_verify_reads_a_large_load_back_in_one_full_read(tmp_path, tenant_env, scim_server, monkeypatch):
+    """Past FULL_READ_FLOOR persons and a quarter of what the run read, one full read
+    cut to them costs less than a lookup each (here the floor is 5; a first load)."""
+    import pipeline.verify
+
+    monkeypatch.setattr(pipeline.verify, "FULL_READ_FLOOR", 5)
+    with fault_proxy(scim_server.url, Faults()) as proxy:
+        config = write_world(tmp_path, proxy.url + urlsplit(tenant_env.url).path, people(12))
+        assert run(config)["status"] == "converged"
+        assert reads(proxy) == (12, 0, 0), proxy.counts  # the read-back: every user once, none by id
+        rows = people(12)
+        rows[3] = rows[3].replace("First3,", "Renamed3,")
+        write_world(tmp_path, proxy.url + urlsplit(tenant_env.url).path, rows)
+        settle(proxy)
+        assert run(config)["operations"]["applied"] == 1
+        assert reads(proxy) == (0, 12, 2), proxy.counts  # the first load's writes once; E00003 and its manager by id
