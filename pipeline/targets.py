@@ -1,11 +1,12 @@
 """The read-targets stage: one read of every target, and the journal settled against it.
 
 `read_targets(run)` reads each configured target: in full on its first run, in a run
-that reads in full (`reconcile`), and when its last full read is older than its
-`full_read_hours` or its config changed; else what the ledger knows of it (the last run's read) brought up to
-date by the driver's delta read (SPEC "Incremental runs"), or in full when the driver
-cannot tell what changed. `keep_known(run, state, execution)` keeps each read in the
-ledger for the next run, without the accounts the run deleted. A target that cannot be read (or
+that reads in full (`reconcile`), when its config changed and when its last full read is
+older than its `full_read_hours`; else it takes what the ledger knows of it (the last
+run's read) brought up to date by the driver's delta read (SPEC "Incremental runs"), or
+reads in full when the driver cannot tell what changed. `keep_known(run, state,
+deleted)` keeps each read in the ledger for the next run, without the accounts the run
+deleted. A target that cannot be read (or
 whose connector cannot be built: a secret not set) is unreachable for the run, with a
 `failed_operation` issue naming it, and is skipped. The accounts of registered NHIs
 (jml.nhi) are taken out of each snapshot at once, so that nothing after this stage
