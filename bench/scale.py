@@ -40,7 +40,7 @@ def one(root: Path, workers: int, folder: Path) -> dict:
     """In this process, with `root`'s modules: each day's figures, and the peak RSS."""
     sys.path[:0] = [str(root), str(root / "bench"), str(ROOT)]
     from plan_100k import write_config, write_feed
-    from verify_readback import _move_one_percent
+    from verify_readback import move_one_percent
 
     from app.launchers import scim_server
     from pipeline import sync
@@ -62,7 +62,7 @@ def one(root: Path, workers: int, folder: Path) -> dict:
         config = write_config(folder, proxy.url, feed)
         for day in DAYS:
             if day == "1 % change":
-                _move_one_percent(feed)
+                move_one_percent(feed)
             time.sleep(1.1)  # the next delta starts at the server's clock, to the second
             proxy.counts.clear()
             started = time.perf_counter()

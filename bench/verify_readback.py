@@ -44,7 +44,7 @@ def one(root: Path, workers: int, folder: Path) -> dict[str, float]:
         timings: dict[str, float] = {}
         for day in ("first sync", "1 % change"):
             if day == "1 % change":
-                _move_one_percent(feed)
+                move_one_percent(feed)
             with open_run(config, as_of=date.today(), record=True) as run:
                 planned = sync.plan(run)
                 execution = sync.apply(run, planned)
@@ -54,7 +54,7 @@ def one(root: Path, workers: int, folder: Path) -> dict[str, float]:
     return timings
 
 
-def _move_one_percent(feed: Path) -> None:
+def move_one_percent(feed: Path) -> None:
     """Every 100th worker moves to another department."""
     with feed.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))

@@ -4,6 +4,8 @@ bounded), shared by the SCIM target and the REST source:
     Pages(what, max_pages)          a paged read: at most `max_pages` pages, none a repeat
     read_body(response, what, max_mb)   a streamed httpx body, refused past `max_mb` MB
     load_json(body, what)           JSON, refused when nested deeper than MAX_DEPTH
+    cheaper_in_full(wanted, population, floor)   whether one full read costs less than
+                                    reading `wanted` resources one way or another
 
 Each refusal is a `Permanent` (not retried: the server would answer the same) whose one
 line starts with `what` (e.g. "app: GET Users"; none when empty) and says which bound
@@ -21,11 +23,17 @@ import httpx
 
 from connectors.base import Permanent, said
 
-__all__ = ["MAX_DEPTH", "Pages", "fingerprint", "load_json", "read_body"]
+__all__ = ["MAX_DEPTH", "Pages", "cheaper_in_full", "fingerprint", "load_json", "read_body"]
 
 #: The deepest nesting of arrays and objects accepted in an answer.
 MAX_DEPTH = 64
 MEGABYTE = 1024 * 1024
+
+
+def cheaper_in_full(wanted: int, population: int, floor: int) -> bool:
+    """Whether one full read of `population` resources costs less than reading `wanted`
+    of them by lookups or a filter: more than `floor` and a quarter of them."""
+    return wanted > max(floor, population // 4)
 
 
 class Pages:

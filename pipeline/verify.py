@@ -22,6 +22,7 @@ from collections.abc import Mapping, Set
 from dataclasses import replace
 
 from connectors.base import ConnectorError, Target
+from connectors.bounds import cheaper_in_full
 from jml.model import Issue, IssueKind, Snapshot
 from jml.plan import Desired, build_plan
 from pipeline.run import Run
@@ -70,7 +71,7 @@ def verify(
 def _read_back(target: Target, persons: Set[str], before: Snapshot) -> Snapshot:
     """The accounts of `persons` on `target`: by employee_id, or cut from a full read
     when they are many (module docstring)."""
-    if len(persons) <= max(FULL_READ_FLOOR, len(before.accounts) // 4):
+    if not cheaper_in_full(len(persons), len(before.accounts), FULL_READ_FLOOR):
         return target.read_accounts(sorted(persons))
     full = target.read()
     return replace(full, accounts=[a for a in full.accounts if a.external_id in persons])

@@ -2,14 +2,15 @@
 last read left, the driver's memo (where the next delta read starts) and when the target
 was last read in full.
 
-`save` writes what changed since the known state the run started from: the accounts
-whose value changed and the ones that went, never the whole population again (a full
-read replaces every row, since it read every account anyway).
+`save` writes what changed since what the ledger held when the run read the target
+(after a full read too): the accounts whose value changed and the ones that went, never
+the whole population again; only a target the ledger knew nothing of has every row written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -57,8 +58,7 @@ def save(engine: Engine, snapshot: Snapshot, read: KnownRead) -> None:
     accounts = {a.id: a for a in snapshot.accounts if a.id is not None}
     with write(engine) as conn:
         if since is None:
-            conn.execute(delete(t.known_accounts).where(_ka.target == target))
-            conn.execute(delete(t.known_targets).where(_kt.target == target))
+            _clear(conn, target)
             conn.execute(insert(t.known_targets), {"target": target, **values})
             _insert(conn, target, accounts.values())
             return
@@ -74,8 +74,12 @@ def save(engine: Engine, snapshot: Snapshot, read: KnownRead) -> None:
 def forget(engine: Engine, target: str) -> None:
     """Drop what is known of `target`: its next run reads it in full."""
     with write(engine) as conn:
-        conn.execute(delete(t.known_accounts).where(_ka.target == target))
-        conn.execute(delete(t.known_targets).where(_kt.target == target))
+        _clear(conn, target)
+
+
+def _clear(conn: Connection, target: str) -> None:
+    conn.execute(delete(t.known_accounts).where(_ka.target == target))
+    conn.execute(delete(t.known_targets).where(_kt.target == target))
 
 
 def _insert(conn: Connection, target: str, accounts: Iterable[Account]) -> None:
@@ -84,22 +88,9 @@ def _insert(conn: Connection, target: str, accounts: Iterable[Account]) -> None:
 
 
 def _document(account: Account) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "external_id": account.external_id,
-        "active": account.active,
-        "attributes": account.attributes,
-        "entitlements": sorted(account.entitlements),
-        "login": account.login,
-    }
+    """The JSON of an Account (every field; its entitlements as a sorted list)."""
+    return {**asdict(account), "entitlements": sorted(account.entitlements)}
 
 
 def _account(doc: dict[str, Any]) -> Account:
-    return Account(
-        id=doc["id"],
-        external_id=doc["external_id"],
-        active=bool(doc["active"]),
-        attributes=dict(doc["attributes"]),
-        entitlements=set(doc["entitlements"]),
-        login=doc["login"],
-    )
+    return Account(**{**doc, "entitlements": set(doc["entitlements"])})

@@ -48,7 +48,7 @@ def test_a_full_read_replaces_what_is_known_and_a_later_read_writes_what_changed
     known = ledger.known_state("app")
     assert known is not None and same(known.snapshot, second)
     assert (known.full_read_at, known.read_at) == (EARLIER, later)
-    # one delete of the 4 changed or gone ids, one insert of the 2 changed or new, one update
+    # on known_accounts: one delete of the 4 changed or gone ids, one insert of the 2 changed or new
     assert len([s for s in sent if "known_accounts" in s]) == 2, sent
     assert ledger.known_state("other") is None
 

@@ -101,7 +101,7 @@ class ScimClient:
     def read(self, request: Request) -> dict:
         """`json` of a read (safe to repeat), tried again on Retryable per the retry
         policy; the last error is raised when the tries or the time run out."""
-        return call_with_retries(lambda: self.json(request), self._retry)
+        return self.read_dated(request)[0]
 
     def read_dated(self, request: Request) -> tuple[dict, str | None]:
         """`read`, and the answer's Date header: the server's time when it answered."""

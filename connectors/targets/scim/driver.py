@@ -43,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from connectors.base import ConfigurationError, Conflict, GroupMissing, NotFound, Permanent, TargetSchema
-from connectors.bounds import Pages
+from connectors.bounds import Pages, cheaper_in_full
 from connectors.kernel.driver import Driver, Handle, Reading, chunked
 from connectors.targets.mapped import holding
 from connectors.targets.scim import changes, paths
@@ -51,7 +51,7 @@ from connectors.targets.scim import resources as scim
 from connectors.targets.scim.bulk import ScimBulk
 from connectors.targets.scim.client import ScimClient
 from jml.config import ScimTarget
-from jml.model import Snapshot
+from jml.model import Account, Snapshot
 from jml.operations import Create, Delete, Disable, Enable, Operation, Update
 
 __all__ = ["ScimDriver"]
@@ -93,8 +93,7 @@ class ScimDriver(Driver):
     def read(self) -> Reading:
         """Every account and group, from one paged pass over each; the memo says where
         the next delta read starts (`connectors.targets.scim.changes`)."""
-        self._client.capabilities()
-        self._refused()
+        self._ready()
         _, stamp = self._client.read_dated(changes.census("Users"))
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"scim-read-{self.name}") as pool:
             users_future = pool.submit(self._list, "Users")
@@ -116,13 +115,12 @@ class ScimDriver(Driver):
         since = known.memo.get("since")
         if not isinstance(since, str) or not isinstance(known.memo.get("groups"), dict):
             return None
-        self._client.capabilities()
-        self._refused()
+        self._ready()
         counted, stamp = self._client.read_dated(changes.census("Users"))
         groups_counted = self._client.read(changes.census("Groups"))
         where = changes.modified_since(since)
         changed = _count(self._client.read(changes.census("Users", where)))
-        if changed is None or changed > max(self._config.page_size, len(known.accounts) // 4):
+        if changed is None or cheaper_in_full(changed, len(known.accounts), self._config.page_size):
             log.info("target %s: %s users changed since the last read; reading in full", self.name, changed)
             return None
         users, groups = self._list("Users", where), self._list("Groups", where)
@@ -137,11 +135,10 @@ class ScimDriver(Driver):
             log.info("target %s: the changes since the last read do not merge; reading in full", self.name)
             return None
         accounts, names = merged
-        handles = {a.external_id: a.id for a in accounts if a.external_id is not None and a.id is not None}
         snapshot = Snapshot(self.name, accounts, set(names.values()), self.schema.attributes,
                             memo=changes.memo(changes.since_of(stamp), names))  # fmt: skip
         self._remember_groups(names)
-        return Reading(snapshot, handles)
+        return Reading(snapshot, _handles_of(accounts))
 
     def _managers_of(self, users: Sequence[dict], external_of: dict[str, str | None]) -> None:
         """Add to `external_of` (id -> externalId) the managers of `users` it lacks, by id."""
@@ -206,13 +203,9 @@ class ScimDriver(Driver):
             for user in users
             if "id" in user
         ]
-        handles: dict[str, Handle] = {}
-        for account in accounts:
-            if account.external_id is not None and account.id is not None:
-                handles.setdefault(account.external_id, account.id)
         names = {name for group in groups if (name := _name(group))}
         snapshot = Snapshot(target=self.name, accounts=accounts, groups=names, held=self.schema.attributes)
-        return Reading(snapshot, handles)
+        return Reading(snapshot, _handles_of(accounts))
 
     def _list(self, endpoint: str, where: str | None = None) -> list[dict]:
         """Every resource of an endpoint (matching the filter `where`, if given), paged
@@ -235,6 +228,12 @@ class ScimDriver(Driver):
             if not isinstance(total, int) and len(page) < page_size:
                 break
         return list(resources.values())
+
+    def _ready(self) -> None:
+        """Before a read: the server's capabilities asked, the mapped attributes checked
+        against its /Schemas (both once)."""
+        self._client.capabilities()
+        self._refused()
 
     def _refused(self) -> str | None:
         """Why the mapped attributes cannot be written (None: they can), from the
@@ -376,6 +375,15 @@ class ScimDriver(Driver):
                     self._groups[name] = str(group["id"])
                 return str(group["id"])
         return None
+
+
+def _handles_of(accounts: Sequence[Account]) -> dict[str, Handle]:
+    """employee_id -> the SCIM id of their account (the first listed of an externalId)."""
+    handles: dict[str, Handle] = {}
+    for account in accounts:
+        if account.external_id is not None and account.id is not None:
+            handles.setdefault(account.external_id, account.id)
+    return handles
 
 
 def _count(body: Mapping[str, Any]) -> int | None:
