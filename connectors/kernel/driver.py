@@ -21,16 +21,23 @@ import abc
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from connectors.base import TargetError, TargetSchema
 from jml.model import Snapshot
 from jml.operations import Operation
 
-__all__ = ["Bulk", "BulkItem", "BulkRef", "Driver", "Handle", "Reading", "chunked"]
+__all__ = ["OVERLAP", "Bulk", "BulkItem", "BulkRef", "Driver", "Handle", "Reading", "chunked"]
 
 Handle = Any
 T = TypeVar("T")
+
+#: How far back of a read's start its target's next delta read starts (`read_changes`):
+#: a minute of margin for clocks that disagree (a server's nodes, or jml's and the
+#: server's); runs closer together than that read each other's writes again (harmless,
+#: and only those).
+OVERLAP = timedelta(seconds=60)
 
 
 def chunked(items: Sequence[T], size: int) -> list[Sequence[T]]:

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from app import launchers
-from connectors.targets.scim import changes
+from connectors.kernel import driver as kernel_driver
 from jml.model import Snapshot
 from tests.connectors.test_scim import apply, assert_all_ok, connect, create, grant, raw_client
 
@@ -22,7 +22,7 @@ PATCH = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}
 def exact_since(monkeypatch):
     """The delta starts at the server's clock to the second (one clock here); each test
     waits past that second before changing the target."""
-    monkeypatch.setattr(changes, "OVERLAP", timedelta(0))
+    monkeypatch.setattr(kernel_driver, "OVERLAP", timedelta(0))
 
 
 def same(delta: Snapshot | None, full: Snapshot) -> None:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from connectors.targets.scim import changes
+from connectors.kernel import driver as kernel_driver
 from flows.hr_sync import hr_sync
 from flows.reconcile import reconcile
 from tests.faultproxy import Faults, fault_proxy
@@ -25,7 +25,7 @@ def exact_since(monkeypatch):
     """A delta starts at the server's clock to the second (no margin for a clock behind:
     the server here has one clock), so what each run reads is exact; `settle` waits
     past that second before the next run."""
-    monkeypatch.setattr(changes, "OVERLAP", timedelta(0))
+    monkeypatch.setattr(kernel_driver, "OVERLAP", timedelta(0))
 
 
 def settle(proxy) -> None:

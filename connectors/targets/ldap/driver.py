@@ -7,6 +7,7 @@ entryUUID, or the DN on a server without one. The mapping of attributes is in
 that follow a moved entry in `members`.
 
 - `read`: one paged search of each container (people_dn, disabled_dn, groups_dn);
+  `read_changes`: what changed since (`changes`: modifyTimestamp, and a census);
 - `lookup`: one search by uid per container;
 - `resolve`: by entryUUID in both containers (an unlinked entry, named `cn=...`, has
   no uid), else by uid;
@@ -30,12 +31,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import ldap3
 
 from connectors.base import ConfigurationError, Permanent, TargetError, TargetSchema, secret
+from connectors.bounds import cheaper_in_full
 from connectors.kernel.driver import Driver, Reading, chunked
+from connectors.targets.ldap import changes
 from connectors.targets.ldap.entries import (
     GROUP_FILTER,
     LDAP_OF,
@@ -43,7 +47,9 @@ from connectors.targets.ldap.entries import (
     READ_ATTRIBUTES,
     UPDATABLE,
     Entry,
+    Found,
     Tree,
+    account_of,
     any_filter,
     create_record,
     first,
@@ -59,6 +65,7 @@ from connectors.targets.ldap.wire import NO_SUCH_OBJECT, POST_READ, SUCCESS, Wir
 from connectors.targets.mapped import holding
 from jml.config import LdapTarget
 from jml.dn import dn_key, first_rdn, rdn_value, render_dn, split_dn
+from jml.model import Snapshot
 
 __all__ = ["LdapDriver"]
 
@@ -105,18 +112,81 @@ class LdapDriver(Driver):
     # -- reading ---------------------------------------------------------------------
 
     def read(self) -> Reading:
-        wanted = [*READ_ATTRIBUTES, *sorted(self._mapped)]
+        started = datetime.now(UTC)
+        wanted = self._wanted()
         people = self._wire.search(self._tree.people, PERSON_FILTER, wanted)
         disabled = self._wire.search(self._tree.disabled, PERSON_FILTER, wanted)
-        groups = self._wire.search(self._tree.groups, GROUP_FILTER, ["member"])
-        return reading_of(self.name, people, disabled, groups, self.schema.attributes)
+        groups = self._wire.search(self._tree.groups, GROUP_FILTER, ["member", changes.STAMP])
+        reading = reading_of(self.name, people, disabled, groups, self.schema.attributes)
+        census = changes.Census.of([(True, people), (False, disabled)], groups)
+        if census is not None:
+            reading.snapshot.memo = changes.memo(started, changes.newest([*people, *disabled, *groups]), census)
+        return reading
+
+    def read_changes(self, known: Snapshot) -> Reading | None:
+        """`known` brought up to date (`changes`): the entries and groups written since
+        its memo's `since` (one filtered search of each container), a census of the
+        containers (entryUUIDs and DNs only), then the entries and groups a move,
+        an addition or a deletion touched (filtered searches of `lookup_chunk` values);
+        None (read in full) when `known` has no memo, when more DNs were touched than a
+        full read costs, or when the changes cannot be merged exactly."""
+        since = known.memo.get("since")
+        if not isinstance(since, str) or not isinstance(known.memo.get("unlinked"), dict):
+            return None
+        started = datetime.now(UTC)
+        wanted = self._wanted()
+        entries = [(active, found) for active, base in self._tree.containers()
+                   for found in self._wire.search(base, changes.changed_since(PERSON_FILTER, since), wanted)]  # fmt: skip
+        groups = self._wire.search(self._tree.groups, changes.changed_since(GROUP_FILTER, since), ["member", changes.STAMP])
+        census = changes.Census.of(
+            [(active, self._wire.search(base, PERSON_FILTER, ["entryUUID"])) for active, base in self._tree.containers()],
+            self._wire.search(self._tree.groups, GROUP_FILTER, ["1.1"]),
+        )
+        if census is None:
+            return None
+        moved = changes.moves(known, census, [first(values, "entryUUID") or "" for _, (_, values) in entries], self._tree)
+        if cheaper_in_full(len(moved.touched), len(census.people), self._config.page_size):
+            log.info("target %s: %d entries moved, came or went; reading in full", self.name, len(moved.touched))
+            return None
+        entries += self._around(moved, wanted)
+        for chunk in chunked(moved.touched, self.lookup_chunk):
+            groups += self._wire.search(self._tree.groups, any_filter(GROUP_FILTER, "member", chunk), ["member", changes.STAMP])
+        linked = census.linked()
+        uid_of = {dn_key(entry.dn): employee_id for employee_id, entry in linked}
+        mapped = self.schema.attributes - UPDATABLE
+        merged = changes.merge(known, census, moved, entries, groups,
+                               lambda dn, values, active, held: account_of(dn, values, active, uid_of, held, mapped))  # fmt: skip
+        if merged is None:
+            log.info("target %s: the changes since the last read do not merge; reading in full", self.name)
+            return None
+        accounts, names = merged
+        seen = changes.newest([found for _, found in entries] + groups, known.memo.get("newest"))
+        snapshot = Snapshot(self.name, accounts, names, self.schema.attributes, memo=changes.memo(started, seen, census))
+        handles: dict[str, Entry] = {}
+        for employee_id, entry in linked:
+            handles.setdefault(employee_id, entry)
+        return Reading(snapshot, handles)
+
+    def _around(self, moved: changes.Moves, wanted: list[str]) -> list[tuple[bool, Found]]:
+        """The entries `moved` says to read again (by entryUUID), and those naming a
+        touched DN as their manager: (active, entry) of each."""
+        found: list[tuple[bool, Found]] = []
+        for attribute, values in (("entryUUID", moved.reread), ("manager", moved.touched)):
+            for chunk in chunked(values, self.lookup_chunk):
+                for active, base in self._tree.containers():
+                    found += [(active, entry) for entry in self._wire.search(base, people_filter(attribute, chunk), wanted)]
+        return found
+
+    def _wanted(self) -> list[str]:
+        """The attributes a read of person entries asks for."""
+        return [*READ_ATTRIBUTES, changes.STAMP, *sorted(self._mapped)]
 
     def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, Any]) -> Reading:
         """The entries `uid=<employee_id>` of both containers, the groups listing them
         (on `member`) and, for their managers outside them, a search that those
         managers' entries are still there: filtered searches of `lookup_chunk` values,
         never a full one."""
-        wanted = [*READ_ATTRIBUTES, *sorted(self._mapped)]
+        wanted = self._wanted()
         found: dict[bool, list] = {True: [], False: []}
         for chunk in chunked(sorted(set(employee_ids)), self.lookup_chunk):
             for active, base in self._tree.containers():

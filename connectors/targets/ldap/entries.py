@@ -53,12 +53,14 @@ __all__ = [
     "Entry",
     "Found",
     "Tree",
+    "account_of",
     "any_filter",
     "create_record",
     "directory_values",
     "first",
     "linked_entry",
     "managers_outside",
+    "member_key",
     "modifications",
     "people_filter",
     "person_rdn",
@@ -226,17 +228,17 @@ def reading_of(
         name = rdn_value(dn)[1]
         names.add(name)
         for member in values.get("member", ()):
-            memberships.setdefault(_safe_key(member), set()).add(name)
+            memberships.setdefault(member_key(member), set()).add(name)
     mapped = held - UPDATABLE
     accounts = [
-        _account(dn, values, active, uid_of, memberships.get(dn_key(dn), set()), mapped)
+        account_of(dn, values, active, uid_of, memberships.get(dn_key(dn), set()), mapped)
         for active, found in ((True, people), (False, disabled))
         for dn, values in found
     ]
     return Reading(Snapshot(target=target, accounts=accounts, groups=names, held=held), handles)
 
 
-def _account(
+def account_of(
     dn: str,
     values: Mapping[str, list[str]],
     active: bool,
@@ -244,6 +246,9 @@ def _account(
     entitlements: set[str],
     mapped: Set[str],
 ) -> Account:
+    """The account of one entry found under its container (`active`): `uid_of` (dn_key
+    -> uid) names the managers found, `entitlements` are its groups' names, `mapped` the
+    mapped attribute types the target holds."""
     kind, value = rdn_value(dn)
     attributes: dict[str, str | None] = dict.fromkeys(ACCOUNT_ATTRIBUTES)
     for canonical, ldap_name in LDAP_OF.items():
@@ -252,7 +257,7 @@ def _account(
     attributes["user_name"] = attributes["email"]
     manager = attributes["manager"]
     if manager is not None:
-        attributes["manager"] = uid_of.get(_safe_key(manager), manager)
+        attributes["manager"] = uid_of.get(member_key(manager), manager)
     return Account(
         id=first(values, "entryUUID") or dn,
         external_id=value if kind == "uid" else None,
@@ -270,14 +275,14 @@ def managers_outside(people: Sequence[Found]) -> dict[str, str]:
     outside: dict[str, str] = {}
     for _, values in people:
         manager = first(values, LDAP_OF["manager"])
-        if manager is None or _safe_key(manager) in found:
+        if manager is None or member_key(manager) in found:
             continue
         try:
             kind, uid = rdn_value(manager)
         except ValueError:
             continue
         if kind == "uid":
-            outside[_safe_key(manager)] = uid
+            outside[member_key(manager)] = uid
     return outside
 
 
@@ -289,8 +294,8 @@ def first(values: Mapping[str, list[str]], name: str) -> str | None:
     return None
 
 
-def _safe_key(dn: str) -> str:
-    """`dn_key`, or the text itself lowercased for a value that is not a DN."""
+def member_key(dn: str) -> str:
+    """A `member` or `manager` value's key: `dn_key`, or the text itself lowercased for a value that is not a DN."""
     try:
         return dn_key(dn)
     except ValueError:

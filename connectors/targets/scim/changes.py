@@ -2,9 +2,9 @@
 stands, what to ask for next time, and what jml knew merged with what changed.
 
 A read's memo (`Snapshot.memo`) is `{"since": T, "groups": {id: displayName}}`: `T` is
-the server's clock (its Date header, asked before the read began) less `OVERLAP`, so a
-resource written while the read ran, or stamped by a clock a little behind, is read
-again next time rather than missed. The next run asks `/Users` and `/Groups` for
+the server's clock (its Date header, asked before the read began) less
+`connectors.kernel.driver.OVERLAP`, so a resource written while the read ran, or
+stamped by a clock a little behind, is read again next time rather than missed. The next run asks `/Users` and `/Groups` for
 `meta.lastModified gt T` (RFC 7644 §3.4.2.2) and counts both endpoints (`count=0`).
 
 `merge` gives None, and the caller reads in full, whenever the changes cannot be
@@ -19,20 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, timedelta
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from connectors.kernel import driver as kernel_driver
 from connectors.targets.scim.resources import Request, list_page, scim_filter_string
 from jml.model import Account, Snapshot
 
-__all__ = ["OVERLAP", "census", "memo", "merge", "modified_since", "since_of"]
-
-#: How far back of the server's clock the next delta read starts: a minute of margin for
-#: a server whose nodes' clocks disagree; runs closer together than that read each
-#: other's writes again (harmless, and only those).
-OVERLAP = timedelta(seconds=60)
-
+__all__ = ["census", "memo", "merge", "modified_since", "since_of"]
 
 def census(endpoint: str, where: str | None = None) -> Request:
     """A page of no resources: its totalResults counts the endpoint (or the filter's matches)."""
@@ -50,7 +45,7 @@ def since_of(date_header: str | None) -> str | None:
         return None
     if stamp.tzinfo is None:
         return None
-    return (stamp.astimezone(UTC) - OVERLAP).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (stamp.astimezone(UTC) - kernel_driver.OVERLAP).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def memo(since: str | None, groups: Mapping[str, str]) -> dict[str, Any]:
