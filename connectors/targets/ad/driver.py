@@ -5,6 +5,7 @@ A handle is an `entries.Entry` (DN, objectGUID, userAccountControl, the columns 
 and names come from); the account id is the objectGUID.
 
 - `read`: one paged subtree search of `base_dn` for users, one of `groups_ou`;
+  `read_changes`: what changed since (`changes`: uSNChanged, and a census);
 - `lookup`: by employeeID under `base_dn`; `resolve`: by objectGUID, else employeeID;
 - `reserve(names)`: the sAMAccountNames the ledger keeps for good (employee_id ->
   name), which the pipeline hands over before it applies; `made`: employee_id -> the
@@ -43,14 +44,21 @@ import ldap3
 from ldap3.utils.conv import escape_filter_chars
 
 from connectors.base import ConfigurationError, Conflict, Permanent, TargetSchema, secret
+from connectors.bounds import cheaper_in_full
 from connectors.kernel.driver import Driver, Reading, chunked
+from connectors.targets.ad import changes
 from connectors.targets.ad.entries import (
     GROUP_FILTER,
     USER_FILTER,
     Entry,
+    account_of,
     ad_values,
+    employee_ids,
     entry_of,
     guid_filter,
+    guids_filter,
+    handle_attributes,
+    handles_of,
     managers_outside,
     read_attributes,
     reading_of,
@@ -66,6 +74,7 @@ from connectors.targets.ad.schema import (
     password_value,
     uac_with,
 )
+from connectors.targets.ldap.changes import Census, merge
 from connectors.targets.ldap.entries import Tree, any_filter, first
 from connectors.targets.ldap.members import Members
 from connectors.targets.ldap.wire import (
@@ -82,6 +91,7 @@ from connectors.targets.mapped import holding
 from jml.config import AdTarget
 from jml.dn import dn_key, escape_dn_value, first_rdn, parent_dn, render_dn, split_dn
 from jml.mapping import compile_spec
+from jml.model import Snapshot
 from jml.naming import clean
 
 __all__ = ["AdDriver"]
@@ -142,9 +152,52 @@ class AdDriver(Driver):
     # -- reading ---------------------------------------------------------------------
 
     def read(self) -> Reading:
+        usn, server = self._clock()
         users = self._wire.search(self._base, USER_FILTER, read_attributes(self._mapped), scope=ldap3.SUBTREE)
         groups = self._wire.search(self._groups, GROUP_FILTER, ["member"])
-        return reading_of(self.name, users, groups, self.schema.attributes, self._config.upn_suffix)
+        reading = reading_of(self.name, users, groups, self.schema.attributes, self._config.upn_suffix)
+        if usn is not None and server and Census.of([(True, users)], groups, key="objectGUID") is not None:
+            reading.snapshot.memo = changes.memo(usn, server)
+        return reading
+
+    def read_changes(self, known: Snapshot) -> Reading | None:
+        """`known` brought up to date (`changes`): the users and groups changed since
+        its memo's USN (one filtered search each), a census (objectGUIDs, the handles'
+        few attributes, the groups' DNs), and the users `changes.rereads` names, by
+        objectGUID in filters of `lookup_chunk`; None (read in full) when `known` has
+        no memo, the DC is another one, more must be read again than a full read costs,
+        or the changes cannot be merged exactly."""
+        usn, server = known.memo.get("usn"), known.memo.get("server")
+        now, here = self._clock()
+        if not isinstance(usn, int) or now is None or not here or here != server:
+            return None
+        attributes = read_attributes(self._mapped)
+        users = self._wire.search(self._base, changes.changed_since(USER_FILTER, usn), attributes, scope=ldap3.SUBTREE)
+        groups = self._wire.search(self._groups, changes.changed_since(GROUP_FILTER, usn), ["member"])
+        found = self._wire.search(self._base, USER_FILTER, handle_attributes(), scope=ldap3.SUBTREE)
+        census = Census.of([(True, found)], self._wire.search(self._groups, GROUP_FILTER, ["1.1"]), key="objectGUID")
+        if census is None:
+            return None
+        must = changes.rereads(known, census, {first(v, "objectGUID") or "": first(v, "employeeID") for _, v in users})
+        if cheaper_in_full(len(must), len(census.people), self._config.page_size):
+            return None
+        for chunk in chunked(must, self.lookup_chunk):
+            users += self._wire.search(self._base, guids_filter(chunk), attributes, scope=ldap3.SUBTREE)
+        eid_of = employee_ids(found)
+        held, mapped, suffix = self.schema.attributes, self._mapped, self._config.upn_suffix
+        merged = merge(known, census, must, [(True, user) for user in users], groups,
+                       lambda dn, values, _, ents: account_of(dn, values, eid_of, ents, held, mapped, suffix),
+                       key="objectGUID")  # fmt: skip
+        if merged is None:
+            return None
+        accounts, names = merged
+        snapshot = Snapshot(self.name, accounts, names, held, dict(known.limits), changes.memo(now, here))
+        return Reading(snapshot, handles_of(found))
+
+    def _clock(self) -> tuple[int | None, str | None]:
+        """The DC's highestCommittedUSN and dsServiceName, from its root DSE."""
+        root = self._wire.search("", "(objectClass=*)", ["highestCommittedUSN", "dsServiceName"], scope=ldap3.BASE)
+        return changes.clock_of(root[0][1] if root else {})
 
     def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, Any]) -> Reading:
         """The users of these employeeIDs, the groups listing them (on `member`) and

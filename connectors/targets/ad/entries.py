@@ -8,6 +8,7 @@ and the feed columns (jml.config.AD_COLUMNS) its `ou` and sAMAccountName are mad
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,8 +26,13 @@ __all__ = [
     "Entry",
     "ad_values",
     "columns_of",
+    "employee_ids",
     "entry_of",
+    "handle_attributes",
+    "handles_of",
     "guid_filter",
+    "guids_filter",
+    "account_of",
     "managers_outside",
     "read_attributes",
     "reading_of",
@@ -65,6 +71,11 @@ class Entry:
         return replace(self, columns={**self.columns, **changed}) if changed else self
 
 
+def handle_attributes() -> list[str]:
+    """What a handle is made from (`entry_of`), and the employeeID that names it."""
+    return [*_OWN, "employeeID", *dict.fromkeys(AD_OF[key] for key in AD_COLUMNS.values())]
+
+
 def read_attributes(mapped: Set[str]) -> list[str]:
     """What a read of accounts asks for: the mapped attributes, AD's own, jml's."""
     return [*_OWN, *dict.fromkeys(AD_OF.values()), *sorted(mapped)]
@@ -76,15 +87,23 @@ def users_filter(attribute: str, values: Sequence[str]) -> str:
 
 
 def guid_filter(guid: str) -> str:
-    """The user with this objectGUID (its bytes escaped, AD's little-endian layout)."""
-    import uuid
+    """The user with this objectGUID."""
+    return guids_filter([guid])
 
+
+def guids_filter(guids: Sequence[str]) -> str:
+    """The users with these objectGUIDs (their bytes escaped, AD's little-endian layout;
+    a text that is no GUID matches nothing)."""
+    either = "".join(f"(objectGUID={_guid_value(guid)})" for guid in guids)
+    return f"(&{USER_FILTER}(|{either}))"
+
+
+def _guid_value(guid: str) -> str:
     try:
         raw = uuid.UUID(guid).bytes_le
     except ValueError:
-        return f"(&{USER_FILTER}(objectGUID=\\00))"  # no GUID: matches nothing
-    escaped = "".join("\\" + format(b, "02x") for b in raw)
-    return f"(&{USER_FILTER}(objectGUID={escaped}))"
+        return "\\00"
+    return "".join("\\" + format(b, "02x") for b in raw)
 
 
 def columns_of(values: Mapping[str, list[str]]) -> dict[str, str | None]:
@@ -95,6 +114,20 @@ def columns_of(values: Mapping[str, list[str]]) -> dict[str, str | None]:
 def entry_of(dn: str, values: Mapping[str, list[str]]) -> Entry:
     """The handle of a found object."""
     return Entry(dn, first(values, "objectGUID"), _uac(values), columns_of(values))
+
+
+def employee_ids(users: Sequence[Found]) -> dict[str, str]:
+    """dn_key -> employeeID of these users (those without one left out)."""
+    return {dn_key(dn): eid for dn, values in users if (eid := first(values, "employeeID"))}
+
+
+def handles_of(users: Sequence[Found]) -> dict[str, Entry]:
+    """employeeID -> the handle of these users (the first of an employeeID)."""
+    handles: dict[str, Entry] = {}
+    for dn, values in users:
+        if eid := first(values, "employeeID"):
+            handles.setdefault(eid, entry_of(dn, values))
+    return handles
 
 
 def ad_values(values: Mapping[str, Any], mapped: Set[str], upn_suffix: str | None) -> dict[str, list[Any]]:
@@ -121,13 +154,8 @@ def reading_of(
     """The snapshot of the accounts and groups the searches found, and the handle of
     every linked account (the first of an employeeID); `managers`: the entries (their
     employeeID at least) of managers who are not among `users`."""
-    eid_of: dict[str, str] = {dn_key(dn): eid for dn, values in managers if (eid := first(values, "employeeID"))}
-    handles: dict[str, Entry] = {}
-    for dn, values in users:
-        eid = first(values, "employeeID")
-        if eid:
-            eid_of[dn_key(dn)] = eid
-            handles.setdefault(eid, entry_of(dn, values))
+    eid_of = {**employee_ids(managers), **employee_ids(users)}
+    handles = handles_of(users)
     memberships: dict[str, set[str]] = {}
     names: set[str] = set()
     for dn, values in groups:
@@ -137,14 +165,14 @@ def reading_of(
             memberships.setdefault(_key(member), set()).add(name)
     mapped = held - AD_OF.keys()
     accounts = [
-        _account(dn, values, eid_of, memberships.get(dn_key(dn), set()), held, mapped, upn_suffix)
+        account_of(dn, values, eid_of, memberships.get(dn_key(dn), set()), held, mapped, upn_suffix)
         for dn, values in users
     ]
     limits = {key: LIMITS[AD_OF.get(key, key)] for key in held if AD_OF.get(key, key) in LIMITS}
     return Reading(Snapshot(target=target, accounts=accounts, groups=names, held=held, limits=limits), handles)
 
 
-def _account(
+def account_of(
     dn: str,
     values: Mapping[str, list[str]],
     eid_of: Mapping[str, str],
@@ -153,6 +181,9 @@ def _account(
     mapped: Set[str],
     upn_suffix: str | None,
 ) -> Account:
+    """The account of one found object: `eid_of` (dn_key -> employeeID) names the
+    managers found, `entitlements` are its groups' names, `held` what the target holds
+    (`mapped`: the mapped attribute types among them)."""
     attributes: dict[str, str | None] = {key: first(values, AD_OF[key]) for key in held if key in AD_OF}
     attributes.update({name: first(values, name) for name in mapped})
     if "user_name" in held and upn_suffix is not None:

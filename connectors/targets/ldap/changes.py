@@ -26,7 +26,7 @@ group that appeared unlisted, or two groups of one name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -48,19 +48,24 @@ _FORMAT = "%Y%m%d%H%M%SZ"
 @dataclass(frozen=True, slots=True)
 class Census:
     """What the containers hold now: entryUUID -> (DN, active) of every person entry
-    (people first, in the server's order), and the DN of every group."""
+    (people first, in the server's order), and the DN of every group. (The AD target's
+    census is of objectGUIDs, its accounts all `active` here: their own
+    userAccountControl says whether they are.)"""
 
     people: dict[str, tuple[str, bool]]
     groups: list[str]
 
     @classmethod
-    def of(cls, containers: Iterable[tuple[bool, Sequence[Found]]], groups: Sequence[Found]) -> Census | None:
-        """The census of these searches (`(active, entries)` of each container); None
-        when an entry has no entryUUID (a delta could not tell it from another)."""
+    def of(
+        cls, containers: Iterable[tuple[bool, Sequence[Found]]], groups: Sequence[Found], key: str = "entryUUID"
+    ) -> Census | None:
+        """The census of these searches (`(active, entries)` of each container), entries
+        known by their `key` attribute; None when an entry has none (a delta could not
+        tell it from another)."""
         people: dict[str, tuple[str, bool]] = {}
         for active, found in containers:
             for dn, values in found:
-                uuid = first(values, "entryUUID")
+                uuid = first(values, key)
                 if uuid is None:
                     return None
                 people.setdefault(uuid, (dn, active))
@@ -129,30 +134,31 @@ def moves(known: Snapshot, census: Census, changed: Iterable[str], tree: Tree) -
 def merge(
     known: Snapshot,
     census: Census,
-    moved: Moves,
+    must: Collection[str],
     entries: Sequence[tuple[bool, Found]],
     groups: Sequence[Found],
     account_of: Callable[[str, Mapping[str, list[str]], bool, set[str]], Account],
+    key: str = "entryUUID",
 ) -> tuple[list[Account], set[str]] | None:
     """The accounts and group names the target holds now: `known` with the entries
-    and groups read again (`entries` as (active, entry); the later of one entry wins)
-    in it; None when they cannot be merged exactly (module docstring), or an entry
-    `moved` says to read again was not found. `account_of(dn, values, active,
-    entitlements)` makes an Account."""
+    and groups read again (`entries` as (active, entry), known by their `key`
+    attribute; the later of one entry wins) in it; None when they cannot be merged
+    exactly (module docstring), or an entry of `must` (ids) was not found.
+    `account_of(dn, values, active, entitlements)` makes an Account."""
     names = {dn_key(dn): rdn_value(dn)[1] for dn in census.groups}
     current = set(names.values())
     if len(current) != len(census.groups):
         return None
-    members = {names[key]: {member_key(m) for m in values.get("member", ())}
-               for dn, values in groups if (key := dn_key(dn)) in names}  # fmt: skip
+    members = {names[group]: {member_key(m) for m in values.get("member", ())}
+               for dn, values in groups if (group := dn_key(dn)) in names}  # fmt: skip
     if not (current - known.groups) <= members.keys():
         return None
     latest: dict[str, tuple[bool, Found]] = {}
     for active, (dn, values) in entries:
-        uuid = first(values, "entryUUID")
+        uuid = first(values, key)
         if uuid is not None and uuid in census.people:
             latest[uuid] = (active, (dn, values))
-    if not set(moved.reread) <= latest.keys():
+    if not set(must) <= latest.keys():
         return None
     accounts = {a.id: a for a in known.accounts if a.id in census.people}
     for uuid, (active, (dn, values)) in latest.items():
@@ -162,8 +168,8 @@ def merge(
         accounts[uuid] = account_of(dn, values, active, set(before.entitlements) if before is not None else set())
     gone = known.groups - current
     for uuid, account in accounts.items():
-        key = dn_key(census.people[uuid][0])
-        held = (account.entitlements - gone - members.keys()) | {name for name, m in members.items() if key in m}
+        at = dn_key(census.people[uuid][0])
+        held = (account.entitlements - gone - members.keys()) | {name for name, m in members.items() if at in m}
         if held != account.entitlements:
             accounts[uuid] = replace(account, entitlements=held)
     return list(accounts.values()), current

@@ -154,7 +154,7 @@ class LdapDriver(Driver):
         linked = census.linked()
         uid_of = {dn_key(entry.dn): employee_id for employee_id, entry in linked}
         mapped = self.schema.attributes - UPDATABLE
-        merged = changes.merge(known, census, moved, entries, groups,
+        merged = changes.merge(known, census, moved.reread, entries, groups,
                                lambda dn, values, active, held: account_of(dn, values, active, uid_of, held, mapped))  # fmt: skip
         if merged is None:
             log.info("target %s: the changes since the last read do not merge; reading in full", self.name)

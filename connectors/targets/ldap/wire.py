@@ -141,7 +141,7 @@ class Wire:
     def search(self, base: str, wanted: str, attributes: list[str], *, scope: str = ldap3.LEVEL) -> list[Found]:
         """The entries one level under `base` (or `scope`: ldap3.SUBTREE, ldap3.BASE)
         matching the filter `wanted`, paged (RFC 2696 Simple Paged Results, `page_size`
-        a page). Permanent when `base` does not exist. An `objectGUID` (AD) is read as
+        a page); the root DSE (base "") has the DN "". Permanent when `base` does not exist. An `objectGUID` (AD) is read as
         its GUID's text."""
         found: list[Found] = []
         cookie: bytes | None = None
@@ -167,7 +167,7 @@ class Wire:
             if code != SUCCESS:
                 raise self.error(f"search {base}", result)
             found += [
-                (render_dn(item["dn"]), _decoded(item.get("raw_attributes") or {}))
+                (render_dn(item["dn"]) if item["dn"] else "", _decoded(item.get("raw_attributes") or {}))
                 for item in page
                 if item.get("type") == "searchResEntry"
             ]
