@@ -36,14 +36,12 @@ from __future__ import annotations
 
 import logging
 import os
-from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ldap3
-from ldap3.utils.conv import escape_filter_chars
 
-from connectors.base import ConfigurationError, Conflict, Permanent, TargetSchema, secret
+from connectors.base import ConfigurationError, Permanent, TargetSchema, secret
 from connectors.bounds import cheaper_in_full
 from connectors.kernel.driver import Driver, Reading, chunked
 from connectors.targets.ad import changes
@@ -64,7 +62,8 @@ from connectors.targets.ad.entries import (
     reading_of,
     users_filter,
 )
-from connectors.targets.ad.names import common_names, first_free, home_ou, sam_stem
+from connectors.targets.ad.names import common_names, first_free, home_ou
+from connectors.targets.ad.sam_names import SamNames
 from connectors.targets.ad.schema import (
     AD_OF,
     EMPLOYEE_ID_MAX,
@@ -122,14 +121,13 @@ class AdDriver(Driver):
         self._mapped = held - AD_OF.keys()
         self._config = config
         self._ou = config.ou_spec()
-        self._sam = compile_spec("sam_account_name", config.sam_account_name.template, bare="template")
         self._base = render_dn(config.base_dn)
-        self._domain = ",".join(f"DC={escape_dn_value(v)}" for kind, v in split_dn(config.base_dn) if kind == "dc")
         self._disabled = render_dn(config.disabled_ou) if config.disabled_ou else None
         self._groups = render_dn(config.groups_ou)
         self._wire = Wire(config, password)
-        self._reserved: dict[str, str] = {}
-        self._kept: list[str] = []  # the reserved names, sorted: a prefix is one bisect
+        domain = ",".join(f"DC={escape_dn_value(v)}" for kind, v in split_dn(config.base_dn) if kind == "dc")
+        sam = compile_spec("sam_account_name", config.sam_account_name.template, bare="template")
+        self._names = SamNames(config.name, self._wire, domain, sam, config.sam_account_name.max_length)
         self.made: dict[str, str] = {}
         tree = Tree(self._base, self._disabled or self._base, self._groups)  # only `groups` is used
         self._members = Members(
@@ -146,8 +144,7 @@ class AdDriver(Driver):
     def reserve(self, names: Mapping[str, str]) -> None:
         """The sAMAccountNames kept for good (employee_id -> name): `create` gives a
         person theirs back and never gives anyone else one of them."""
-        self._reserved = {eid: name.lower() for eid, name in names.items()}
-        self._kept = sorted(self._reserved.values())
+        self._names.reserve(names)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -248,7 +245,7 @@ class AdDriver(Driver):
         self._check_link(employee_id)
         handle = Entry("", None, NORMAL_ACCOUNT).with_columns(values)
         ou = self._home(handle, employee_id)
-        sam = self._new_sam(employee_id, handle)
+        sam = self._names.new(employee_id, handle)
         written, _ = cut({name: found for name, found in self._written(employee_id, values).items() if found})
         record: dict[str, Any] = dict(written)
         record.update({
@@ -319,7 +316,7 @@ class AdDriver(Driver):
         self._members.change(group, [(add, handle.dn) for add, handle in changes])
 
     def create_group(self, group: str, members: Sequence[Entry]) -> bool:
-        sam = first_free(clean(group) or "group", GROUP_NAME_MAX, self._taken)
+        sam = first_free(clean(group) or "group", GROUP_NAME_MAX, self._names.taken)
         record: dict[str, Any] = {"objectClass": ["top", "group"], "sAMAccountName": sam,
                                   "groupType": str(GLOBAL_SECURITY)}  # fmt: skip
         if members:
@@ -396,34 +393,6 @@ class AdDriver(Driver):
         if value is None or not value.lstrip("-").isdigit():
             return handle
         return Entry(handle.dn, handle.guid, int(value), handle.columns)
-
-    def _new_sam(self, employee_id: str, handle: Entry) -> str:
-        """The sAMAccountName of a new account: the one kept for the person (Conflict
-        when another object holds it), else the first free one (`_taken`)."""
-        kept = self._reserved.get(employee_id)
-        if kept is None:
-            stem = sam_stem(self._sam, handle.columns, employee_id)
-            return first_free(stem, self._config.sam_account_name.max_length, self._taken)
-        if kept in self._sams_held(kept):
-            raise Conflict(f"{self.name}: {employee_id}: the sAMAccountName kept for them is held by another object")
-        return kept
-
-    def _taken(self, prefix: str) -> set[str]:
-        """The names (lowercased) starting with `prefix` that the domain holds or the
-        ledger keeps for someone."""
-        start = prefix.lower()
-        taken = self._sams_held(prefix)
-        at = bisect_left(self._kept, start)
-        while at < len(self._kept) and self._kept[at].startswith(start):
-            taken.add(self._kept[at])
-            at += 1
-        return taken
-
-    def _sams_held(self, prefix: str) -> set[str]:
-        """The sAMAccountNames (lowercased) in the domain that start with `prefix`."""
-        wanted = f"(sAMAccountName={escape_filter_chars(prefix)}*)"
-        found = self._wire.search(self._domain, wanted, ["sAMAccountName"], scope=ldap3.SUBTREE)
-        return {(first(values, "sAMAccountName") or "").lower() for _, values in found}
 
 
 def _rdn_value(dn: str) -> str:
