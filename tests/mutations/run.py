@@ -137,6 +137,44 @@ MUTATIONS = (
         ("tests/flows/test_known_state.py",),
     ),
     Mutation(
+        "an LDAP delta ignores the entries that went (issue 11)", "connectors/targets/ldap/changes.py",
+        "accounts = {a.id: a for a in known.accounts if a.id in census.people}",
+        "accounts = {a.id: a for a in known.accounts if a.id in census.people or True}",
+        ("tests/connectors/test_ldap_delta.py", "tests/flows/test_ldap_known_state.py"),
+    ),
+    Mutation(
+        "an LDAP delta does not read again the reports of a DN that went (issue 11)",
+        "connectors/targets/ldap/driver.py",
+        '(("entryUUID", moved.reread), ("manager", moved.touched))', '(("entryUUID", moved.reread),)',
+        ("tests/connectors/test_ldap_delta.py",),
+    ),
+    Mutation(
+        "an LDAP delta does not read again the groups listing a DN that went (issue 11)",
+        "connectors/targets/ldap/driver.py",
+        "for chunk in chunked(moved.touched, self.lookup_chunk):", "for chunk in chunked([], self.lookup_chunk):",
+        ("tests/connectors/test_ldap_delta.py",),
+    ),
+    Mutation(
+        "an LDAP delta starts at jml's clock alone (issue 11)", "connectors/targets/ldap/changes.py",
+        "start = min(started, latest) if latest is not None else started", "start = started",
+        ("tests/connectors/test_ldap_changes.py",),
+    ),
+    Mutation(
+        "an AD delta misses reports whose manager is read as a DN (issue 11)", "connectors/targets/ad/changes.py",
+        "(manager in went or manager not in eids)", "(manager in went)",
+        ("tests/connectors/test_ad_delta.py",),
+    ),
+    Mutation(
+        "an AD delta misses reports whose manager went (issue 11)", "connectors/targets/ad/changes.py",
+        "(manager in went or manager not in eids)", "(manager not in eids)",
+        ("tests/connectors/test_ad_delta.py",),
+    ),
+    Mutation(
+        "an AD delta trusts another DC's USNs (issue 11)", "connectors/targets/ad/driver.py",
+        "or not here or here != server:", "or not here:",
+        ("tests/connectors/test_ad_delta.py",),
+    ),
+    Mutation(
         "a test docstring names a file that does not exist (finding 9)", "tests/connectors/test_kernel.py",
         "tests/connectors/test_lost_replies.py, random", "tests/connectors/test_faults.py, random",
         ("tests/unit/test_references.py",),
