@@ -96,6 +96,22 @@ def measure(kind: str, target, connection: ldap3.Connection, dns: list[str], rep
     return {"kind": kind, "people": len(dns), "full": full_s, "no change": none_s, "1 % change": some_s}
 
 
+def bench_server(kind: str, server, populations: list[int], repeats: int, place: Callable, fill: Callable,
+                 config_of: Callable) -> list[dict]:  # fmt: skip
+    """The rows of one running server: for each population, a fresh `place()` (subtree
+    or OU), `fill(connection, place, people)` and the three reads of `config_of(place)`."""
+    os.environ[ENV] = server.password
+    rows = []
+    for people in populations:
+        where = place()
+        connection = server.connection()
+        dns = fill(connection, where, people)
+        with build_target(config_of(where)) as target:
+            rows.append(measure(kind, target, connection, dns, repeats))
+        connection.unbind()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, nargs="+", default=[1000, 10000])
@@ -106,15 +122,8 @@ def main() -> None:
     kernel_driver.OVERLAP = timedelta(0)
     rows = []
     with tempfile.TemporaryDirectory() as folder, launchers.slapd_server(Path(folder)) as slapd:
-        os.environ[ENV] = slapd.password
-        for people in args.people:
-            tree = slapd.tree()
-            connection = slapd.connection()
-            dns = fill_ldap(connection, tree, people)
-            config = LdapTarget.model_validate(ldap_target("dir", slapd, tree, ENV))
-            with build_target(config) as target:
-                rows.append(measure("LDAP", target, connection, dns, args.repeats))
-            connection.unbind()
+        rows += bench_server("LDAP", slapd, args.people, args.repeats, slapd.tree, fill_ldap,
+                             lambda tree: LdapTarget.model_validate(ldap_target("dir", slapd, tree, ENV)))  # fmt: skip
     if args.ad:
         from tests.tls import authority
 
@@ -123,15 +132,8 @@ def main() -> None:
             return found.cert_file, found.key_file, found.ca_file
 
         with tempfile.TemporaryDirectory() as folder, launchers.samba_dc(Path(folder), certify=certify) as dc:
-            os.environ[ENV] = dc.password
-            for people in args.ad:
-                ou = dc.ou()
-                connection = dc.connection()
-                dns = fill_ad(connection, ou, people)
-                config = AdTarget.model_validate(ad_target("ad", dc, ou, ENV))
-                with build_target(config) as target:
-                    rows.append(measure("AD", target, connection, dns, args.repeats))
-                connection.unbind()
+            rows += bench_server("AD", dc, args.ad, args.repeats, dc.ou, fill_ad,
+                                 lambda ou: AdTarget.model_validate(ad_target("ad", dc, ou, ENV)))  # fmt: skip
     print("| target | people | full read | delta, no change | delta, 1 % changed |")
     print("|---|---|---|---|---|")
     for row in rows:
