@@ -12,10 +12,11 @@ import ldap3
 
 from jml.model import Snapshot
 from jml.operations import Action
+from tests.connectors import test_ad
 from tests.connectors.test_ad import objects, person
 from tests.connectors.test_contract import apply, grant, ok, op, update
 
-pytest_plugins = ["tests.connectors.test_ad"]
+domain, raw, tag = test_ad.domain, test_ad.raw, test_ad.tag  # the fixtures, as this module's own
 
 
 def same(delta: Snapshot | None, full: Snapshot) -> None:

@@ -16,9 +16,11 @@ from connectors.kernel import driver as kernel_driver
 from connectors.targets.ldap import changes
 from jml.model import Snapshot
 from jml.operations import Action
+from tests.connectors import test_ldap
 from tests.connectors.test_contract import apply, create, grant, ok, op, update
+from tests.connectors.test_ldap import config, connect
 
-pytest_plugins = ["tests.connectors.test_ldap"]
+directory, raw = test_ldap.directory, test_ldap.raw  # the fixtures, as this module's own
 
 
 @pytest.fixture(autouse=True)
@@ -105,8 +107,6 @@ def test_a_delta_reads_only_what_changed(directory, raw, ldap_tree, monkeypatch)
 
 
 def test_what_cannot_be_merged_reads_in_full(slapd, ldap_tree, raw) -> None:
-    from tests.connectors.test_ldap import config, connect
-
     with connect(config(slapd, ldap_tree, page_size=2), slapd.password) as directory:
         ok(apply(directory, [create(f"E{n}") for n in range(8)]))
         known = directory.read()

@@ -153,7 +153,7 @@ class AdDriver(Driver):
         users = self._wire.search(self._base, USER_FILTER, read_attributes(self._mapped), scope=ldap3.SUBTREE)
         groups = self._wire.search(self._groups, GROUP_FILTER, ["member"])
         reading = reading_of(self.name, users, groups, self.schema.attributes, self._config.upn_suffix)
-        if usn is not None and server and Census.of([(True, users)], groups, key="objectGUID") is not None:
+        if usn is not None and server and all(first(values, "objectGUID") for _, values in users):
             reading.snapshot.memo = changes.memo(usn, server)
         return reading
 
