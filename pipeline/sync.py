@@ -16,7 +16,8 @@ values and never changes one a stage returned. (The run lock is kept by its hear
   missing column cannot be overridden). A source that cannot be read stops it (error).
 - `entitle_and_plan(run, planned, stage)`: entitle and plan again (after approvals were
   decided mid-run).
-- `apply(run, planned, stage, progress)`: the plan batch by batch per target; a target
+- `apply(run, planned, stage, progress)`: the plan batch by batch per target, the
+  targets in parallel (`pipeline.parallel`), so a slow one holds up no other; a target
   found down parks its later batches; then the touched persons' accounts, and only those,
   are read back (verify).
   A batch that finds the run lock lost ends apply at once: no other batch, no verify.
@@ -27,18 +28,21 @@ values and never changes one a stage returned. (The run lock is kept by its hear
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Set
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from jml.ledger import AuditEntry
-from pipeline.apply import apply_batch, batches
+from jml.operations import Operation
+from pipeline.apply import BatchResult, apply_batch, batches
 from pipeline.feed import read_feed
 from pipeline.naming import name_persons, reserve_new
 from pipeline.nhis import watch_nhis
 from pipeline.notify import alert_owners
 from pipeline.outcome import Execution, Planned, Scope
+from pipeline.parallel import per_target
 from pipeline.persons import assess_lifecycles, entitle, resolve_persons
 from pipeline.planning import for_persons, plan_changes
 from pipeline.report import record_run
@@ -147,31 +151,57 @@ def apply(
     run: Run, planned: Planned, stage: Stage = direct, progress: Callable[[int], None] = lambda n: None
 ) -> Execution:
     """Apply the plan batch by batch per target, then read back what was touched."""
-    assert planned.checked is not None and planned.entitled is not None
+    assert planned.checked is not None and planned.entitled is not None and planned.targets is not None
     clock = _Clock(stage)
     reserve_new(run, planned.generated, planned.checked.plan.operations)
-    results = []
-    parked: dict[str, int] = {}
-    touched: dict[str, set[str]] = {}
+    per_batches = batches(planned.checked.plan.operations)
+    counted = threading.Lock()
+
+    def advance(operations: int) -> None:
+        with counted:
+            progress(operations)
+
     started = time.perf_counter()
-    for target, target_batches in batches(planned.checked.plan.operations).items():
-        failed: set[str] = set()
-        for i, batch in enumerate(target_batches):
-            result = stage("apply", apply_batch, run, target, batch)
-            results.append(result)
-            if result.lost:  # another run holds the lock now: this one writes nothing more
-                return Execution(tuple(results), parked, (), clock.timings)
-            progress(len(batch))
-            touched.setdefault(target, set()).update(result.done_persons)
-            failed |= result.failed_persons
-            if result.down:
-                parked[target] = sum(len(b) for b in target_batches[i + 1 :])
-                break
-        touched[target] -= failed
+    applied = per_target(list(per_batches), lambda target: _apply_target(run, target, per_batches[target], stage, advance))
     clock.timings["apply"] = time.perf_counter() - started
-    assert planned.targets is not None
+    results = tuple(result for one in applied.values() for result in one.results)
+    parked = {target: one.parked for target, one in applied.items() if one.parked}
+    if any(result.lost for result in results):  # another run holds the lock now: no verify
+        return Execution(results, parked, (), clock.timings)
+    touched = {target: one.touched for target, one in applied.items() if one.results}
     drift = clock("verify", verify, run, planned.entitled.desired, touched, planned.targets.snapshots)
-    return Execution(tuple(results), parked, drift, clock.timings)
+    return Execution(results, parked, drift, clock.timings)
+
+
+@dataclass(frozen=True, slots=True)
+class _TargetApplied:
+    """How one target's batches went: their results, the operations parked when the
+    target was found down, and the persons whose operations there all succeeded."""
+
+    results: tuple[BatchResult, ...]
+    parked: int
+    touched: frozenset[str]
+
+
+def _apply_target(
+    run: Run, target: str, target_batches: list[list[Operation]], stage: Stage, progress: Callable[[int], None]
+) -> _TargetApplied:
+    """One target's batches in plan order, until one finds the lock lost or the target
+    down (its later batches are parked)."""
+    results: list[BatchResult] = []
+    done: set[str] = set()
+    failed: set[str] = set()
+    for i, batch in enumerate(target_batches):
+        result = stage("apply", apply_batch, run, target, batch)
+        results.append(result)
+        if result.lost:
+            break
+        progress(len(batch))
+        done.update(result.done_persons)
+        failed |= result.failed_persons
+        if result.down:
+            return _TargetApplied(tuple(results), sum(len(b) for b in target_batches[i + 1 :]), frozenset(done - failed))
+    return _TargetApplied(tuple(results), 0, frozenset(done - failed))
 
 
 def report(run: Run, planned: Planned, execution: Execution, scope: Scope, stage: Stage = direct) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The read-targets stage: one read of every target, and the journal settled against it.
 
-`read_targets(run)` reads each configured target: in full on its first run, in a run
+`read_targets(run)` reads each configured target, the targets in parallel
+(`pipeline.parallel`): in full on its first run, in a run
 that reads in full (`reconcile`), when its config changed and when its last full read is
 older than its `full_read_hours`; else it takes what the ledger knows of it (the last
 run's read) brought up to date by the driver's delta read (SPEC "Incremental runs"), or
@@ -33,6 +34,7 @@ from jml.model import Account, Issue, IssueKind, Snapshot
 from jml.nhi import split_accounts
 from jml.operations import Create, from_journal
 from jml.plan import AccountIndex, is_applied
+from pipeline.parallel import per_target
 from pipeline.record import record_applied
 from pipeline.run import Run
 
@@ -84,16 +86,25 @@ def read_targets(run: Run) -> TargetState:
     for target in run.config.targets:
         for warning in weakened(target):
             run.log.warning("target %s: %s", target.name, warning)
-        try:
-            reads[target.name] = read = _read(run, target)
-        except ConnectorError as exc:
-            run.log.warning("target %s cannot be read: %s", target.name, exc)
-            unreachable[target.name] = unreachable_issue(target.name, exc)
+    read = per_target([target.name for target in run.config.targets], lambda name: _reachable(run, name))
+    for name, one in read.items():
+        if isinstance(one, Issue):
+            unreachable[name] = one
             continue
-        snapshots[target.name], nhis[target.name] = split_accounts(read.snapshot, registered.get(target.name, ()))
+        reads[name] = one
+        snapshots[name], nhis[name] = split_accounts(one.snapshot, registered.get(name, ()))
     if run.recorded and not run.dry_run:
         _settle_journal(run, snapshots)
     return TargetState(snapshots, unreachable, nhis, reads)
+
+
+def _reachable(run: Run, name: str) -> TargetRead | Issue:
+    """The target read, or the issue saying it cannot be."""
+    try:
+        return _read(run, run.config.target(name))
+    except ConnectorError as exc:
+        run.log.warning("target %s cannot be read: %s", name, exc)
+        return unreachable_issue(name, exc)
 
 
 def _read(run: Run, target: TargetConfig) -> TargetRead:

@@ -1,6 +1,7 @@
 """The verify stage: read back what apply touched and compare it with the desired state.
 
-`verify(run, desired, touched, before)` reads back, on each touched target, the accounts
+`verify(run, desired, touched, before)` reads back, on each touched target (the targets
+in parallel, `pipeline.parallel`), the accounts
 of the persons whose operations there all succeeded, and only those
 (`Target.read_accounts`: by employee_id, so verify costs O(written), not a second full
 read; but when they are more than `FULL_READ_FLOOR` and a quarter of the accounts the
@@ -25,6 +26,7 @@ from connectors.base import ConnectorError, Target
 from connectors.bounds import cheaper_in_full
 from jml.model import Issue, IssueKind, Snapshot
 from jml.plan import Desired, build_plan
+from pipeline.parallel import per_target
 from pipeline.run import Run
 from pipeline.targets import unreachable_issue
 
@@ -37,35 +39,39 @@ FULL_READ_FLOOR = 500
 def verify(
     run: Run, desired: Mapping[str, Desired], touched: Mapping[str, Set[str]], before: Mapping[str, Snapshot]
 ) -> tuple[Issue, ...]:
-    """The drift (and unreachable) issues of reading back the touched persons' accounts."""
-    issues: list[Issue] = []
+    """The drift (and unreachable) issues of reading back the touched persons' accounts,
+    the targets read back in parallel."""
+    names = [target for target, persons in touched.items() if persons]
+    found = per_target(names, lambda target: _verify_target(run, target, desired, touched[target], before[target]))
+    return tuple(issue for issues in found.values() for issue in issues)
+
+
+def _verify_target(
+    run: Run, target: str, desired: Mapping[str, Desired], persons: Set[str], before: Snapshot
+) -> list[Issue]:
+    """The issues of one target's read-back."""
+    try:
+        read_back = _read_back(run.targets[target], persons, before)
+    except ConnectorError as exc:
+        return [unreachable_issue(target, exc)]
+    snapshot = _merged(before, read_back, persons)
+    subset = {eid: desired[eid] for eid in persons if eid in desired}
     managed, mapped = run.settings.managed(), run.settings.mapped()
-    for target, persons in touched.items():
-        if not persons:
-            continue
-        try:
-            read_back = _read_back(run.targets[target], persons, before[target])
-        except ConnectorError as exc:
-            issues.append(unreachable_issue(target, exc))
-            continue
-        snapshot = _merged(before[target], read_back, persons)
-        subset = {eid: desired[eid] for eid in persons if eid in desired}
-        again = build_plan(subset, {target: snapshot}, {target: run.ledger.account_links(target)}, managed, mapped)
-        remaining: dict[str, list[str]] = {}
-        for op in again.operations:
-            remaining.setdefault(op.employee_id, []).append(op.action.value)
-        for eid, actions in sorted(remaining.items()):
-            issues.append(
-                Issue(
-                    IssueKind.DRIFT,
-                    f"drift:{target}:{eid}",
-                    f"{eid}: read back from {target} differs from what was applied; still to do: {', '.join(actions)}",
-                    employee_id=eid,
-                    target=target,
-                    data={"actions": actions},
-                )
-            )
-    return tuple(issues)
+    again = build_plan(subset, {target: snapshot}, {target: run.ledger.account_links(target)}, managed, mapped)
+    remaining: dict[str, list[str]] = {}
+    for op in again.operations:
+        remaining.setdefault(op.employee_id, []).append(op.action.value)
+    return [
+        Issue(
+            IssueKind.DRIFT,
+            f"drift:{target}:{eid}",
+            f"{eid}: read back from {target} differs from what was applied; still to do: {', '.join(actions)}",
+            employee_id=eid,
+            target=target,
+            data={"actions": actions},
+        )
+        for eid, actions in sorted(remaining.items())
+    ]
 
 
 def _read_back(target: Target, persons: Set[str], before: Snapshot) -> Snapshot:

@@ -6,7 +6,7 @@ and then its reply *dropped* (the connection closes after the server acted); or 
 forwarded. `delay` slows every forwarded request (to kill a run mid-apply). Counts of
 what it did are in `FaultProxy.counts`, with the users that GETs of /Users returned:
 "users listed" (pages of every user), "users filtered" (filter queries) and "users
-fetched" (one by id).
+fetched" (one by id); and when each write arrived and was answered (`writes`).
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ class FaultProxy:
     url: str
     faults: Faults
     counts: Counter = field(default_factory=Counter)
+    #: (arrived, answered): `time.monotonic()` of each write the server answered.
+    writes: list[tuple[float, float]] = field(default_factory=list)
 
 
 @contextmanager
@@ -95,6 +97,7 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
         protocol_version = "HTTP/1.1"
 
         def _handle(self) -> None:
+            arrived = time.monotonic()
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             fate = decide(self.command)
@@ -122,6 +125,9 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return None
             _count_users(self.command, self.path, answer)
+            if self.command in WRITES:
+                with lock:
+                    proxy.writes.append((arrived, time.monotonic()))
             kept = {
                 k: v
                 for k, v in answer.headers.items()

@@ -8,7 +8,9 @@
   which revision is the head without it).
 - `write(engine)` / `read(engine)`: one short transaction. On SQLite a writing one starts
   with `BEGIN IMMEDIATE`, so it takes the write lock up front and waits (busy timeout)
-  instead of failing half-way when another process writes.
+  instead of failing half-way when another process writes. Threads may share an engine
+  (targets are worked on in parallel); on an in-memory SQLite ledger, whose threads
+  share one connection, they take turns.
 - `execute_many` and `chunks`: the set-based style; rows go out in executemany batches
   of `BATCH`, ids in IN lists of `IN_BATCH`, never one round trip per row.
 - JSON columns accept dates, sets, tuples and enums (stored as ISO text, sorted lists,
@@ -19,13 +21,15 @@ from __future__ import annotations
 
 import enum
 import json
+import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import fields
 from datetime import UTC, date, datetime
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Column, Executable, Table, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -109,11 +113,17 @@ def execute_many(conn: Connection, statement: Executable, rows: Iterable[dict]) 
 
 # ---------------------------------------------------------------- transactions
 
+#: The engines whose threads share one connection (an in-memory SQLite ledger), each
+#: with the lock that gives one transaction at a time; other engines' pools give each
+#: thread a connection of its own.
+_SHARED: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
+_UNSHARED = nullcontext()
+
 
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
     """A writing transaction (on SQLite: BEGIN IMMEDIATE), committed on exit."""
-    with engine.connect() as conn:
+    with _SHARED.get(engine, _UNSHARED), engine.connect() as conn:
         conn.execution_options(ledger_write=True)
         with conn.begin():
             yield conn
@@ -122,7 +132,7 @@ def write(engine: Engine) -> Iterator[Connection]:
 @contextmanager
 def read(engine: Engine) -> Iterator[Connection]:
     """A reading transaction."""
-    with engine.connect() as conn, conn.begin():
+    with _SHARED.get(engine, _UNSHARED), engine.connect() as conn, conn.begin():
         yield conn
 
 
@@ -157,11 +167,13 @@ def make_engine(url: str) -> Engine:
     shown = parsed.render_as_string(hide_password=True)
     options: dict[str, Any] = {"json_serializer": json_dumps}
     sqlite = parsed.get_backend_name() == "sqlite"
+    shared = False
     if sqlite:
         database = parsed.database or ""
         if database in ("", ":memory:") or database.startswith("file:"):
             # One shared connection, or every checkout would see a new empty database.
             options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+            shared = True
         else:
             try:
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +190,8 @@ def make_engine(url: str) -> Engine:
     if sqlite:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
+    if shared:
+        _SHARED[engine] = threading.RLock()
     return engine
 
 

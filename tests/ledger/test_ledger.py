@@ -51,6 +51,7 @@ from jml.ledger.tables import metadata
 from jml.model import Account, Issue, IssueKind, Lifecycle, Snapshot
 from jml.nhi import OwnerChange, Ownership, Watch
 from jml.operations import Change, Create, Grant, Operation, Update
+from pipeline.parallel import per_target
 
 AS_OF = date(2026, 5, 20)
 ALL_KINDS = set(IssueKind)
@@ -177,6 +178,21 @@ def test_in_memory_sqlite_works():
         run_id = new_run(store)
         store.save_person_states(run_id, [PersonState("E1", "active")])  # needs the run
         assert store.person_states() == {"E1": PersonState("E1", "active")}
+
+
+def test_threads_take_turns_on_an_in_memory_ledger():
+    """Targets are worked on in parallel; the threads of an in-memory ledger share one
+    connection, so their transactions must not interleave."""
+    with Ledger.open("sqlite://") as store:
+        run_id = new_run(store)
+
+        def save(name: str) -> None:
+            for i in range(40):
+                store.save_person_states(run_id, [PersonState(f"{name}{i}", "active")])
+                store.person_states()
+
+        per_target([f"T{n}-" for n in range(4)], save)
+        assert len(store.person_states()) == 160
 
 
 def test_shared_in_memory_sqlite_works():
