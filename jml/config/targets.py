@@ -186,7 +186,10 @@ class SqlUsers(Strict):
     the column has a default, else jml writes the employee_id); `external_id`: the
     employee_id; `active`: a boolean or 0/1 column. The optional columns hold the other
     canonical attributes (`manager`: the manager's key); a canonical attribute with no
-    column is not held by this target, so jml never diffs it."""
+    column is not held by this target, so jml never diffs it. `updated_at`: a timestamp
+    column that the database's clock sets on every change of a row (a trigger, or the
+    app's own `now()`); jml sets it on the rows it writes, and runs between full reads
+    then read only the rows changed since (SPEC "Incremental runs")."""
 
     table: Identifier
     key: Identifier
@@ -201,12 +204,13 @@ class SqlUsers(Strict):
     department: Identifier | None = None
     title: Identifier | None = None
     manager: Identifier | None = None
+    updated_at: Identifier | None = None
 
     def own_columns(self) -> dict[str, str]:
         """The columns jml alone writes (the key, the link, the login, the state, the
-        manager's key) -> what they hold."""
+        manager's key, the change stamp) -> what they hold."""
         named: dict[str, str | None] = {"key": self.key, "external_id": self.external_id, "username": self.username}
-        named |= {"email": self.email, "active": self.active, "manager": self.manager}
+        named |= {"email": self.email, "active": self.active, "manager": self.manager, "updated_at": self.updated_at}
         return {column: what for what, column in named.items() if column}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    DateTime,
     ForeignKey,
     Integer,
     MetaData,
@@ -38,9 +39,10 @@ MINIMAL_USERS = {k: FULL_USERS[k] for k in ("table", "key", "external_id", "user
 ROLES = {"table": "app_user_roles", "user": "user_id", "role": "role_name"}
 
 
-def create_app_schema(url: str, *, minimal: bool = False, integer_active: bool = False) -> None:
+def create_app_schema(url: str, *, minimal: bool = False, integer_active: bool = False, stamped: bool = False) -> None:
     """Create the app's tables (as the app would): users with a generated integer key,
-    unique employee_id and login, a manager foreign key; role rows unique per user."""
+    unique employee_id and login, a manager foreign key; role rows unique per user;
+    `stamped`: an `updated_at` column too (which the app sets when it writes a row)."""
     metadata = MetaData()
     columns = [
         Column("id", Integer, primary_key=True, autoincrement=True),
@@ -59,6 +61,8 @@ def create_app_schema(url: str, *, minimal: bool = False, integer_active: bool =
             Column("job_title", String(255)),
             Column("manager_id", Integer, ForeignKey("app_users.id")),
         ]
+    if stamped:
+        columns.append(Column("updated_at", DateTime(timezone=True)))
     Table("app_users", metadata, *columns)
     Table(
         "app_user_roles",
@@ -74,10 +78,11 @@ def create_app_schema(url: str, *, minimal: bool = False, integer_active: bool =
         engine.dispose()
 
 
-def sql_target(name: str, url: str, *, minimal: bool = False, **options: Any) -> dict:
-    """The config entry of the SQL target over the test app's tables."""
-    users = MINIMAL_USERS if minimal else FULL_USERS
-    return {"name": name, "type": "sql", "url": url, "users": dict(users), "roles": dict(ROLES), **options}
+def sql_target(name: str, url: str, *, minimal: bool = False, stamped: bool = False, **options: Any) -> dict:
+    """The config entry of the SQL target over the test app's tables (`stamped`: with
+    the `updated_at` column mapped)."""
+    users = {**(MINIMAL_USERS if minimal else FULL_USERS), **({"updated_at": "updated_at"} if stamped else {})}
+    return {"name": name, "type": "sql", "url": url, "users": users, "roles": dict(ROLES), **options}
 
 
 def ldap_target(name: str, server, tree, password_env: str, **options: Any) -> dict:

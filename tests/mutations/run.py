@@ -175,6 +175,22 @@ MUTATIONS = (
         ("tests/connectors/test_ad_delta.py",),
     ),
     Mutation(
+        "a SQL delta keeps reports of a manager who went (issue 11)", "connectors/targets/sql/changes.py",
+        'or before.attributes.get("manager") in gone:', ":",
+        ("tests/connectors/test_sql_delta.py",),
+    ),
+    Mutation(
+        "a SQL delta keeps the known users the census no longer lists (issue 11)", "connectors/targets/sql/changes.py",
+        "    for account_id, external in external_of.items():",
+        "    for account_id, external in {**external_of, **{a: a_.external_id for a, a_ in was.items()}}.items():",
+        ("tests/connectors/test_sql_delta.py",),
+    ),
+    Mutation(
+        "jml's own SQL writes are not stamped (issue 11)", "connectors/targets/sql/rows.py",
+        "if tables.updated_at is not None else {}", "if False else {}",
+        ("tests/connectors/test_sql_delta.py",),
+    ),
+    Mutation(
         "a test docstring names a file that does not exist (finding 9)", "tests/connectors/test_kernel.py",
         "tests/connectors/test_lost_replies.py, random", "tests/connectors/test_faults.py, random",
         ("tests/unit/test_references.py",),

@@ -6,7 +6,9 @@ rows and statements in `...rows`, transactions in `...connection`.
   reflected on first use, so a mapping naming a table or column the database lacks
   fails each operation (and a read) with a clear Permanent error.
 - A handle is the user's key, typed as the key column; `account_id` is its text.
-  `read` is one streamed SELECT of each table; `lookup` selects by external_id (two
+  `read` is one streamed SELECT of each table (with an `updated_at` column, the
+  database's clock first); `read_changes` reads only the users changed since, beside a
+  census of keys and the role rows (`connectors.targets.sql.changes`); `lookup` selects by external_id (two
   users with one external_id are a Conflict); `resolve` types an id given as text
   without asking for the row (updating a key that is not there is NotFound; deleting
   it is done).
@@ -36,10 +38,11 @@ from typing import Any
 from connectors.base import ConfigurationError, Conflict, NotFound, Permanent, TargetSchema
 from connectors.kernel.driver import Driver, Handle, Reading, chunked
 from connectors.sqlutil import database_url, engine_for, shown
-from connectors.targets.sql import rows
+from connectors.targets.sql import changes, rows
 from connectors.targets.sql.connection import Connections
 from connectors.targets.sql.schema import Tables, held_attributes, reflect
 from jml.config import SqlTarget
+from jml.model import Snapshot
 
 __all__ = ["SqlDriver"]
 
@@ -89,14 +92,41 @@ class SqlDriver(Driver):
     # -- reading ---------------------------------------------------------------------
 
     def read(self) -> Reading:
-        """Every user and role row, from one streamed SELECT of each table."""
+        """Every user and role row, from one streamed SELECT of each table; with an
+        `updated_at` column, the database's clock first (the memo of the next delta)."""
         tables = self._tables()
-        options = {"yield_per": self._config.page_size}
         with self._db.connected("read") as conn:
-            users = conn.execute(rows.users_query(tables), execution_options=options).all()
-            roles = conn.execute(rows.roles_query(tables), execution_options=options).all()
+            clock = conn.execute(changes.clock_query()).scalar_one() if tables.updated_at is not None else None
+            users = conn.execute(rows.users_query(tables), execution_options=self._streamed).all()
+            roles = conn.execute(rows.roles_query(tables), execution_options=self._streamed).all()
         reading = rows.reading_of(self.name, tables, users, roles)
+        if clock is not None:
+            reading.snapshot.memo = changes.memo(clock)
         return reading
+
+    def read_changes(self, known: Snapshot) -> Reading | None:
+        """The users changed since the last read, a census of every user's key and
+        external_id, and the role rows, merged into `known` (`...sql.changes`); None
+        without an `updated_at` column or a memo to start from, or when the merge
+        cannot be exact."""
+        tables = self._tables()
+        since = changes.since_of(known.memo)
+        if tables.updated_at is None or since is None:
+            return None
+        with self._db.connected("read changes") as conn:
+            clock = conn.execute(changes.clock_query()).scalar_one()
+            changed = conn.execute(changes.changed_query(tables, since, dialect=conn.dialect.name), execution_options=self._streamed).all()
+            census = conn.execute(changes.census_query(tables), execution_options=self._streamed).all()
+            roles = conn.execute(rows.roles_query(tables), execution_options=self._streamed).all()
+        log.info("target %s: %d users changed since %s", self.name, len(changed), since.isoformat())
+        reading = changes.merged(self.name, tables, known, census, changed, roles, changes.memo(clock))
+        if reading is None:
+            log.info("target %s: the delta read cannot be exact; reading in full", self.name)
+        return reading
+
+    @property
+    def _streamed(self) -> dict[str, Any]:
+        return {"yield_per": self._config.page_size}
 
     def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, Any]) -> Reading:
         """The users linked to these employee_ids, their role rows, and the

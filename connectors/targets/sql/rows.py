@@ -9,7 +9,8 @@ handles); a manager is written as the manager's key.
   `keys_query` finds keys by external_id;
 - writing a user: `insert_user` (RETURNING the key when the app generates it, else the
   key is the employee_id), `update_user` with `changed_columns` or `active_columns`,
-  `delete_user` (its roles, the manager links to it, then the row);
+  `delete_user` (its roles, the manager links to it, then the row); each row written
+  gets `updated_at` (when mapped) from the database's clock;
 - roles: `add_roles` inserts a row only where it is missing, `remove_roles` deletes;
   both are executed with `role_params` per change.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Delete, Insert, Select, Update, and_, bindparam, delete, exists, insert, select, update
+from sqlalchemy import Delete, Insert, Select, Update, and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.sql.elements import BindParameter
 
 from connectors.kernel.driver import Handle, Reading
@@ -32,7 +33,9 @@ __all__ = [
     "active_columns",
     "add_roles",
     "changed_columns",
+    "cell_text",
     "delete_user",
+    "entitlements_of",
     "insert_user",
     "keys_query",
     "reading_of",
@@ -86,23 +89,20 @@ def reading_of(
     """The snapshot of the rows of `users_query` and `roles_query`, and the handles;
     `managers` (key -> external_id) names the managers who are not among `users`."""
     external_of = {**(managers or {}), **{row[0]: row[1] for row in users}}
-    entitlements: dict[Any, set[str]] = {}
-    for user, role in roles:
-        if role is not None:
-            entitlements.setdefault(user, set()).add(str(role))
+    entitlements = entitlements_of(roles)
     held = list(tables.columns)
     accounts = []
     for row in users:
         attributes: dict[str, str | None] = {}
         for canonical, value in zip(held, row[3:], strict=True):
             if canonical == "manager":
-                attributes[canonical] = _text(external_of.get(value)) if value is not None else None
+                attributes[canonical] = cell_text(external_of.get(value)) if value is not None else None
             else:
-                attributes[canonical] = _text(value)
+                attributes[canonical] = cell_text(value)
         accounts.append(
             Account(
                 id=str(row[0]),
-                external_id=_text(row[1]),
+                external_id=cell_text(row[1]),
                 active=bool(row[2]),
                 attributes=attributes,
                 entitlements=entitlements.get(row[0], set()),
@@ -112,6 +112,15 @@ def reading_of(
     groups = {name for names in entitlements.values() for name in names}
     snapshot = Snapshot(target=target, accounts=accounts, groups=groups, held=frozenset(held))
     return Reading(snapshot, handles)
+
+
+def entitlements_of(roles: Iterable[Sequence[Any]]) -> dict[Any, set[str]]:
+    """User key -> the role names of the rows of `roles_query` (a NULL role is none)."""
+    entitlements: dict[Any, set[str]] = {}
+    for user, role in roles:
+        if role is not None:
+            entitlements.setdefault(user, set()).add(str(role))
+    return entitlements
 
 
 # -- writing a user ----------------------------------------------------------------
@@ -126,7 +135,7 @@ def insert_user(tables: Tables, employee_id: str, values: Mapping[str, Any], act
     }
     for canonical, column in tables.columns.items():
         row[column.name] = values.get(canonical)
-    statement = insert(tables.users)
+    statement = insert(tables.users).values(_stamp(tables))
     if tables.generated_key:
         return statement.returning(tables.key), row
     row[tables.key.name] = employee_id
@@ -156,7 +165,7 @@ def active_columns(tables: Tables, active: bool) -> dict[str, Any]:
 
 def update_user(tables: Tables, key: Handle, columns: Mapping[str, Any]) -> Update:
     """The UPDATE of the user of `key` (its rowcount says whether the user is there)."""
-    return update(tables.users).where(tables.key == key).values(dict(columns))
+    return update(tables.users).where(tables.key == key).values({**columns, **_stamp(tables)})
 
 
 def delete_user(tables: Tables, key: Handle) -> list[Delete | Update]:
@@ -164,9 +173,15 @@ def delete_user(tables: Tables, key: Handle) -> list[Delete | Update]:
     statements: list[Delete | Update] = [delete(tables.roles).where(tables.role_user == key)]
     manager = tables.columns.get("manager")
     if manager is not None:
-        statements.append(update(tables.users).where(manager == key).values({manager.name: None}))
+        statements.append(update(tables.users).where(manager == key).values({manager.name: None, **_stamp(tables)}))
     statements.append(delete(tables.users).where(tables.key == key))
     return statements
+
+
+def _stamp(tables: Tables) -> dict[str, Any]:
+    """The `updated_at` column (when mapped) set to the database's clock: a row jml
+    writes is in the next delta read, as one the app writes is."""
+    return {tables.updated_at.name: func.current_timestamp()} if tables.updated_at is not None else {}
 
 
 # -- roles -------------------------------------------------------------------------
@@ -196,5 +211,6 @@ def _role_binds(tables: Tables) -> tuple[BindParameter, BindParameter]:
     return bindparam("u", type_=tables.role_user.type), bindparam("r", type_=tables.role_name.type)
 
 
-def _text(value: object) -> str | None:
+def cell_text(value: object) -> str | None:
+    """A cell as the text an Account holds (None stays None)."""
     return None if value is None else str(value)

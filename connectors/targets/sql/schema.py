@@ -10,6 +10,8 @@ jml.config.SqlUsers / SqlRoles). The app owns its schema; jml only maps it.
     users.email, display_name, given_name, family_name, employee_number, department,
     title               the canonical attribute of the same name
     users.manager       manager: the manager's key (read back as their employee_id)
+    users.updated_at    optional: when the row last changed, by the database's clock
+                        (what a delta read asks for; jml stamps the rows it writes)
     roles               one row (user = the users key, role = the entitlement name) per
                         entitlement held
     attributes          config `attributes`: each key a column of the users table,
@@ -82,6 +84,7 @@ class Tables:
     role_user: Column
     role_name: Column
     generated_key: bool
+    updated_at: Column | None = None
 
     def active_value(self, active: bool) -> bool | int:
         """What the `active` column stores for `active` (a boolean, or 0/1)."""
@@ -143,4 +146,5 @@ def reflect(config: SqlTarget, bind: Engine | Connection) -> Tables:
             or key.default is not None
             or getattr(key, "identity", None) is not None
         ),
+        updated_at=column(users, "users.updated_at", users_map.updated_at) if users_map.updated_at else None,
     )
