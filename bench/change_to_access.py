@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import yaml
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
 
@@ -77,6 +78,18 @@ def one_change(served: Served, tenant, feed: Path, flow: str, employee_id: str) 
     return latency, seconds_of(done)
 
 
+def world(folder: Path, url: str, workers: int) -> Path:
+    """The serving tests' world of `workers`, its target with the default timeout and
+    retries (the tests' short ones fail a large load)."""
+    config = write_world(folder, url, feed_rows(workers))
+    document = yaml.safe_load(config.read_text())
+    for target in document["targets"]:
+        target.pop("timeout", None)
+        target.pop("retry", None)
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    return config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[100, 1000])
@@ -88,7 +101,7 @@ def main() -> None:
         with prefect_server(root / "prefect-home") as prefect:
             for workers in args.workers:
                 tenant = scim.tenant()
-                config = write_world(root / f"world-{workers}", tenant.url, feed_rows(workers))
+                config = world(root / f"world-{workers}", tenant.url, workers)
                 env = {**os.environ, **prefect.env(), "APP_TOKEN": tenant.token, **FAST_POLL}
                 log = root / f"serve-{workers}.log"
                 process = start_serve(prefect, config, env, log)
@@ -96,13 +109,14 @@ def main() -> None:
                     wait_for_deployments(prefect, process, log)
                     served = Served(prefect, config, tenant, Receiver(""), process, log)
                     load = served.wait(served.run("hr-sync")["id"], timeout=600)
-                    print(f"{workers} workers: first load {seconds_of(load):.1f} s ({load['state']['type']})")
+                    print(f"{workers} workers: first load {seconds_of(load):.1f} s ({load['state']['type']})", flush=True)
                     for flow in FLOWS:
                         measured = [
                             one_change(served, tenant, config.parent / "workers.csv", flow, f"N{flow[0].upper()}{i:03d}")
                             for i in range(args.repeats)
                         ]
                         rows.append((workers, flow, [m[0] for m in measured], [m[1] for m in measured]))
+                        print(f"{workers} workers, {flow}: {measured}", flush=True)
                 finally:
                     interrupt(process)
     print("\n| workers | run started by the change | feed change to account | the flow run itself |")

@@ -6,26 +6,18 @@ filtered" (the delta's and lookups' filter queries), "users fetched" (by id)."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from connectors.kernel import driver as kernel_driver
 from flows.hr_sync import hr_sync
 from flows.reconcile import reconcile
 from tests.faultproxy import Faults, fault_proxy
 from tests.flows.running import run_bound
 from tests.flows.test_hr_sync import AS_OF, people, write_world
 
-
-@pytest.fixture(autouse=True)
-def exact_since(monkeypatch):
-    """A delta starts at the server's clock to the second (no margin for a clock behind:
-    the server here has one clock), so what each run reads is exact; `settle` waits
-    past that second before the next run."""
-    monkeypatch.setattr(kernel_driver, "OVERLAP", timedelta(0))
+pytestmark = pytest.mark.usefixtures("exact_since")
 
 
 def settle(proxy) -> None:

@@ -7,14 +7,12 @@ counted (a wrapper that calls the real one)."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import ldap3
 import pytest
 
 from app import launchers
-from connectors.kernel import driver as kernel_driver
 from connectors.targets.ldap import LdapDriver
 from flows.hr_sync import hr_sync
 from flows.reconcile import reconcile
@@ -24,24 +22,12 @@ from tests.flows.test_hr_sync import AS_OF, HEADER, people
 ENV = "JML_TEST_LDAP_PASSWORD"
 
 
-@pytest.fixture(autouse=True)
-def exact_since(monkeypatch):
-    """A delta starts at the read's second (one clock here); `settle` waits past it."""
-    monkeypatch.setattr(kernel_driver, "OVERLAP", timedelta(0))
+pytestmark = pytest.mark.usefixtures("exact_since")
 
 
 @pytest.fixture
-def full_reads(monkeypatch) -> list[str]:
-    """The target of each full read of an LDAP directory."""
-    reads: list[str] = []
-    read = LdapDriver.read
-
-    def counted(self):
-        reads.append(self.name)
-        return read(self)
-
-    monkeypatch.setattr(LdapDriver, "read", counted)
-    return reads
+def full_reads(count_full_reads) -> list[str]:
+    return count_full_reads(LdapDriver)
 
 
 def write_world(folder: Path, slapd: launchers.SlapdServer, tree: launchers.LdapTree, rows: list[str]) -> Path:

@@ -6,52 +6,34 @@ The driver's full reads are counted (a wrapper that calls the real one)."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
-from connectors.kernel import driver as kernel_driver
 from connectors.targets.sql import SqlDriver
 from flows.hr_sync import hr_sync
 from flows.reconcile import reconcile
 from tests.connectors.apps import create_app_schema, sql_target
 from tests.flows.running import run_bound
-from tests.flows.test_hr_sync import AS_OF, HEADER, people
+from tests.flows.test_hr_sync import AS_OF, people
+from tests.flows.test_hr_sync import write_world as scim_world
 
-
-@pytest.fixture(autouse=True)
-def exact_since(monkeypatch):
-    """A delta starts at the database's second (one clock here); runs wait past it."""
-    monkeypatch.setattr(kernel_driver, "OVERLAP", timedelta(0))
+pytestmark = pytest.mark.usefixtures("exact_since")
 
 
 @pytest.fixture
-def full_reads(monkeypatch) -> list[str]:
-    """The target of each full read of a SQL target."""
-    reads: list[str] = []
-    read = SqlDriver.read
-
-    def counted(self):
-        reads.append(self.name)
-        return read(self)
-
-    monkeypatch.setattr(SqlDriver, "read", counted)
-    return reads
+def full_reads(count_full_reads) -> list[str]:
+    return count_full_reads(SqlDriver)
 
 
 def write_world(folder: Path, url: str, rows: list[str]) -> Path:
-    (folder / "workers.csv").write_text("\n".join([HEADER, *rows]) + "\n")
-    (folder / "policy.yaml").write_text(
-        "bundles:\n  staff: {grants: {app: [all-staff]}}\n  eng: {grants: {app: [engineering]}}\n"
-        "rules:\n  - {when: {employment_type: [employee]}, grant: [staff]}\n"
-        "  - {when: {department: [Engineering]}, grant: [eng]}\n"
-    )
-    config = folder / "jml.yaml"
-    world = {"state": "sqlite:///jml.db", "sources": [{"name": "hr", "type": "csv", "path": "workers.csv"}],
-             "targets": [sql_target("app", url, stamped=True)], "policy": "policy.yaml"}  # fmt: skip
+    """The flow tests' world (`test_hr_sync.write_world`), its target `app` the app
+    database at `url`, its `updated_at` column mapped."""
+    config = scim_world(folder, "http://unused.invalid", rows)
+    world = yaml.safe_load(config.read_text())
+    world["targets"] = [sql_target("app", url, stamped=True)]
     config.write_text(yaml.safe_dump(world))
     return config
 
