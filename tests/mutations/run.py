@@ -175,6 +175,11 @@ MUTATIONS = (
         ("tests/connectors/test_ad_delta.py",),
     ),
     Mutation(
+        "targets are worked on one after another (issue 11)", "pipeline/parallel.py",
+        "if len(names) <= 1:", "if True:",
+        ("tests/flows/test_parallel_targets.py",),
+    ),
+    Mutation(
         "a SQL delta keeps reports of a manager who went (issue 11)", "connectors/targets/sql/changes.py",
         'or before.attributes.get("manager") in gone:', ":",
         ("tests/connectors/test_sql_delta.py",),
