@@ -195,6 +195,21 @@ def wait_for_deployments(prefect: PrefectServer, process: subprocess.Popen, log:
     raise AssertionError(f"deployments not served within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
+def wait_for_exit(pid: int, timeout: float) -> None:
+    """Until the process `pid` has ended (gone, or a zombie its parent has not reaped
+    yet); AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"process {pid} still runs after {timeout} s")
+
+
 def interrupt(process: subprocess.Popen, timeout: float = 30, signum: int = signal.SIGINT) -> int:
     """Ctrl-C a process (or send it `signum`); its exit code (killed after `timeout`)."""
     process.send_signal(signum)

@@ -39,7 +39,7 @@ def test_demo_ui_serves_the_deployments_and_ctrl_c_stops_everything(tmp_path):
             time.sleep(0.5)
         assert names >= set(DEPLOYMENTS)
     finally:
-        code = interrupt(demo)
+        code = interrupt(demo, timeout=60)  # it stops jml serve, then two servers: up to 15 s each
     output.append(demo.stdout.read())
     assert code == 0, "".join(output)
     for url in (ui, scim):

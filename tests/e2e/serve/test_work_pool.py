@@ -21,6 +21,7 @@ from tests.e2e.serve.support import (
     feed_rows,
     interrupt,
     scim_state,
+    wait_for_exit,
     write_world,
 )
 
@@ -81,6 +82,11 @@ def test_prefect_deploy_to_a_process_pool_and_a_worker_runs_hr_sync(tmp_path, sc
                 if state["type"] in ("COMPLETED", "FAILED", "CRASHED"):
                     break
                 time.sleep(0.5)
+            # The server has the final state before the run's process has ended; a worker
+            # stopped in between waits for it, and took longer than 30 s on loaded CI.
+            infrastructure = api_call(prefect, "GET", f"/flow_runs/{run['id']}").json().get("infrastructure_pid")
+            if infrastructure:
+                wait_for_exit(int(str(infrastructure).rsplit(":", 1)[-1]), timeout=60)
         finally:
             interrupt(worker)
             log.close()
