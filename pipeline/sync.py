@@ -20,7 +20,8 @@ values and never changes one a stage returned. (The run lock is kept by its hear
   targets in parallel (`pipeline.parallel`), so a slow one holds up no other; a target
   found down parks its later batches; then the touched persons' accounts, and only those,
   are read back (verify).
-  A batch that finds the run lock lost ends apply at once: no other batch, no verify.
+  A batch that finds the run lock lost ends its target's apply at once, and every
+  other target's at its next batch (each batch makes that check): no verify.
   Apply first keeps the emails generated for the persons it creates an account for
   (`pipeline.naming`).
 - `for_person` / `for_drift`: a plan cut to what a partial run speaks for.
