@@ -2,8 +2,9 @@
 `updated_at` column: the statements it sends and the merge, no I/O.
 
 - `clock_query()`: the database's own clock, asked when a read begins; `memo(clock)` is
-  what the read keeps, `{since}`: that clock less `connectors.kernel.driver.OVERLAP`, so a change stamped by a
-  connection whose transaction began a little before the read is not missed;
+  what the read keeps, `{since}`: that clock less `connectors.kernel.driver.OVERLAP`,
+  so a change stamped by a transaction that began a little before the read (on
+  PostgreSQL, CURRENT_TIMESTAMP is the transaction's start) is not missed;
   `since_of(memo)` reads it back (None for a memo without one).
 - A delta read sends, in one connection: the clock; `changed_query` (the users stamped
   at or after `since`, and those with no stamp at all, whose change cannot be dated);
