@@ -9,10 +9,12 @@ import subprocess
 import time
 
 import httpx
+import pytest
 
 from tests.e2e.serve.support import DEPLOYMENTS, FAST_POLL, JML, interrupt
 
 
+@pytest.mark.timeout(600)  # its start (up to 120 s) and its stop (up to 150 s)
 def test_demo_ui_serves_the_deployments_and_ctrl_c_stops_everything(tmp_path):
     demo = subprocess.Popen(
         [JML, "demo", "--ui", "--workdir", str(tmp_path / "demo")],
@@ -39,7 +41,9 @@ def test_demo_ui_serves_the_deployments_and_ctrl_c_stops_everything(tmp_path):
             time.sleep(0.5)
         assert names >= set(DEPLOYMENTS)
     finally:
-        code = interrupt(demo, timeout=60)  # it stops jml serve, then two servers: up to 15 s each
+        # It stops jml serve, then two servers, each given 15 s before it is killed; in
+        # the full suite on CI this took over 60 s (twice), alone 1.8 s: not understood yet.
+        code = interrupt(demo, timeout=150)
     output.append(demo.stdout.read())
     assert code == 0, "".join(output)
     for url in (ui, scim):
