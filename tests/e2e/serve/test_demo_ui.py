@@ -18,7 +18,8 @@ def test_demo_ui_serves_the_deployments_and_ctrl_c_stops_everything(tmp_path):
     demo = subprocess.Popen(
         [JML, "demo", "--ui", "--workdir", str(tmp_path / "demo")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, **FAST_POLL, "PREFECT_API_URL": ""},
+        # its own PREFECT_HOME: not one an earlier test's harness left in this process
+        env={**os.environ, **FAST_POLL, "PREFECT_API_URL": "", "PREFECT_HOME": str(tmp_path / "prefect-home")},
     )  # fmt: skip
     output: list[str] = []
     # Once its addresses are read, what it (and jml serve, which shares its stdout)
