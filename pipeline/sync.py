@@ -169,7 +169,7 @@ def apply(
     parked = {target: one.parked for target, one in applied.items() if one.parked}
     if any(result.lost for result in results):  # another run holds the lock now: no verify
         return Execution(results, parked, (), clock.timings)
-    touched = {target: one.touched for target, one in applied.items() if one.results}
+    touched = {target: one.touched for target, one in applied.items()}
     drift = clock("verify", verify, run, planned.entitled.desired, touched, planned.targets.snapshots)
     return Execution(results, parked, drift, clock.timings)
 
@@ -192,6 +192,7 @@ def _apply_target(
     results: list[BatchResult] = []
     done: set[str] = set()
     failed: set[str] = set()
+    parked = 0
     for i, batch in enumerate(target_batches):
         result = stage("apply", apply_batch, run, target, batch)
         results.append(result)
@@ -201,8 +202,9 @@ def _apply_target(
         done.update(result.done_persons)
         failed |= result.failed_persons
         if result.down:
-            return _TargetApplied(tuple(results), sum(len(b) for b in target_batches[i + 1 :]), frozenset(done - failed))
-    return _TargetApplied(tuple(results), 0, frozenset(done - failed))
+            parked = sum(len(b) for b in target_batches[i + 1 :])
+            break
+    return _TargetApplied(tuple(results), parked, frozenset(done - failed))
 
 
 def report(run: Run, planned: Planned, execution: Execution, scope: Scope, stage: Stage = direct) -> dict[str, Any]:

@@ -19,12 +19,13 @@ which does not decide whether this person's writes landed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import replace
 
 from connectors.base import ConnectorError, Target
 from connectors.bounds import cheaper_in_full
 from jml.model import Issue, IssueKind, Snapshot
+from jml.operations import Operation
 from jml.plan import Desired, build_plan
 from pipeline.parallel import per_target
 from pipeline.run import Run
@@ -42,24 +43,27 @@ def verify(
     """The drift (and unreachable) issues of reading back the touched persons' accounts,
     the targets read back in parallel."""
     names = [target for target, persons in touched.items() if persons]
-    found = per_target(names, lambda target: _verify_target(run, target, desired, touched[target], before[target]))
-    return tuple(issue for issues in found.values() for issue in issues)
-
-
-def _verify_target(
-    run: Run, target: str, desired: Mapping[str, Desired], persons: Set[str], before: Snapshot
-) -> list[Issue]:
-    """The issues of one target's read-back."""
-    try:
-        read_back = _read_back(run.targets[target], persons, before)
-    except ConnectorError as exc:
-        return [unreachable_issue(target, exc)]
-    snapshot = _merged(before, read_back, persons)
-    subset = {eid: desired[eid] for eid in persons if eid in desired}
     managed, mapped = run.settings.managed(), run.settings.mapped()
-    again = build_plan(subset, {target: snapshot}, {target: run.ledger.account_links(target)}, managed, mapped)
+
+    def one(target: str) -> list[Issue]:
+        """The issues of one target's read-back."""
+        persons = touched[target]
+        try:
+            read_back = _read_back(run.targets[target], persons, before[target])
+        except ConnectorError as exc:
+            return [unreachable_issue(target, exc)]
+        snapshot = _merged(before[target], read_back, persons)
+        subset = {eid: desired[eid] for eid in persons if eid in desired}
+        again = build_plan(subset, {target: snapshot}, {target: run.ledger.account_links(target)}, managed, mapped)
+        return _drift(target, again.operations)
+
+    return tuple(issue for issues in per_target(names, one).values() for issue in issues)
+
+
+def _drift(target: str, operations: Sequence[Operation]) -> list[Issue]:
+    """A `drift` issue per person with operations still to do on `target`."""
     remaining: dict[str, list[str]] = {}
-    for op in again.operations:
+    for op in operations:
         remaining.setdefault(op.employee_id, []).append(op.action.value)
     return [
         Issue(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import yaml
+
 from flows.hr_sync import hr_sync
 from tests.faultproxy import Faults, fault_proxy
 from tests.flows.running import run_bound
@@ -23,16 +25,16 @@ def test_a_slow_target_does_not_hold_up_the_others(tmp_path, scim_server, monkey
         fault_proxy(scim_server.url, Faults()) as fast,
     ):
         config = write_world(tmp_path, "http://unused.invalid", people(12))
-        config.write_text(
-            config.read_text().replace(
-                "targets: [{name: app, type: scim, url: 'http://unused.invalid', token_env: APP_TOKEN}]",
-                "targets:\n"
-                f"  - {{name: app, type: scim, url: '{slow.url}{urlsplit(slow_tenant.url).path}', token_env: SLOW_TOKEN}}\n"
-                f"  - {{name: fast, type: scim, url: '{fast.url}{urlsplit(fast_tenant.url).path}', token_env: FAST_TOKEN}}",
-            )
-        )
+        world = yaml.safe_load(config.read_text())
+        world["targets"] = [
+            {"name": name, "type": "scim", "url": proxy.url + urlsplit(tenant.url).path, "token_env": env}
+            for name, proxy, tenant, env in (("app", slow, slow_tenant, "SLOW_TOKEN"), ("fast", fast, fast_tenant, "FAST_TOKEN"))
+        ]
+        config.write_text(yaml.safe_dump(world))
         policy = tmp_path / "policy.yaml"
-        policy.write_text(policy.read_text().replace("{grants: {app: [all-staff]}}", "{grants: {app: [all-staff], fast: [all-staff]}}"))
+        rules = yaml.safe_load(policy.read_text())
+        rules["bundles"]["staff"]["grants"]["fast"] = ["all-staff"]
+        policy.write_text(yaml.safe_dump(rules))
         document = run_bound(config, hr_sync, as_of=AS_OF, return_state=True).result()
     assert document["status"] == "converged", document
     assert slow.writes and fast.writes, (slow.counts, fast.counts)

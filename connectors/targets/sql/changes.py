@@ -11,7 +11,7 @@
   `census_query` (key and external_id of every user, two narrow columns: it finds the
   users that went and every manager's employee_id); and the roles query in full (role
   rows carry no stamp, and a removed one leaves nothing to date).
-- `merged(target, tables, known, census, changed, roles, memo)`: the reading a full read
+- `merged(target, tables, known, census, changed, roles, next_memo)`: the reading a full read
   would give, or None when the delta cannot be exact and the run reads in full:
   - a user in the census that is neither changed nor known (a row stamped in the past);
   - a user whose external_id is not what it was (another user's `manager` value, the
@@ -83,15 +83,16 @@ def merged(
     census: Sequence[Sequence[Any]],
     changed: Sequence[Sequence[Any]],
     roles: Iterable[Sequence[Any]],
-    memo: dict[str, Any],
+    next_memo: dict[str, Any],
 ) -> Reading | None:
-    """`known` brought up to date by the delta (module docstring), or None."""
-    roles = list(roles)
-    fresh = reading_of(target, tables, changed, roles, managers={key: external for key, external in census})
+    """`known` brought up to date by the delta (module docstring), or None; the reading
+    carries `next_memo`."""
+    held = entitlements_of(roles)
+    fresh = reading_of(target, tables, changed, held, managers={key: external for key, external in census})
     was = {account.id: account for account in known.accounts}
     external_of = {str(key): cell_text(external) for key, external in census}
     gone = {a.external_id for account_id, a in was.items() if account_id not in external_of and a.external_id}
-    entitlements = {str(key): names for key, names in entitlements_of(roles).items()}
+    entitlements = {str(key): names for key, names in held.items()}
     accounts = list(fresh.snapshot.accounts)
     for account in accounts:
         before = was.get(account.id)
@@ -106,4 +107,4 @@ def merged(
             return None
         accounts.append(replace(before, entitlements=entitlements.get(account_id, set())))
     handles = {str(external): key for key, external in census if external is not None}
-    return Reading(replace(fresh.snapshot, accounts=accounts, memo=memo), handles)
+    return Reading(replace(fresh.snapshot, accounts=accounts, memo=next_memo), handles)

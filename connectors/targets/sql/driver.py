@@ -8,10 +8,10 @@ rows and statements in `...rows`, transactions in `...connection`.
 - A handle is the user's key, typed as the key column; `account_id` is its text.
   `read` is one streamed SELECT of each table (with an `updated_at` column, the
   database's clock first); `read_changes` reads only the users changed since, beside a
-  census of keys and the role rows (`connectors.targets.sql.changes`); `lookup` selects by external_id (two
-  users with one external_id are a Conflict); `resolve` types an id given as text
-  without asking for the row (updating a key that is not there is NotFound; deleting
-  it is done).
+  census of keys and the role rows (`connectors.targets.sql.changes`); `lookup`
+  selects by external_id (two users with one external_id are a Conflict); `resolve`
+  types an id given as text without asking for the row (updating a key that is not
+  there is NotFound; deleting it is done).
 - Transactional: every round of the kernel runs in one transaction (`session`). When the
   database refuses a statement, the primitive raises `Aborted` with the typed error
   (`connectors.targets.sql.errors`): the kernel rolls the round back and applies each
@@ -99,7 +99,7 @@ class SqlDriver(Driver):
             clock = conn.execute(changes.clock_query()).scalar_one() if tables.updated_at is not None else None
             users = conn.execute(rows.users_query(tables), execution_options=self._streamed).all()
             roles = conn.execute(rows.roles_query(tables), execution_options=self._streamed).all()
-        reading = rows.reading_of(self.name, tables, users, roles)
+        reading = rows.reading_of(self.name, tables, users, rows.entitlements_of(roles))
         if clock is not None:
             reading.snapshot.memo = changes.memo(clock)
         return reading
@@ -115,7 +115,8 @@ class SqlDriver(Driver):
             return None
         with self._db.connected("read changes") as conn:
             clock = conn.execute(changes.clock_query()).scalar_one()
-            changed = conn.execute(changes.changed_query(tables, since, dialect=conn.dialect.name), execution_options=self._streamed).all()
+            changed_query = changes.changed_query(tables, since, dialect=conn.dialect.name)
+            changed = conn.execute(changed_query, execution_options=self._streamed).all()
             census = conn.execute(changes.census_query(tables), execution_options=self._streamed).all()
             roles = conn.execute(rows.roles_query(tables), execution_options=self._streamed).all()
         log.info("target %s: %d users changed since %s", self.name, len(changed), since.isoformat())
@@ -145,7 +146,7 @@ class SqlDriver(Driver):
             managers: dict[Any, Any] = {}
             for chunk in chunked(others, self.lookup_chunk):
                 managers.update(conn.execute(rows.external_ids_query(tables, chunk)).all())
-        return rows.reading_of(self.name, tables, users, roles, managers)
+        return rows.reading_of(self.name, tables, users, rows.entitlements_of(roles), managers)
 
     def lookup(self, employee_ids: Sequence[str]) -> dict[str, Handle]:
         tables = self._tables()

@@ -4,7 +4,7 @@ Statements are SQLAlchemy constructs over `Tables` (names quoted by the dialect)
 every value is a bound parameter. Keys are typed as the key column (the driver's
 handles); a manager is written as the manager's key.
 
-- reading: `users_query`, `roles_query`, then `reading_of` makes the accounts (exactly
+- reading: `users_query`, `roles_query` (`entitlements_of` its rows), then `reading_of` makes the accounts (exactly
   the held attributes each, `manager` as the manager's employee_id) and the handles;
   `keys_query` finds keys by external_id;
 - writing a user: `insert_user` (RETURNING the key when the app generates it, else the
@@ -83,13 +83,13 @@ def reading_of(
     target: str,
     tables: Tables,
     users: Sequence[Sequence[Any]],
-    roles: Iterable[Sequence[Any]],
+    entitlements: Mapping[Any, set[str]],
     managers: Mapping[Any, Any] | None = None,
 ) -> Reading:
-    """The snapshot of the rows of `users_query` and `roles_query`, and the handles;
+    """The snapshot of the rows of `users_query` with their `entitlements` (user key ->
+    role names, `entitlements_of` the rows of `roles_query`), and the handles;
     `managers` (key -> external_id) names the managers who are not among `users`."""
     external_of = {**(managers or {}), **{row[0]: row[1] for row in users}}
-    entitlements = entitlements_of(roles)
     held = list(tables.columns)
     accounts = []
     for row in users:
