@@ -7,7 +7,9 @@ userName: an account with no externalId is adopted, one with another externalId 
 `conflict` and left alone.
 
 Operations come out in apply order: creates (managers before their reports), updates,
-enables, grants, revokes, disables, deletes. Entitlements jml does not manage (no
+enables, grants, revokes, disables, deletes; the grants, and the revokes, by group, so
+that a batch changes few groups (each change of a group's members is one request, and
+a server may pay for the whole group on each). Entitlements jml does not manage (no
 bundle names them on that target) are never revoked, except from a terminated person,
 who loses everything. Only the attributes a target holds (`Snapshot.held`) are written
 and compared, and a target's mapped attributes (its config's `attributes`, compiled:
@@ -32,6 +34,7 @@ from jml.operations import (
     Disable,
     Enable,
     Grant,
+    Membership,
     Operation,
     Revoke,
     Update,
@@ -171,6 +174,7 @@ def build_plan(
         key=lambda op: (
             _PHASE[op.action],
             depth.get(op.employee_id, 0) if isinstance(op, Create) else 0,
+            op.entitlement if isinstance(op, Membership) else "",
         )
     )
     return Plan(tuple(ops), tuple(issues), matched)

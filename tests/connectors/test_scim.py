@@ -16,6 +16,7 @@ from app import launchers
 from connectors.base import ConfigurationError, Conflict, NotFound, Outcome, Permanent, Retryable, Target
 from connectors.kernel import Kernel
 from connectors.targets.scim import ScimDriver, scim_filter_string
+from connectors.targets.scim.resources import REMOVALS_PER_OPERATION, patch_members
 from jml.config import ScimTarget
 from jml.model import ACCOUNT_ATTRIBUTES, Account, Snapshot
 from jml.operations import Action, Create, Operation, from_journal
@@ -372,6 +373,35 @@ def test_grants_and_revokes_on_a_group_are_one_patch(
     accounts = by_employee(connector.read())
     assert {e for e, a in accounts.items() if "vpn" in a.entitlements} == {"E1", "E2"}
     assert accounts["E1"].entitlements == {"vpn", "wiki"}
+
+
+def test_many_revokes_of_a_group_are_one_patch(
+    scim_tenant: launchers.ScimTenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """230 revokes of one group (one of them of a member already gone): one PATCH, and
+    exactly the members not revoked stay."""
+    connector = connect(scim_tenant)
+    people = [f"E{n:03d}" for n in range(240)]
+    assert_all_ok(apply(connector, [create(eid) for eid in people] + [grant(eid, "vpn") for eid in people]))
+    assert_all_ok(apply(connector, [revoke(people[5], "vpn")]))
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        assert_all_ok(apply(connector, [revoke(eid, "vpn") for eid in people[:230]]))
+    assert requests_logged(caplog, "PATCH", "Groups", with_id=True) == 1
+    accounts = by_employee(connector.read())
+    assert {eid for eid, account in accounts.items() if "vpn" in account.entitlements} == set(people[230:])
+
+
+def test_a_patch_names_up_to_a_hundred_removals_per_operation() -> None:
+    """Consecutive removals share a "remove" (one value filter, every id quoted) up to
+    REMOVALS_PER_OPERATION; additions and removals keep their order."""
+    changes = [(False, f"u{n}") for n in range(REMOVALS_PER_OPERATION + 1)] + [(True, "a"), (True, 'b"'), (False, "z")]
+    operations = patch_members("g1", changes).body["Operations"]
+    assert [operation["op"] for operation in operations] == ["remove", "remove", "add", "remove"]
+    first = " or ".join(f'value eq "u{n}"' for n in range(REMOVALS_PER_OPERATION))
+    assert operations[0]["path"] == f"members[{first}]"
+    assert operations[1]["path"] == f'members[value eq "u{REMOVALS_PER_OPERATION}"]'
+    assert operations[2]["value"] == [{"value": "a"}, {"value": 'b"'}]
+    assert operations[3]["path"] == 'members[value eq "z"]'
 
 
 def test_group_deleted_since_the_read(connector: Kernel, scim_tenant: launchers.ScimTenant) -> None:

@@ -113,6 +113,10 @@ def scim_filter_string(value: str) -> str:
 # -- requests ----------------------------------------------------------------------------
 
 
+#: The members one "remove" of a group's PATCH names at most (`patch_members`).
+REMOVALS_PER_OPERATION = 100
+
+
 def list_page(endpoint: str, start: int, count: int, where: str | None = None) -> Request:
     """One page of an endpoint, by index (RFC 7644 §3.4.2.4); only the resources
     matching the filter `where` (built by `any_of`) when one is given."""
@@ -196,16 +200,24 @@ def create_group(name: str, member_ids: Iterable[str]) -> Request:
 
 
 def patch_members(group_id: str, changes: Iterable[tuple[bool, str]]) -> Request:
-    """PATCH of `members` (RFC 7644 §3.5.2): consecutive additions become one "add" with
-    several values; each removal a "remove" with a value filter."""
-    operations: list[dict] = []
+    """PATCH of `members` (RFC 7644 §3.5.2), the changes in order: consecutive additions
+    become one "add" with several values, consecutive removals one "remove" whose value
+    filter names up to REMOVALS_PER_OPERATION of them (`members[value eq "a" or value eq
+    "b"]`). A server may pay for the whole group on each operation: scim2-server took
+    12.4 s to remove 140 members of a 2,858-member group one operation each, 3.6 s in
+    one."""
+    runs: list[tuple[bool, list[str]]] = []  # (add?, account ids), in order
     for add, account_id in changes:
-        if add and operations and operations[-1]["op"] == "add":
-            operations[-1]["value"].append({"value": account_id})
-        elif add:
-            operations.append({"op": "add", "path": "members", "value": [{"value": account_id}]})
+        if runs and runs[-1][0] == add and (add or len(runs[-1][1]) < REMOVALS_PER_OPERATION):
+            runs[-1][1].append(account_id)
         else:
-            operations.append({"op": "remove", "path": f"members[value eq {scim_filter_string(account_id)}]"})
+            runs.append((add, [account_id]))
+    operations = [
+        {"op": "add", "path": "members", "value": [{"value": m} for m in ids]}
+        if add
+        else {"op": "remove", "path": f"members[{any_of('value', ids)}]"}
+        for add, ids in runs
+    ]
     return _patch(f"Groups/{_quoted(group_id)}", operations)
 
 
