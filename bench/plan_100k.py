@@ -115,7 +115,7 @@ def write_config(folder: Path, url: str, feed: Path, fields: dict | None = None)
     config.write_text(
         "state: sqlite:///jml.db\n"
         f"sources: [{json.dumps({'name': 'hr', 'type': 'csv', 'path': str(feed), **({'fields': fields} if fields else {})})}]\n"
-        f"targets: [{{name: app, type: scim, url: '{url}', token_env: APP_TOKEN, page_size: 1000}}]\n"
+        f"targets: [{{name: app, type: scim, url: '{url}', token_env: APP_TOKEN, page_size: 1000, timeout: 300}}]\n"
         "policy: policy.yaml\n"
     )
     return config

@@ -10,13 +10,15 @@ no faults) and a fresh ledger, then these runs one after the other (through
 - no change, after it: nothing to do (a delta read gets the first sync's creates once);
 - no change: nothing to do, again;
 - 1 % change: every 100th worker moves department.
-Per run: wall seconds, the read-targets / apply / verify seconds, the requests sent and
-the users read (listed in full, by filter, by id). The runs follow each other within
+Per run: wall seconds, the read-targets / apply / verify seconds, the requests sent, and
+the users and the groups read (listed in full, by filter, by id). Then the server's raw
+Bulk rate for the same N (`raw_load`: a fresh scim2-server given the first sync's end
+state by hand, no jml on the path), printed as the first sync's rate over it (the raw
+seconds over the first sync's). The runs follow each other within
 seconds, so a tree with delta reads is given no clock margin (`OVERLAP` = 0,
 one clock here) and a second's pause between runs: otherwise each run would read the
 last one's writes again, as runs less than a minute apart do. Peak RSS is the tree's process for
-all four runs. The raw Bulk rate is not measured here (`bench/target_throughput.py`).
-Not part of `make test`.
+all four runs. Not part of `make test`.
 """
 
 from __future__ import annotations
@@ -38,16 +40,19 @@ DAYS = ("first sync", "no change, after it", "no change", "1 % change")
 
 def one(root: Path, workers: int, folder: Path) -> dict:
     """In this process, with `root`'s modules: each day's figures, and the peak RSS."""
-    sys.path[:0] = [str(root), str(root / "bench"), str(ROOT)]
+    sys.path.insert(0, str(ROOT))  # the bench's own proxy (no jml module), whichever tree runs
+    from tests.faultproxy import Faults, fault_proxy
+
+    sys.path[:1] = [str(root), str(root / "bench"), str(ROOT)]
     from plan_100k import write_config, write_feed
     from verify_readback import move_one_percent
 
     from app.launchers import scim_server
     from connectors.kernel import driver as kernel_driver
+    from jml.operations import Create
     from pipeline import sync
     from pipeline.outcome import Scope
     from pipeline.run import open_run
-    from tests.faultproxy import Faults, fault_proxy
 
     try:
         from connectors.targets.scim import changes
@@ -60,7 +65,8 @@ def one(root: Path, workers: int, folder: Path) -> dict:
     feed = folder / "workers.csv"
     write_feed(feed, workers, seed=7)
     days: dict[str, dict] = {}
-    with scim_server(token=token, tenants=False) as server, fault_proxy(server.url, Faults()) as proxy:
+    first_sync: tuple = ()
+    with scim_server(token=token, tenants=False) as server, fault_proxy(server.url, Faults(), timeout=600) as proxy:
         config = write_config(folder, proxy.url, feed)
         for day in DAYS:
             if day == "1 % change":
@@ -73,6 +79,8 @@ def one(root: Path, workers: int, folder: Path) -> dict:
                 execution = sync.apply(run, planned)
                 sync.report(run, planned, execution, Scope(flow="hr-sync"))
             timings = {**planned.timings, **execution.timings}
+            if day == DAYS[0] and planned.checked:
+                first_sync = planned.checked.plan.operations
             days[day] = {
                 "wall": time.perf_counter() - started,
                 **{stage: timings.get(stage, 0.0) for stage in ("read-targets", "apply", "verify")},
@@ -81,8 +89,57 @@ def one(root: Path, workers: int, folder: Path) -> dict:
                 "listed": proxy.counts["users listed"],
                 "filtered": proxy.counts["users filtered"],
                 "fetched": proxy.counts["users fetched"],
+                "groups": " / ".join(str(proxy.counts[f"groups {how}"]) for how in ("listed", "filtered", "fetched")),
             }
-    return {"days": days, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"days": days, "rss_mib": rss, "raw_s": raw_load(first_sync), "creates": sum(isinstance(op, Create) for op in first_sync)}
+
+
+def raw_load(operations: tuple) -> float:
+    """Seconds scim2-server takes to reach the end state of these first-sync operations
+    sent by hand in the fewest requests it allows: the creates' users (the bodies jml
+    would send, managers as ids or bulkId references) in Bulk requests of 1,000 (or of
+    what fits in 1 MiB), then each group POSTed once with all its members."""
+    import httpx
+
+    from app.launchers import scim_server
+    from connectors.targets.scim.resources import GROUP_SCHEMA, user_resource
+    from jml.operations import Create, Grant
+
+    bulk_schema = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+    creates = [op for op in operations if isinstance(op, Create)]
+    members: dict[str, list[str]] = {}
+    for op in operations:
+        if isinstance(op, Grant):
+            members.setdefault(op.entitlement, []).append(op.employee_id)
+    with scim_server(token="raw", tenants=False) as server, httpx.Client(
+        base_url=server.url, timeout=600, headers={"Authorization": "Bearer raw", "Content-Type": "application/scim+json"}
+    ) as client:
+        ids: dict[str, str] = {}
+        created = {op.employee_id for op in creates}
+        started = time.perf_counter()
+        chunks = [creates[i : i + 1000] for i in range(0, len(creates), 1000)]
+        while chunks:
+            chunk = chunks.pop(0)
+            items = []
+            for op in chunk:
+                boss = op.attributes.get("manager")
+                values = {**op.attributes, "manager": ids.get(boss) or (f"bulkId:{boss}" if boss in created else None)}
+                data = user_resource(values, external_id=op.employee_id, active=op.active)
+                items.append({"method": "POST", "path": "/Users", "bulkId": op.employee_id, "data": data})
+            body = json.dumps({"schemas": [bulk_schema], "Operations": items, "failOnErrors": 0})
+            if len(body) > 1024 * 1024 and len(chunk) > 1:
+                chunks[:0] = [chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]]
+                continue
+            answer = client.post("/Bulk", content=body)
+            answer.raise_for_status()
+            for item in answer.json()["Operations"]:
+                assert str(item.get("status", "")).startswith("201"), item
+                ids[item["bulkId"]] = item["location"].rstrip("/").rsplit("/", 1)[-1]
+        for name, people in members.items():
+            group = {"schemas": [GROUP_SCHEMA], "displayName": name, "members": [{"value": ids[e]} for e in people]}
+            client.post("/Groups", json=group).raise_for_status()
+        return time.perf_counter() - started
 
 
 def main() -> None:
@@ -99,8 +156,8 @@ def main() -> None:
     from checkouts import checkouts
 
     print("| workers | tree | run | wall s | read-targets s | apply s | verify s | operations | requests"
-          " | users listed / filtered / fetched | peak RSS MiB |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          " | users listed / filtered / fetched | groups listed / filtered / fetched | peak RSS MiB |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="jml-bench-trees-") as folder, checkouts(
         ROOT, args.compare, Path(folder)
     ) as trees:
@@ -114,8 +171,12 @@ def main() -> None:
                 for day, d in result["days"].items():
                     print(f"| {workers:,} | {label} | {day} | {d['wall']:.1f} | {d['read-targets']:.1f}"
                           f" | {d['apply']:.1f} | {d['verify']:.1f} | {d['operations']:,} | {d['requests']:,}"
-                          f" | {d['listed']:,} / {d['filtered']:,} / {d['fetched']:,} | {result['rss_mib']:.0f} |",
-                          flush=True)  # fmt: skip
+                          f" | {d['listed']:,} / {d['filtered']:,} / {d['fetched']:,} | {d['groups']}"
+                          f" | {result['rss_mib']:.0f} |", flush=True)  # fmt: skip
+                first = result["days"][DAYS[0]]["wall"]
+                print(f"| {workers:,} | {label} | raw Bulk: {result['creates']:,} users and their groups by hand"
+                      f" | {result['raw_s']:.1f} | | | | | | | | first sync's rate / raw rate:"
+                      f" {result['raw_s'] / first:.2f} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ lost: the kernel rolls the whole batch back and applies it again one by one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
@@ -215,7 +215,8 @@ class Target(Protocol):
     `schema` (`manager` as the manager's employee_id) and their entitlements;
     `read_changes(known)` what `read` would return now, made from an earlier read and
     what changed since (None when the target cannot say what changed: read in full);
-    `read_accounts` the same of the accounts linked to some employee_ids only. `apply`
+    `read_accounts` the same of the accounts linked to some employee_ids only (with
+    `groups`, their memberships of those groups at least: `Driver.read_accounts`). `apply`
     runs operations in the order given (a manager's create precedes its reports'),
     retrying what failed transiently, and never raises for a failed operation. `find`
     maps employee_ids to the target's account ids, for those that have an account.
@@ -228,7 +229,7 @@ class Target(Protocol):
 
     def read_changes(self, known: Snapshot) -> Snapshot | None: ...
 
-    def read_accounts(self, employee_ids: Sequence[str]) -> Snapshot: ...
+    def read_accounts(self, employee_ids: Sequence[str], groups: Collection[str] | None = None) -> Snapshot: ...
 
     def apply(self, operations: Sequence[Operation]) -> Applied: ...
 

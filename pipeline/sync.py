@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from jml.ledger import AuditEntry
-from jml.operations import Operation
+from jml.operations import Membership, Operation
 from pipeline.apply import BatchResult, apply_batch, batches
 from pipeline.feed import read_feed
 from pipeline.naming import name_persons, reserve_new
@@ -170,18 +170,21 @@ def apply(
     if any(result.lost for result in results):  # another run holds the lock now: no verify
         return Execution(results, parked, (), clock.timings)
     touched = {target: one.touched for target, one in applied.items()}
-    drift = clock("verify", verify, run, planned.entitled.desired, touched, planned.targets.snapshots)
+    groups = {target: one.groups for target, one in applied.items()}
+    drift = clock("verify", verify, run, planned.entitled.desired, touched, groups, planned.targets.snapshots)
     return Execution(results, parked, drift, clock.timings)
 
 
 @dataclass(frozen=True, slots=True)
 class _TargetApplied:
     """How one target's batches went: their results, the operations parked when the
-    target was found down, and the persons whose operations there all succeeded."""
+    target was found down, the persons whose operations there all succeeded, and the
+    groups whose members the batches applied changed (or tried to)."""
 
     results: tuple[BatchResult, ...]
     parked: int
     touched: frozenset[str]
+    groups: frozenset[str]
 
 
 def _apply_target(
@@ -192,6 +195,7 @@ def _apply_target(
     results: list[BatchResult] = []
     done: set[str] = set()
     failed: set[str] = set()
+    groups: set[str] = set()
     parked = 0
     for i, batch in enumerate(target_batches):
         result = stage("apply", apply_batch, run, target, batch)
@@ -199,12 +203,13 @@ def _apply_target(
         if result.lost:
             break
         progress(len(batch))
+        groups.update(op.entitlement for op in batch if isinstance(op, Membership))
         done.update(result.done_persons)
         failed |= result.failed_persons
         if result.down:
             parked = sum(len(b) for b in target_batches[i + 1 :])
             break
-    return _TargetApplied(tuple(results), parked, frozenset(done - failed))
+    return _TargetApplied(tuple(results), parked, frozenset(done - failed), frozenset(groups))
 
 
 def report(run: Run, planned: Planned, execution: Execution, scope: Scope, stage: Stage = direct) -> dict[str, Any]:

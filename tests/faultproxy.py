@@ -6,7 +6,8 @@ and then its reply *dropped* (the connection closes after the server acted); or 
 forwarded. `delay` slows every forwarded request (to kill a run mid-apply). Counts of
 what it did are in `FaultProxy.counts`, with the users that GETs of /Users returned:
 "users listed" (pages of every user), "users filtered" (filter queries) and "users
-fetched" (one by id); and when each write arrived and was answered (`writes`).
+fetched" (one by id), and the same of /Groups ("groups listed", ...); and when each
+write arrived and was answered (`writes`).
 """
 
 from __future__ import annotations
@@ -51,12 +52,13 @@ class FaultProxy:
 
 
 @contextmanager
-def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
+def fault_proxy(upstream: str, faults: Faults, *, timeout: float = 30) -> Iterator[FaultProxy]:
     """Serve on a free loopback port, forwarding to `upstream` (scheme://host:port, no
-    path: the request path is kept) with the given faults; stop on exit."""
+    path: the request path is kept) with the given faults, giving up on an answer after
+    `timeout` seconds (a 502); stop on exit."""
     draw = random.Random(faults.seed)
     lock = threading.Lock()
-    client = httpx.Client(base_url=upstream, timeout=30)
+    client = httpx.Client(base_url=upstream, timeout=timeout)
     proxy = FaultProxy(url="", faults=faults)
     stopped = threading.Event()
 
@@ -73,21 +75,22 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
             return "dropped"
         return "forwarded"
 
-    def _count_users(method: str, path: str, answer: httpx.Response) -> None:
-        """Users a GET of /Users returned, as "users listed" (a page of every user),
-        "users filtered" (a filter query's answer) or "users fetched" (GET /Users/{id})."""
+    def _count_read(method: str, path: str, answer: httpx.Response) -> None:
+        """Resources a GET of /Users or /Groups returned, as "users listed" (a page of
+        every user), "users filtered" (a filter query's answer) or "users fetched"
+        (GET /Users/{id}); the same of groups."""
         endpoint, _, query = path.partition("?")
         if method != "GET" or answer.status_code != 200:
             return
         parts = endpoint.rstrip("/").split("/")
-        if parts[-1] == "Users":
+        if parts[-1] in ("Users", "Groups"):
             try:
                 found = len(answer.json().get("Resources") or ())
             except ValueError:
                 return
-            kind = "users filtered" if "filter=" in query else "users listed"
-        elif len(parts) > 1 and parts[-2] == "Users":
-            found, kind = 1, "users fetched"
+            kind = f"{parts[-1].lower()} {'filtered' if 'filter=' in query else 'listed'}"
+        elif len(parts) > 1 and parts[-2] in ("Users", "Groups"):
+            found, kind = 1, f"{parts[-2].lower()} fetched"
         else:
             return
         with lock:
@@ -124,7 +127,7 @@ def fault_proxy(upstream: str, faults: Faults) -> Iterator[FaultProxy]:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return None
-            _count_users(self.command, self.path, answer)
+            _count_read(self.command, self.path, answer)
             if self.command in WRITES:
                 with lock:
                     proxy.writes.append((arrived, time.monotonic()))

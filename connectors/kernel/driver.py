@@ -18,7 +18,7 @@ transaction is lost; the kernel then applies the batch again one operation at a 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -90,15 +90,19 @@ class Driver(abc.ABC):
         """The accounts linked to these employee_ids (at most `lookup_chunk` of them)."""
 
     @abc.abstractmethod
-    def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, Handle]) -> Reading:
+    def read_accounts(
+        self, employee_ids: Sequence[str], handles: Mapping[str, Handle], groups: Collection[str] | None = None
+    ) -> Reading:
         """The accounts linked to these employee_ids (any number of them), exactly as
         `read` gives them (attributes, `active`, entitlements, the manager as an
         employee_id), with their handles; an employee_id without an account is left
         out. The snapshot's `groups` are the groups those accounts are members of, at
         least; `held` and `limits` are `read`'s. `handles` are those the kernel knows
         of some of them (from its last read and its writes): a driver may read those
-        accounts by handle, and asks for the others by employee_id. Never a full read
-        of the accounts: reading back what a run wrote costs O(written)."""
+        accounts by handle, and asks for the others by employee_id. With `groups`, only
+        the memberships of those groups are asked for: a driver may read only them
+        (entitlements outside them are then missing) or all. Never a full read of the
+        accounts: reading back what a run wrote costs O(written)."""
 
     @abc.abstractmethod
     def resolve(self, employee_id: str, account_id: str) -> Handle | None:

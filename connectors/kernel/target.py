@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
 from connectors.base import Applied, ClosesOnExit, Outcome, Retryable, TargetError
@@ -97,12 +97,13 @@ class Kernel(ClosesOnExit):
                  len(reading.snapshot.accounts), len(reading.snapshot.groups), seconds)  # fmt: skip
         return reading.snapshot
 
-    def read_accounts(self, employee_ids: Sequence[str]) -> Snapshot:
-        """The accounts of these employee_ids only (`Driver.read_accounts`), tried again
-        on Retryable per the policy; their handles are remembered beside the others."""
+    def read_accounts(self, employee_ids: Sequence[str], groups: Collection[str] | None = None) -> Snapshot:
+        """The accounts of these employee_ids only, and of `groups` at least, if given
+        (`Driver.read_accounts`), tried again on Retryable per the policy; their handles
+        are remembered beside the others."""
         wanted = list(dict.fromkeys(employee_ids))
         known = {eid: handle for eid in wanted if (handle := self._handles.get(eid)) is not None}
-        reading, seconds = self._read(lambda: self.driver.read_accounts(wanted, known))
+        reading, seconds = self._read(lambda: self.driver.read_accounts(wanted, known, groups))
         self._handles.update(reading.handles)
         log.info("target %s: read back %d accounts of %d persons in %.2f s", self.name,
                  len(reading.snapshot.accounts), len(wanted), seconds)  # fmt: skip

@@ -1,7 +1,8 @@
 """Runs that follow a full read plan from what the ledger knows of the target and read
 only what changed (SPEC "Incremental runs"); a counting proxy in front of scim2-server
 counts the users each run reads: "users listed" (pages of every user), "users
-filtered" (the delta's and lookups' filter queries), "users fetched" (by id)."""
+filtered" (the delta's and lookups' filter queries), "users fetched" (by id); and the
+same of groups."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ def test_a_no_change_run_reads_no_account_and_a_change_run_reads_only_the_change
         assert changed["status"] == "converged", changed
         assert changed["operations"]["applied"] == 3  # E00007: update and revoke; E00009: update
         assert reads(proxy) == (0, 0, 3), proxy.counts  # verify: E00007, E00009 and their manager
+        groups = proxy.counts["groups listed"], proxy.counts["groups filtered"], proxy.counts["groups fetched"]
+        assert groups == (0, 0, 1), proxy.counts  # verify: the one group it changed (engineering), by id
         settle(proxy)
         assert run(config)["operations"]["planned"] == 0
         assert reads(proxy) == (0, 2, 0), proxy.counts  # the two it changed, read back by the delta

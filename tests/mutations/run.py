@@ -196,6 +196,26 @@ MUTATIONS = (
         ("tests/connectors/test_sql_delta.py",),
     ),
     Mutation(
+        "verify reads every group back (issue 11)", "pipeline/verify.py",
+        "return target.read_accounts(sorted(persons), groups)", "return target.read_accounts(sorted(persons))",
+        ("tests/flows/test_known_state.py",),
+    ),
+    Mutation(
+        "verify forgets the memberships of the groups it did not read (issue 11)", "pipeline/verify.py",
+        "entitlements=(account.entitlements & groups) | unchanged", "entitlements=account.entitlements & groups",
+        ("tests/flows/test_known_state.py",),
+    ),
+    Mutation(
+        "a SCIM PATCH removes one member per operation (issue 11)", "connectors/targets/scim/resources.py",
+        "(add or len(runs[-1][1]) < REMOVALS_PER_OPERATION)", "add",
+        ("tests/connectors/test_scim.py",),
+    ),
+    Mutation(
+        "the plan leaves grants in person order (issue 11)", "jml/plan.py",
+        'op.entitlement if isinstance(op, Membership) else "",', '"",',
+        ("tests/unit/test_plan.py",),
+    ),
+    Mutation(
         "a test docstring names a file that does not exist (finding 9)", "tests/connectors/test_kernel.py",
         "tests/connectors/test_lost_replies.py, random", "tests/connectors/test_faults.py, random",
         ("tests/unit/test_references.py",),

@@ -44,6 +44,19 @@ def test_manager_is_created_before_reports():
     assert e3.detail["attributes"]["manager"] == "E2"
 
 
+def test_grants_and_revokes_come_by_group():
+    """Within their phase, the grants (and the revokes) of one group follow each other,
+    persons in feed order: a batch then changes few groups."""
+    people = [desired(eid, grants=("all-staff", "sales")) for eid in ("E2", "E1", "E3")]
+    held = [account(eid, entitlements=["engineering"]) for eid in ("E2", "E1", "E3")]
+    memberships = [a for a in actions(plan_for(people, held)) if a[1] != "update"]
+    assert memberships == [
+        ("E2", "grant", "all-staff"), ("E1", "grant", "all-staff"), ("E3", "grant", "all-staff"),
+        ("E2", "grant", "sales"), ("E1", "grant", "sales"), ("E3", "grant", "sales"),
+        ("E2", "revoke", "engineering"), ("E1", "revoke", "engineering"), ("E3", "revoke", "engineering"),
+    ]  # fmt: skip
+
+
 def test_manager_cycle_does_not_hang():
     depths = manager_depths({"A": record("A", manager_id="B"), "B": record("B", manager_id="A")})
     assert set(depths) == {"A", "B"}

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import ldap3
@@ -196,25 +196,28 @@ class AdDriver(Driver):
         root = self._wire.search("", "(objectClass=*)", ["highestCommittedUSN", "dsServiceName"], scope=ldap3.BASE)
         return changes.clock_of(root[0][1] if root else {})
 
-    def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, Any]) -> Reading:
+    def read_accounts(
+        self, employee_ids: Sequence[str], handles: Mapping[str, Any], groups: Collection[str] | None = None
+    ) -> Reading:
         """The users of these employeeIDs, the groups listing them (on `member`) and
         the employeeIDs of their managers outside them (on distinguishedName): filtered
-        subtree searches of `lookup_chunk` values, never a full one."""
+        subtree searches of `lookup_chunk` values, never a full one. Every group listing
+        them, whatever `groups` names."""
         attributes = read_attributes(self._mapped)
         users: dict[str, Any] = {}
         for chunk in chunked(sorted(set(employee_ids)), self.lookup_chunk):
             for dn, values in self._wire.search(self._base, users_filter("employeeID", chunk), attributes, scope=ldap3.SUBTREE):
                 users.setdefault(dn, (dn, values))
         found = list(users.values())
-        groups: dict[str, Any] = {}
+        listing: dict[str, Any] = {}
         for chunk in chunked([dn for dn, _ in found], self.lookup_chunk):
             for dn, values in self._wire.search(self._groups, any_filter(GROUP_FILTER, "member", chunk), ["member"]):
-                groups.setdefault(dn, (dn, values))
+                listing.setdefault(dn, (dn, values))
         managers = []
         for chunk in chunked(managers_outside(found), self.lookup_chunk):
             managers += self._wire.search(self._base, users_filter("distinguishedName", chunk), ["employeeID"], scope=ldap3.SUBTREE)
         return reading_of(
-            self.name, found, list(groups.values()), self.schema.attributes, self._config.upn_suffix, managers
+            self.name, found, list(listing.values()), self.schema.attributes, self._config.upn_suffix, managers
         )
 
     def lookup(self, employee_ids: Sequence[str]) -> dict[str, Entry]:

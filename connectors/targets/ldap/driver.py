@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -181,24 +181,26 @@ class LdapDriver(Driver):
         """The attributes a read of person entries asks for."""
         return [*READ_ATTRIBUTES, changes.STAMP, *sorted(self._mapped)]
 
-    def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, Any]) -> Reading:
+    def read_accounts(
+        self, employee_ids: Sequence[str], handles: Mapping[str, Any], groups: Collection[str] | None = None
+    ) -> Reading:
         """The entries `uid=<employee_id>` of both containers, the groups listing them
         (on `member`) and, for their managers outside them, a search that those
         managers' entries are still there: filtered searches of `lookup_chunk` values,
-        never a full one."""
+        never a full one. Every group listing them, whatever `groups` names."""
         wanted = self._wanted()
         found: dict[bool, list] = {True: [], False: []}
         for chunk in chunked(sorted(set(employee_ids)), self.lookup_chunk):
             for active, base in self._tree.containers():
                 found[active] += self._wire.search(base, people_filter("uid", chunk), wanted)
         entries = found[True] + found[False]
-        groups: dict[str, Any] = {}
+        listing: dict[str, Any] = {}
         for chunk in chunked([dn for dn, _ in entries], self.lookup_chunk):
             for dn, values in self._wire.search(self._tree.groups, any_filter(GROUP_FILTER, "member", chunk), ["member"]):
-                groups.setdefault(dn, (dn, values))
+                listing.setdefault(dn, (dn, values))
         outside = managers_outside(entries)
         there = {key: uid for key, uid in outside.items() if key in self._existing(sorted(set(outside.values())))}
-        return reading_of(self.name, found[True], found[False], list(groups.values()), self.schema.attributes, there)
+        return reading_of(self.name, found[True], found[False], list(listing.values()), self.schema.attributes, there)
 
     def _existing(self, uids: Sequence[str]) -> set[str]:
         """The dn_keys of the entries `uid=<uid>` in either container."""

@@ -45,6 +45,7 @@ __all__ = [
     "delete_user",
     "find_group",
     "find_users",
+    "get_group",
     "get_user",
     "list_page",
     "manager_id_of",
@@ -188,6 +189,11 @@ def set_active(account_id: str, active: bool) -> Request:
 def get_user(account_id: str) -> Request:
     """The User of this id."""
     return Request("GET", f"Users/{_quoted(account_id)}", OK_READ)
+
+
+def get_group(group_id: str) -> Request:
+    """The Group of this id."""
+    return Request("GET", f"Groups/{_quoted(group_id)}", OK_READ)
 
 
 def delete_user(account_id: str) -> Request:

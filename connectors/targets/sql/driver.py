@@ -31,7 +31,7 @@ import itertools
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -129,10 +129,13 @@ class SqlDriver(Driver):
     def _streamed(self) -> dict[str, Any]:
         return {"yield_per": self._config.page_size}
 
-    def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, Any]) -> Reading:
+    def read_accounts(
+        self, employee_ids: Sequence[str], handles: Mapping[str, Any], groups: Collection[str] | None = None
+    ) -> Reading:
         """The users linked to these employee_ids, their role rows, and the
         external_ids of their managers not among them: SELECTs with IN lists of
-        `lookup_chunk`, never a full one."""
+        `lookup_chunk`, never a full one. Every role row of theirs, whatever `groups`
+        names."""
         tables = self._tables()
         users: list = []
         roles: list = []
