@@ -89,6 +89,7 @@ def one(root: Path, workers: int, folder: Path) -> dict:
                 "listed": proxy.counts["users listed"],
                 "filtered": proxy.counts["users filtered"],
                 "fetched": proxy.counts["users fetched"],
+                "stages": timings,
                 "groups": " / ".join(str(proxy.counts[f"groups {how}"]) for how in ("listed", "filtered", "fetched")),
             }
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -158,6 +159,7 @@ def main() -> None:
     print("| workers | tree | run | wall s | read-targets s | apply s | verify s | operations | requests"
           " | users listed / filtered / fetched | groups listed / filtered / fetched | peak RSS MiB |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    stages: list[str] = []
     with tempfile.TemporaryDirectory(prefix="jml-bench-trees-") as folder, checkouts(
         ROOT, args.compare, Path(folder)
     ) as trees:
@@ -173,10 +175,15 @@ def main() -> None:
                           f" | {d['apply']:.1f} | {d['verify']:.1f} | {d['operations']:,} | {d['requests']:,}"
                           f" | {d['listed']:,} / {d['filtered']:,} / {d['fetched']:,} | {d['groups']}"
                           f" | {result['rss_mib']:.0f} |", flush=True)  # fmt: skip
+                stages += [f"| {workers:,} | {label} | {day} | "
+                           + ", ".join(f"{name} {seconds:.1f}" for name, seconds in d["stages"].items() if seconds >= 0.05)
+                           + " |" for day, d in result["days"].items()]  # fmt: skip
                 first = result["days"][DAYS[0]]["wall"]
                 print(f"| {workers:,} | {label} | raw Bulk: {result['creates']:,} users and their groups by hand"
                       f" | {result['raw_s']:.1f} | | | | | | | | first sync's rate / raw rate:"
                       f" {result['raw_s'] / first:.2f} |", flush=True)  # fmt: skip
+    print("\n| workers | tree | run | seconds per stage (0.05 s and more) |\n|---|---|---|---|")
+    print("\n".join(stages))
 
 
 if __name__ == "__main__":

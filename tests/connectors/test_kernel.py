@@ -12,7 +12,7 @@ that failed) made creates run out of attempts in seconds under a 25 % fault rate
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -65,7 +65,9 @@ class Memory(Driver):
         ]  # fmt: skip
         return Reading(Snapshot(self.name, accounts, set(self.groups)), {a["eid"]: h for h, a in self.accounts.items()})
 
-    def read_accounts(self, employee_ids: Sequence[str], handles: Mapping[str, str]) -> Reading:
+    def read_accounts(
+        self, employee_ids: Sequence[str], handles: Mapping[str, str], groups: Collection[str] | None = None
+    ) -> Reading:
         reading = self.read()
         accounts = [a for a in reading.snapshot.accounts if a.external_id in employee_ids]
         handles = {eid: h for eid, h in reading.handles.items() if eid in employee_ids}
