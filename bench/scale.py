@@ -11,7 +11,8 @@ no faults) and a fresh ledger, then these runs one after the other (through
 - no change: nothing to do, again;
 - 1 % change: every 100th worker moves department.
 Per run: wall seconds, the read-targets / apply / verify seconds, the requests sent, and
-the users and the groups read (listed in full, by filter, by id). Then the server's raw
+the users and the groups read (listed in full, by filter, by id); then each run's seconds
+per stage, and the server's seconds per kind of request. Then the server's raw
 Bulk rate for the same N (`raw_load`: a fresh scim2-server given the first sync's end
 state by hand, no jml on the path), printed as the first sync's rate over it (the raw
 seconds over the first sync's). The runs follow each other within
@@ -73,6 +74,7 @@ def one(root: Path, workers: int, folder: Path) -> dict:
                 move_one_percent(feed)
             time.sleep(1.1)  # the next delta starts at the server's clock, to the second
             proxy.counts.clear()
+            proxy.upstream.clear()
             started = time.perf_counter()
             with open_run(config, as_of=date.today(), record=True) as run:
                 planned = sync.plan(run)
@@ -90,6 +92,7 @@ def one(root: Path, workers: int, folder: Path) -> dict:
                 "filtered": proxy.counts["users filtered"],
                 "fetched": proxy.counts["users fetched"],
                 "stages": timings,
+                "upstream": dict(proxy.upstream),
                 "groups": " / ".join(str(proxy.counts[f"groups {how}"]) for how in ("listed", "filtered", "fetched")),
             }
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -160,6 +163,7 @@ def main() -> None:
           " | users listed / filtered / fetched | groups listed / filtered / fetched | peak RSS MiB |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     stages: list[str] = []
+    server: list[str] = []
     with tempfile.TemporaryDirectory(prefix="jml-bench-trees-") as folder, checkouts(
         ROOT, args.compare, Path(folder)
     ) as trees:
@@ -178,12 +182,19 @@ def main() -> None:
                 stages += [f"| {workers:,} | {label} | {day} | "
                            + ", ".join(f"{name} {seconds:.1f}" for name, seconds in d["stages"].items() if seconds >= 0.05)
                            + " |" for day, d in result["days"].items()]  # fmt: skip
+                server += [f"| {workers:,} | {label} | {day} | "
+                           + ", ".join(f"{kind} {n:,}× {seconds:.1f}" for kind, (n, seconds)
+                                       in sorted(d.get("upstream", {}).items(), key=lambda kv: -kv[1][1])[:5])
+                           + " |" for day, d in result["days"].items()]  # fmt: skip
                 first = result["days"][DAYS[0]]["wall"]
                 print(f"| {workers:,} | {label} | raw Bulk: {result['creates']:,} users and their groups by hand"
                       f" | {result['raw_s']:.1f} | | | | | | | | first sync's rate / raw rate:"
                       f" {result['raw_s'] / first:.2f} |", flush=True)  # fmt: skip
     print("\n| workers | tree | run | seconds per stage (0.05 s and more) |\n|---|---|---|---|")
     print("\n".join(stages))
+    print("\n| workers | tree | run | the server's time by request (the five costliest: requests × seconds) |")
+    print("|---|---|---|---|")
+    print("\n".join(server))
 
 
 if __name__ == "__main__":

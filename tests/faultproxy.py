@@ -6,8 +6,9 @@ and then its reply *dropped* (the connection closes after the server acted); or 
 forwarded. `delay` slows every forwarded request (to kill a run mid-apply). Counts of
 what it did are in `FaultProxy.counts`, with the users that GETs of /Users returned:
 "users listed" (pages of every user), "users filtered" (filter queries) and "users
-fetched" (one by id), and the same of /Groups ("groups listed", ...); and when each
-write arrived and was answered (`writes`).
+fetched" (one by id), and the same of /Groups ("groups listed", ...); when each
+write arrived and was answered (`writes`); and the server's seconds per kind of request
+(`upstream`, by `request_kind`: "PATCH /Groups/{id}", "GET /Users?filter", ...).
 """
 
 from __future__ import annotations
@@ -49,6 +50,22 @@ class FaultProxy:
     counts: Counter = field(default_factory=Counter)
     #: (arrived, answered): `time.monotonic()` of each write the server answered.
     writes: list[tuple[float, float]] = field(default_factory=list)
+    #: request_kind -> [requests, seconds the server took to answer them].
+    upstream: dict[str, list[float]] = field(default_factory=dict)
+
+
+def request_kind(method: str, path: str) -> str:
+    """The method and the endpoint, with a resource's id as `{id}` and a filter query as
+    `?filter`: "GET /Users/{id}", "GET /Groups?filter", "POST /Bulk"."""
+    endpoint, _, query = path.partition("?")
+    parts = endpoint.rstrip("/").split("/")
+    if len(parts) > 1 and parts[-2] in ("Users", "Groups"):
+        parts[-1] = "{id}"
+    for index, part in enumerate(parts):
+        if part in ("Users", "Groups", "Bulk"):
+            parts = parts[index:]
+            break
+    return f"{method} /{'/'.join(parts).lstrip('/')}{'?filter' if 'filter=' in query else ''}"
 
 
 @contextmanager
@@ -116,10 +133,15 @@ def fault_proxy(upstream: str, faults: Faults, *, timeout: float = 30) -> Iterat
             if stopped.is_set():  # never forward a write after the proxy was stopped
                 return self._reply(502, {}, b"")
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            sent = time.perf_counter()
             try:
                 answer = client.request(self.command, self.path, content=body, headers=headers)
             except (httpx.HTTPError, RuntimeError):  # upstream gone, or the proxy stopping
                 return self._reply(502, {}, b"")
+            with lock:
+                tally = proxy.upstream.setdefault(request_kind(self.command, self.path), [0, 0.0])
+                tally[0] += 1
+                tally[1] += time.perf_counter() - sent
             if fate == "dropped":
                 if self.command == "POST" and self.path.split("?")[0].rstrip("/").endswith("/Users"):
                     with lock:
