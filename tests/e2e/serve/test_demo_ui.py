@@ -48,7 +48,14 @@ def test_demo_ui_serves_the_deployments_and_ctrl_c_stops_everything(tmp_path):
     finally:
         if drain.ident is None:
             drain.start()
-        code = interrupt(demo, timeout=60)  # it stops jml serve, then two servers: 15 s of grace each
+        # It stops jml serve, then two servers, 15 s of grace each (3 s on an idle machine;
+        # over 60 s once, on the full suite with a benchmark beside it): what it printed
+        # says which one held it up.
+        try:
+            code = interrupt(demo, timeout=90)
+        except subprocess.TimeoutExpired:
+            drain.join(timeout=30)
+            raise AssertionError("the demo did not stop within 90 s:\n" + "".join(output)[-4000:]) from None
         drain.join(timeout=30)
     assert code == 0, "".join(output)
     for url in (ui, scim):
