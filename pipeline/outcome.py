@@ -18,7 +18,7 @@ from jml.resolve import Resolved
 from pipeline.apply import BatchResult
 from pipeline.feed import Feed
 from pipeline.planning import Checked
-from pipeline.targets import TargetState
+from pipeline.targets import TargetRead, TargetState
 
 __all__ = ["SYNC_KINDS", "Execution", "Planned", "Scope", "all_issues", "movement", "skipped_targets"]
 
@@ -58,12 +58,14 @@ class Planned:
 @dataclass(frozen=True)
 class Execution:
     """What apply and verify did: per batch, the operations parked per target (its
-    earlier batch found it down), and the drift read back (none when the lock was lost)."""
+    earlier batch found it down), the drift read back (none when the lock was lost),
+    and the targets verify read in full (fresher than the run's reads of them)."""
 
     batches: tuple[BatchResult, ...] = ()
     parked: Mapping[str, int] = field(default_factory=dict)
     drift: tuple[Issue, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
+    reads: Mapping[str, TargetRead] = field(default_factory=dict)
 
     @property
     def lost(self) -> str | None:

@@ -14,7 +14,7 @@
   `pipeline.sams`) and matched accounts linked, and kept in the access history
   with the active state the run read (`Ledger.adopt_access`: what the run changed
   itself wins), and each target's read kept as what is known of it for the next run
-  (`pipeline.targets.keep_known`): `attention` when exceptions are open, else `converged`.
+  (`pipeline.targets.keep_known`; verify's full read of it, if it made one): `attention` when exceptions are open, else `converged`.
 It appends `run_finished` to the audit trail, finishes the run with its JSON document
 (`jml run --json`, which carries the trail's hash chain head after it, `audit_head`),
 and returns the document. `summary_markdown` is the markdown of a
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from jml.ledger import AuditEntry, ExceptionRecord
@@ -88,7 +89,8 @@ def record_run(run: Run, planned: Planned, execution: Execution, scope: Scope) -
         if scope.save_states and planned.targets is not None:
             keep_read(run, planned.targets.snapshots)
         if planned.targets is not None:
-            keep_known(run, planned.targets, {d for batch in execution.batches for d in batch.deleted})
+            latest = replace(planned.targets, reads={**planned.targets.reads, **execution.reads})
+            keep_known(run, latest, {d for batch in execution.batches for d in batch.deleted})
         if planned.checked is not None:
             for target, links in planned.checked.plan.matched.items():
                 ledger.link_accounts(run.id, target, links)

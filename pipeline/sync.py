@@ -171,8 +171,8 @@ def apply(
         return Execution(results, parked, (), clock.timings)
     touched = {target: one.touched for target, one in applied.items()}
     groups = {target: one.groups for target, one in applied.items()}
-    drift = clock("verify", verify, run, planned.entitled.desired, touched, groups, planned.targets.snapshots)
-    return Execution(results, parked, drift, clock.timings)
+    verified = clock("verify", verify, run, planned.entitled.desired, touched, groups, planned.targets)
+    return Execution(results, parked, verified.issues, clock.timings, verified.reads)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from pipeline.parallel import per_target
 from pipeline.record import record_applied
 from pipeline.run import Run
 
-__all__ = ["TargetRead", "TargetState", "keep_known", "read_targets", "unreachable_issue"]
+__all__ = ["TargetRead", "TargetState", "by_id", "keep_known", "read_targets", "unreachable_issue"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +119,13 @@ def _read(run: Run, target: TargetConfig) -> TargetRead:
     if known is not None and fresh and known.config == config and not run.read_in_full:
         snapshot = connector.read_changes(known.snapshot)
         if snapshot is not None:
-            return TargetRead(_by_id(snapshot), KnownRead(now, known.full_read_at, config, since=known.snapshot))
+            return TargetRead(by_id(snapshot), KnownRead(now, known.full_read_at, config, since=known.snapshot))
     kept = known.snapshot if known is not None else None  # what the ledger holds: only the difference is written
-    return TargetRead(_by_id(connector.read()), KnownRead(now, now, config, since=kept))
+    return TargetRead(by_id(connector.read()), KnownRead(now, now, config, since=kept))
 
 
-def _by_id(snapshot: Snapshot) -> Snapshot:
+def by_id(snapshot: Snapshot) -> Snapshot:
+    """The snapshot, its accounts in the order of their ids."""
     return replace(snapshot, accounts=sorted(snapshot.accounts, key=lambda a: a.id or ""))
 
 

@@ -216,6 +216,11 @@ MUTATIONS = (
         ("tests/unit/test_plan.py",),
     ),
     Mutation(
+        "the ledger keeps the run's read, not verify's fresher full read (issue 11)", "pipeline/report.py",
+        "reads={**planned.targets.reads, **execution.reads}", "reads={**planned.targets.reads}",
+        ("tests/flows/test_known_state.py::test_verify_reads_a_large_load_back_in_one_full_read",),
+    ),
+    Mutation(
         "a test docstring names a file that does not exist (finding 9)", "tests/connectors/test_kernel.py",
         "tests/connectors/test_lost_replies.py, random", "tests/connectors/test_faults.py, random",
         ("tests/unit/test_references.py",),
