@@ -109,7 +109,8 @@ class ScimDriver(Driver):
 
     def read_changes(self, known: Snapshot) -> Reading | None:
         """`known` brought up to date: the users and groups changed since its memo's
-        `since` (two filtered listings), and both endpoints counted; None (read in
+        `since` (two filtered listings; none of the users when their count is 0), and
+        both endpoints counted; None (read in
         full) when `known` has no memo, when more than a quarter of the users changed
         (a full read costs less than paging through a filter), or when the changes
         cannot be merged exactly."""
@@ -124,7 +125,10 @@ class ScimDriver(Driver):
         if changed is None or cheaper_in_full(changed, len(known.accounts), self._config.page_size):
             log.info("target %s: %s users changed since the last read; reading in full", self.name, changed)
             return None
-        users, groups = self._list("Users", where), self._list("Groups", where)
+        # none changed: the count said so, and a change since is the next delta's (its
+        # `since` is this read's clock, asked first)
+        users = self._list("Users", where) if changed else []
+        groups = self._list("Groups", where)
         external_of = {a.id: a.external_id for a in known.accounts if a.id is not None}
         external_of.update({str(u["id"]): scim.text(u.get("externalId")) for u in users if "id" in u})
         self._managers_of(users, external_of)
