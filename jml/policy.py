@@ -129,6 +129,10 @@ def approval_key(employee_id: str, bundle: str) -> str:
     return f"approval:{employee_id}:{bundle}"
 
 
+#: Distinct combinations of the rules' attribute values whose match is kept, at most.
+MATCHED_KEPT = 100_000
+
+
 class PolicyEngine:
     """Evaluates a Policy for many people; build once per run."""
 
@@ -142,15 +146,25 @@ class PolicyEngine:
             )
             for i, rule in enumerate(policy.rules)
         ]
+        self._attributes = tuple(dict.fromkeys(attr for _, conditions, _ in self._rules for attr, _ in conditions))
+        #: The attributes' values -> the bundles they match: people who share them
+        #: (a department, a job) are matched once.
+        self._matched: dict[tuple, dict[str, str]] = {}
 
     def matched_bundles(self, record: HrRecord) -> dict[str, str]:
-        """Bundle -> the label of the first rule that gives it."""
-        matched: dict[str, str] = {}
-        for label, conditions, bundles in self._rules:
-            if all(record.attribute(attr) in values for attr, values in conditions):
-                for bundle in bundles:
-                    matched.setdefault(bundle, label)
-        return matched
+        """Bundle -> the label of the first rule that gives it (a function of the
+        attributes the rules name, and only of them)."""
+        key = tuple(record.attribute(attr) for attr in self._attributes)
+        known = self._matched.get(key)
+        if known is None:
+            known = {}
+            for label, conditions, bundles in self._rules:
+                if all(record.attribute(attr) in values for attr, values in conditions):
+                    for bundle in bundles:
+                        known.setdefault(bundle, label)
+            if len(self._matched) < MATCHED_KEPT:
+                self._matched[key] = known
+        return dict(known)
 
     def entitle(
         self,

@@ -78,3 +78,22 @@ def test_every_grant_has_a_reason():
     for rec in (record(), record(department="Finance", job_code="FIN-ADM")):
         for grants in ENGINE.entitle(rec, decisions={}, held={}).grants.values():
             assert all(reason.startswith("rule ") for reason in grants.values())
+
+
+def test_people_sharing_the_rules_attributes_are_matched_once_and_alike():
+    """The engine keeps each combination of the rules' attribute values' match: every
+    combination, in any order, matches as a fresh engine matches it, and a caller's
+    change to what it was given does not reach the next person."""
+    import itertools
+
+    shared = PolicyEngine(POLICY)
+    combinations = list(itertools.product(
+        ["employee", "vendor", None], ["Engineering", "engineering", None], ["FIN-ADM", "X", None], ["yes", None],
+    ))  # fmt: skip
+    for kind, department, job, signing in combinations + combinations[::-1]:
+        person = record(employment_type=kind, department=department, job_code=job,
+                        extra={"signing": signing} if signing else {})  # fmt: skip
+        matched = shared.matched_bundles(person)
+        assert matched == PolicyEngine(POLICY).matched_bundles(person), (kind, department, job, signing)
+        matched["planted"] = "by the caller"
+    assert len(shared._matched) == len(combinations)
