@@ -8,6 +8,7 @@
   the stages, one module each;
 - `sams`: an AD target's sAMAccountNames kept for good (apply and report use it);
 - `outcome`: the values a run's stages produce, and the views the report needs;
+- `collection`: rarer full garbage collections while a run is open;
 - `sync`: how the stages compose (the one sequence `jml plan` and every flow use).
 
 Nothing here imports Prefect: the flows run each stage as a task through `sync`'s

@@ -31,6 +31,7 @@ from jml.ledger import Ledger
 from jml.mapping import Compiled
 from jml.nhi import RegistryEntry
 from jml.policy import Policy, PolicyEngine, load_policy
+from pipeline.collection import rarer_full_collections
 from pipeline.lease import Lease, hold
 from pipeline.registry import read_registry
 
@@ -155,19 +156,23 @@ def open_run(
     actor: str = "jml",
     read_in_full: bool = False,
 ) -> Iterator[Run]:
-    """Open a run (see the module docstring); everything is closed on the way out."""
-    settings = load_settings(config_path)
-    ledger = Ledger.open(settings.config.state_url)
-    targets = Targets(settings.config)
-    run = Run(settings, ledger, targets, as_of, dry_run or not record, override_safety, actor, read_in_full)
-    try:
-        if not record:
-            yield run
-            return
-        with hold(ledger, settings.config.lock) as lease:
-            writes_nothing = dry_run or read_only
-            run_id = ledger.start_run(as_of=as_of, dry_run=writes_nothing, override_safety=override_safety, actor=actor)
-            yield replace(run, run_id=run_id, lease=lease)
-    finally:
-        targets.close()
-        ledger.close()
+    """Open a run (see the module docstring); everything is closed on the way out. While
+    it is open, full garbage collections are rarer (`pipeline.collection`)."""
+    with rarer_full_collections():
+        settings = load_settings(config_path)
+        ledger = Ledger.open(settings.config.state_url)
+        targets = Targets(settings.config)
+        run = Run(settings, ledger, targets, as_of, dry_run or not record, override_safety, actor, read_in_full)
+        try:
+            if not record:
+                yield run
+                return
+            with hold(ledger, settings.config.lock) as lease:
+                writes_nothing = dry_run or read_only
+                run_id = ledger.start_run(
+                    as_of=as_of, dry_run=writes_nothing, override_safety=override_safety, actor=actor
+                )
+                yield replace(run, run_id=run_id, lease=lease)
+        finally:
+            targets.close()
+            ledger.close()
