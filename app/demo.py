@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from rich.console import Console
 
 from app.launchers import prefect_server, scim_server, stop
 from app.render import table
+from deployments.interrupts import stop_on_ctrl_c_or_sigterm
 from jml.operations import describe
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -111,7 +111,7 @@ def approve_pending(console: Console, ledger) -> None:
 def run_ui_demo(workdir: Path, console: Console) -> int:
     """Serve the deployments on local Prefect and SCIM servers until Ctrl-C (or
     SIGTERM); return `jml serve`'s exit code if it stops by itself, else 0."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_ctrl_c_or_sigterm()
     token = secrets.token_urlsafe(24)
     with scim_server(token=token, tenants=False) as scim:
         config = prepare(workdir.resolve(), scim.url)
@@ -134,7 +134,3 @@ def run_ui_demo(workdir: Path, console: Console) -> int:
                 return 0
             finally:
                 stop(serving)
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt

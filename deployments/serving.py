@@ -14,7 +14,6 @@ so a restart or another server picks them up.
 from __future__ import annotations
 
 import os
-import signal
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from prefect.types.entrypoint import EntrypointType
 from prefect.utilities.annotations import freeze
 
 from deployments.alerts import ensure_alerts
+from deployments.interrupts import stop_on_ctrl_c_or_sigterm
 from deployments.table import DEPLOYMENTS
 from flows.binding import CONFIG
 from jml.config import Config, ScheduleConfig
@@ -63,11 +63,5 @@ def serve_all(config_path: Path, config: Config, *, limit: int | None = None) ->
     (a service manager's stop), either of which shuts the runner down cleanly."""
     ensure_alerts(config)
     os.environ[CONFIG] = str(config_path.resolve())  # the served runs' config (flows.binding)
-    # Ctrl-C works even when started from a shell that ignores SIGINT in the background.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_ctrl_c_or_sigterm()
     serve(*runner_deployments(config), pause_on_shutdown=False, limit=limit)
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,13 +210,20 @@ def wait_for_exit(pid: int, timeout: float) -> None:
     raise AssertionError(f"process {pid} still runs after {timeout} s")
 
 
-def interrupt(process: subprocess.Popen, timeout: float = 30, signum: int = signal.SIGINT) -> int:
-    """Ctrl-C a process (or send it `signum`); its exit code (killed after `timeout`)."""
+def interrupt(
+    process: subprocess.Popen,
+    timeout: float = 30,
+    signum: int = signal.SIGINT,
+    then: Callable[[subprocess.Popen], None] = stop,
+) -> int:
+    """Ctrl-C a process (or send it `signum`); its exit code. If it has not ended after
+    `timeout` seconds, `then(process)` ends it (by default: terminated, then killed) and
+    TimeoutExpired is raised."""
     process.send_signal(signum)
     try:
         return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        stop(process)
+        then(process)
         raise
 
 
