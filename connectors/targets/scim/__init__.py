@@ -3,6 +3,7 @@
 - `resources`: the mapping of accounts to SCIM Users and every request, built without I/O;
 - `client`: the HTTP side (one pooled client, typed errors, discovery);
 - `bulk`: Bulk requests (the kernel's Bulk capability);
+- `schema_check`: the mapped attributes checked against the server's /Schemas, once;
 - `driver`: `ScimDriver`, the kernel's primitives over those.
 """
 

@@ -24,11 +24,11 @@ A handle is the user's SCIM id. The mapping of attributes is in
   server that advertises Bulk, account operations go in Bulk requests.
 - Mapped attributes (`config.attributes`) are held beside the canonical ones
   (`connectors.targets.mapped`). When the server publishes /Schemas, they are checked
-  against it once, before the first write: an attribute it does not know (or cannot
-  hold) fails every create and update of the target with a Permanent error naming it,
-  so nothing carrying it is written; disables, deletes and revokes still run, so a
-  leaver loses access even while the config is wrong (fail closed). A server without
-  /Schemas is trusted.
+  against it once (`...schema_check`, at the first read or write): an attribute it
+  does not know (or cannot hold) fails every create and update of the target with a
+  Permanent error naming it, so nothing carrying it is written; disables, deletes and
+  revokes still run, so a leaver loses access even while the config is wrong (fail
+  closed). A server without /Schemas is trusted.
 
 Logs name people by employee_id only and never show the token or attribute values.
 """
@@ -47,10 +47,11 @@ from connectors.base import ConfigurationError, Conflict, GroupMissing, NotFound
 from connectors.bounds import Pages, cheaper_in_full
 from connectors.kernel.driver import Driver, Handle, Reading, chunked
 from connectors.targets.mapped import holding
-from connectors.targets.scim import changes, paths
+from connectors.targets.scim import changes
 from connectors.targets.scim import resources as scim
 from connectors.targets.scim.bulk import ScimBulk
 from connectors.targets.scim.client import ScimClient
+from connectors.targets.scim.schema_check import SchemaCheck
 from jml.config import ScimTarget
 from jml.model import Account, Snapshot
 from jml.operations import Create, Delete, Disable, Enable, Operation, Update
@@ -80,8 +81,7 @@ class ScimDriver(Driver):
         self._client = ScimClient(config, environ)
         self._lock = threading.Lock()
         self._groups: dict[str, str] = {}  # displayName -> SCIM id
-        self._refusal: str | None = None  # why mapped attributes are not written
-        self._checked = not config.attributes  # against /Schemas
+        self._schemas = SchemaCheck(config.name, self._client, config.attributes)
 
     def __repr__(self) -> str:
         return f"ScimDriver(name={self.name!r}, url={self._config.url!r})"
@@ -269,32 +269,7 @@ class ScimDriver(Driver):
         """Before a read: the server's capabilities asked, the mapped attributes checked
         against its /Schemas (both once)."""
         self._client.capabilities()
-        self._refused()
-
-    def _refused(self) -> str | None:
-        """Why the mapped attributes cannot be written (None: they can), from the
-        server's /Schemas, asked once."""
-        with self._lock:
-            if self._checked:
-                return self._refusal
-        try:
-            body = self._client.read(scim.schemas())
-        except NotFound:
-            problems: list[str] = []
-        else:
-            problems = paths.unknown_to(body.get("Resources") or (), self._config.attributes)
-        refusal = f"{self.name}: attribute {'; '.join(problems)}; nothing carrying it is written" if problems else None
-        if refusal:
-            log.error("target %s: %s", self.name, refusal)
-        with self._lock:
-            self._refusal, self._checked = refusal, True
-        return refusal
-
-    def _writable(self) -> None:
-        """Raise Permanent when the mapped attributes cannot be written."""
-        refusal = self._refused()
-        if refusal is not None:
-            raise Permanent(refusal)
+        self._schemas.refusal()
 
     def lookup(self, employee_ids: Sequence[str]) -> dict[str, Handle]:
         found: dict[str, list[str]] = defaultdict(list)
@@ -317,14 +292,14 @@ class ScimDriver(Driver):
     # -- accounts --------------------------------------------------------------------
 
     def create(self, employee_id: str, values: Mapping[str, Any], active: bool) -> Handle:
-        self._writable()
+        self._schemas.writable()
         created = self._client.json(scim.create_user(employee_id, values, active))
         if not created.get("id"):
             raise Permanent(f"{self.name}: POST Users: the answer carries no id")
         return str(created["id"])
 
     def update(self, handle: Handle, employee_id: str, values: Mapping[str, Any], link: bool) -> Handle:
-        self._writable()
+        self._schemas.writable()
         request = self._patch(handle, values, employee_id if link else None)
         if request is not None:
             self._client.send(request)
@@ -341,7 +316,7 @@ class ScimDriver(Driver):
             pass  # already gone
 
     def bulk(self) -> ScimBulk | None:
-        if not self._config.bulk or self._refused() is not None:
+        if not self._config.bulk or self._schemas.refusal() is not None:
             return None  # refused attributes: each create and update fails on its own
         capabilities = self._client.capabilities()
         return ScimBulk(self._client, capabilities, self._request_for) if capabilities.bulk else None
